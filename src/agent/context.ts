@@ -1,0 +1,88 @@
+import {
+  AIMessage,
+  type BaseMessage,
+  HumanMessage,
+  ToolMessage,
+} from '@langchain/core/messages';
+
+/** Text of a message's content, whether a string or a list of blocks (text blocks only). */
+export function textOf(content: BaseMessage['content']): string {
+  if (typeof content === 'string') return content;
+  return content
+    .map((block) => (block.type === 'text' && typeof block.text === 'string' ? block.text : ''))
+    .join('');
+}
+
+const NOT_RUN = 'This tool call was not run: the turn ended before it (error, cancel or step limit).';
+const NO_ANSWER = '(The previous turn ended without an answer.)';
+
+/**
+ * Makes a stored history into a conversation Bedrock accepts, however earlier turns ended:
+ * it starts with a user message, roles alternate, and every tool call is answered by a
+ * tool result right after it. Tool calls left without a result get one that says they
+ * were not run; orphan tool results and empty assistant messages are dropped; two user
+ * messages in a row are joined. The stored history itself is never changed.
+ */
+export function repairConversation(history: readonly BaseMessage[]): BaseMessage[] {
+  const out: BaseMessage[] = [];
+  let i = 0;
+  while (i < history.length && !HumanMessage.isInstance(history[i])) i++;
+  for (; i < history.length; i++) {
+    const message = history[i]!;
+    if (HumanMessage.isInstance(message)) {
+      const last = out.at(-1);
+      if (last && HumanMessage.isInstance(last)) {
+        out[out.length - 1] = new HumanMessage(`${textOf(last.content)}\n\n${textOf(message.content)}`);
+      } else if (last && ToolMessage.isInstance(last)) {
+        out.push(new AIMessage(NO_ANSWER), message);
+      } else {
+        out.push(message);
+      }
+    } else if (AIMessage.isInstance(message)) {
+      const calls = message.tool_calls ?? [];
+      if (calls.length === 0 && textOf(message.content).trim() === '') continue;
+      if (out.length > 0 && AIMessage.isInstance(out.at(-1)!)) continue;
+      out.push(message);
+      // Collect the results that follow; answer each call exactly once, in call order.
+      const results = new Map<string, ToolMessage>();
+      while (i + 1 < history.length && ToolMessage.isInstance(history[i + 1])) {
+        const result = history[++i] as ToolMessage;
+        if (!results.has(result.tool_call_id)) results.set(result.tool_call_id, result);
+      }
+      for (const call of calls) {
+        const id = call.id ?? '';
+        out.push(
+          results.get(id) ??
+            new ToolMessage({ content: NOT_RUN, tool_call_id: id, name: call.name, status: 'error' }),
+        );
+      }
+    }
+    // A tool result not right after its call is an orphan: skipped.
+  }
+  return out;
+}
+
+/** A rough token count (four characters a token), enough to bound what is sent. */
+export function estimateTokens(message: BaseMessage): number {
+  const calls = AIMessage.isInstance(message) ? JSON.stringify(message.tool_calls ?? []) : '';
+  const text = typeof message.content === 'string' ? message.content : JSON.stringify(message.content);
+  return Math.ceil((text.length + calls.length) / 4) + 4;
+}
+
+/**
+ * Keeps the newest messages that fit in `budget` tokens, cutting only in front of a user
+ * message so that a tool call is never separated from its result. The newest user message
+ * and everything after it are always kept.
+ */
+export function trimToBudget(messages: readonly BaseMessage[], budget: number): BaseMessage[] {
+  let total = 0;
+  let keepFrom = messages.length;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    total += estimateTokens(messages[i]!);
+    if (HumanMessage.isInstance(messages[i])) {
+      if (total > budget && keepFrom < messages.length) break;
+      keepFrom = i;
+    }
+  }
+  return messages.slice(keepFrom);
+}

@@ -1,0 +1,111 @@
+import { dispatchCustomEvent } from '@langchain/core/callbacks/dispatch';
+import { AIMessage, SystemMessage, ToolMessage } from '@langchain/core/messages';
+import type { RunnableConfig } from '@langchain/core/runnables';
+import type { StructuredToolInterface } from '@langchain/core/tools';
+import { Annotation, END, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph';
+import { isAbortError, toProtocolError } from '../providers/bedrock/errors.ts';
+import type { ModelEntry } from '../providers/bedrock/model-registry.ts';
+import type { BedrockModels } from '../providers/bedrock/models.ts';
+import { repairConversation, trimToBudget } from './context.ts';
+import { TOOL_END_EVENT, TOOL_START_EVENT, type ToolEndData } from './normalizer.ts';
+
+export interface AgentOptions {
+  readonly models: BedrockModels;
+  readonly tools: readonly StructuredToolInterface[];
+  readonly systemPrompt: string;
+  readonly maxSteps: number;
+  readonly maxContextTokens: number;
+}
+
+const AgentState = Annotation.Root({
+  ...MessagesAnnotation.spec,
+  /** Model calls made in this turn. */
+  steps: Annotation<number>({ reducer: (_, next) => next, default: () => 0 }),
+});
+type State = typeof AgentState.State;
+
+/** What a turn passes to the graph in `configurable`. */
+export interface TurnConfigurable {
+  model: ModelEntry;
+}
+
+/**
+ * The tool-calling loop: the model is called with the (repaired, trimmed) conversation;
+ * while it asks for tools and the step limit allows, the tools run and the model is
+ * called again. After `maxSteps` model calls the graph ends even if tools were asked for;
+ * the runner reports that as `step_limit`.
+ */
+export function createAgentGraph(options: AgentOptions) {
+  const system = new SystemMessage(options.systemPrompt);
+  const toolsByName = new Map(options.tools.map((t) => [t.name, t]));
+
+  const callModel = async (state: State, config: RunnableConfig) => {
+    const { model } = config.configurable as TurnConfigurable;
+    const context = trimToBudget(repairConversation(state.messages), options.maxContextTokens);
+    try {
+      const reply = await options.models.invoke(model, [system, ...context], options.tools, config);
+      return { messages: [reply], steps: state.steps + 1 };
+    } catch (error) {
+      if (isAbortError(error) || config.signal?.aborted) throw error;
+      throw toProtocolError(error, { model: model.id, region: model.region });
+    }
+  };
+
+  const runTools = async (state: State, config: RunnableConfig) => {
+    const last = state.messages.at(-1) as AIMessage;
+    const results: ToolMessage[] = [];
+    for (const call of last.tool_calls ?? []) {
+      config.signal?.throwIfAborted();
+      const toolCallId = call.id ?? `call_${results.length}`;
+      const input = call.args ?? {};
+      await dispatchCustomEvent(TOOL_START_EVENT, { toolCallId, name: call.name, input }, config);
+      const started = performance.now();
+      const tool = toolsByName.get(call.name);
+      let output: string;
+      let isError = false;
+      try {
+        if (!tool) throw new Error(`Unknown tool "${call.name}".`);
+        const result: unknown = await tool.invoke(input, config);
+        output = typeof result === 'string' ? result : JSON.stringify(result);
+      } catch (error) {
+        if (config.signal?.aborted) throw error;
+        isError = true;
+        output = `Error: ${(error as Error).message}`;
+      }
+      const end: ToolEndData = {
+        toolCallId,
+        name: call.name,
+        input,
+        output,
+        isError,
+        durationMs: Math.round(performance.now() - started),
+      };
+      await dispatchCustomEvent(TOOL_END_EVENT, end, config);
+      results.push(
+        new ToolMessage({
+          content: output,
+          tool_call_id: toolCallId,
+          name: call.name,
+          status: isError ? 'error' : 'success',
+        }),
+      );
+    }
+    return { messages: results };
+  };
+
+  const next = (state: State) => {
+    const last = state.messages.at(-1);
+    const wantsTools = AIMessage.isInstance(last) && (last.tool_calls?.length ?? 0) > 0;
+    return wantsTools && state.steps < options.maxSteps ? 'tools' : END;
+  };
+
+  return new StateGraph(AgentState)
+    .addNode('agent', callModel)
+    .addNode('tools', runTools)
+    .addEdge(START, 'agent')
+    .addConditionalEdges('agent', next, ['tools', END])
+    .addEdge('tools', 'agent')
+    .compile();
+}
+
+export type AgentGraph = ReturnType<typeof createAgentGraph>;

@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import { AIMessage, type BaseMessage, type HumanMessage } from '@langchain/core/messages';
+import type { Logger } from 'pino';
+import { ProtocolError } from '../protocol/errors.ts';
+import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
+import type { ModelEntry } from '../providers/bedrock/model-registry.ts';
+import type { AgentGraph, TurnConfigurable } from './graph.ts';
+import { TurnNormalizer } from './normalizer.ts';
+
+export interface TurnInput {
+  readonly model: ModelEntry;
+  /** The stored conversation before this turn. */
+  readonly history: readonly BaseMessage[];
+  readonly userMessage: HumanMessage;
+  readonly signal: AbortSignal;
+}
+
+export interface TurnOutcome {
+  readonly stopReason: StopReason;
+  readonly text: string;
+  readonly usage: Usage;
+  /** The AI and tool messages the turn completed, for the history commit. */
+  readonly completed: readonly BaseMessage[];
+}
+
+export interface RunnerOptions {
+  readonly graph: AgentGraph;
+  readonly maxSteps: number;
+  readonly log: Logger;
+  readonly logStreamEvents: boolean;
+}
+
+/**
+ * Runs one turn of the agent as an async generator of turn events (everything between
+ * `turn-start` and `turn-end`, including at most one `error`) and returns its outcome.
+ * It never throws for a failed turn: failures become an `error` event.
+ */
+export async function* runTurn(
+  options: RunnerOptions,
+  input: TurnInput,
+): AsyncGenerator<TurnEvent, TurnOutcome> {
+  const normalizer = new TurnNormalizer();
+  let stopReason: StopReason;
+  try {
+    const configurable: TurnConfigurable = { model: input.model };
+    const events = options.graph.streamEvents(
+      { messages: [...input.history, input.userMessage] },
+      {
+        version: 'v2',
+        signal: input.signal,
+        configurable,
+        recursionLimit: options.maxSteps * 2 + 2,
+      },
+    );
+    for await (const event of events) {
+      if (options.logStreamEvents) {
+        options.log.info(`[Stream Event] ${event.event} ${event.run_id}`);
+      }
+      yield* normalizer.handle(event);
+    }
+    stopReason = finalStopReason(normalizer);
+  } catch (error) {
+    if (input.signal.aborted) {
+      stopReason = 'cancelled';
+    } else {
+      const failure = asProtocolError(error, options.log);
+      yield {
+        type: 'error',
+        code: failure.code,
+        message: failure.message,
+        retryable: failure.retryable,
+        ...(failure.hints ? { hints: [...failure.hints] } : {}),
+      };
+      stopReason = 'error';
+    }
+  }
+  return {
+    stopReason,
+    text: normalizer.text,
+    usage: { ...normalizer.usage },
+    completed: normalizer.completed,
+  };
+}
+
+function finalStopReason(normalizer: TurnNormalizer): StopReason {
+  const last = normalizer.completed.at(-1);
+  if (AIMessage.isInstance(last) && (last.tool_calls?.length ?? 0) > 0) return 'step_limit';
+  return normalizer.lastStopReason === 'max_tokens' ? 'max_tokens' : 'end_turn';
+}
+
+/** Protocol errors pass through; anything else is a bug, logged with a correlation id. */
+export function asProtocolError(error: unknown, log: Logger): ProtocolError {
+  if (error instanceof ProtocolError) {
+    log.warn({ code: error.code, err: error.cause ?? error }, 'turn failed');
+    return error;
+  }
+  const correlationId = randomUUID();
+  log.error({ err: error, correlationId }, 'internal error in turn');
+  return new ProtocolError('internal', `Internal error (correlation id ${correlationId}).`);
+}

@@ -1,0 +1,123 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { createAgentGraph } from './agent/graph.ts';
+import { BUILTIN_TOOLS } from './agent/tools/index.ts';
+import { TurnWorker } from './agent/turn-worker.ts';
+import { createBackends } from './backends.ts';
+import type { Config } from './config/config.ts';
+import { ANONYMOUS, authenticate, tokenOf } from './gateway/auth.ts';
+import { Conversations } from './gateway/conversations.ts';
+import { SubscriptionHub } from './gateway/hub.ts';
+import { registerRestRoutes } from './gateway/rest-routes.ts';
+import { UserTurnLimiter } from './gateway/turn-limiter.ts';
+import { registerWebSocketRoute } from './gateway/ws-route.ts';
+import { BedrockClients } from './providers/bedrock/clients.ts';
+import { createCredentials } from './providers/bedrock/credentials.ts';
+import { BedrockModels } from './providers/bedrock/models.ts';
+
+const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
+const OPEN_PATHS = new Set(['/health', '/ready']);
+
+/** Builds the model layer shared by gateway and worker. */
+export function createModels(config: Config, log: Logger) {
+  const clients = new BedrockClients({
+    credentials: createCredentials(config.bedrock),
+    maxAttempts: config.bedrock.maxAttempts,
+    endpoint: config.bedrock.endpoint,
+    profile: config.bedrock.profile,
+  });
+  const models = new BedrockModels({
+    models: config.bedrock.models,
+    nonStreamingModels: config.bedrock.nonStreamingModels,
+    clients,
+    log,
+  });
+  return { clients, models };
+}
+
+/** Builds the worker that runs turns taken from the queue. */
+export function createWorker(config: Config, log: Logger, deps: Omit<ConstructorParameters<typeof TurnWorker>[0], 'graph' | 'maxSteps' | 'log' | 'logStreamEvents'>) {
+  const graph = createAgentGraph({
+    models: deps.models,
+    tools: BUILTIN_TOOLS,
+    systemPrompt: config.agent.systemPrompt,
+    maxSteps: config.agent.maxSteps,
+    maxContextTokens: config.agent.maxContextTokens,
+  });
+  return new TurnWorker({
+    ...deps,
+    graph,
+    maxSteps: config.agent.maxSteps,
+    log: log.child({ component: 'worker' }),
+    logStreamEvents: config.log.streamEvents,
+  });
+}
+
+/**
+ * The composition root: state backends, models, the embedded worker (RUN_WORKER), the
+ * WebSocket gateway, REST routes and the web page. Closing the app closes all of it.
+ */
+export async function buildApp(config: Config, log: Logger): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, trustProxy: true });
+  const backends = await createBackends(config, log);
+  const { clients, models } = createModels(config, log);
+  const worker = config.runWorker ? createWorker(config, log, { ...backends, models }) : undefined;
+  await worker?.start();
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const hub = new SubscriptionHub(backends.bus);
+  const conversations = new Conversations(backends);
+
+  app.decorateRequest('userId', ANONYMOUS);
+  app.addHook('onRequest', async (request, reply) => {
+    const route = request.url.split('?')[0] ?? '';
+    if (route === '/v1/ws' && config.allowedOrigins) {
+      const origin = request.headers.origin;
+      if (origin !== undefined && !config.allowedOrigins.includes(origin)) {
+        return reply.code(403).send({ error: { code: 'forbidden', message: 'Origin not allowed.' } });
+      }
+    }
+    if (!config.auth.enabled || OPEN_PATHS.has(route)) return;
+    if (!route.startsWith('/v1/') && route !== '/metrics') return;
+    const userId = authenticate(config.auth, tokenOf(request));
+    if (!userId) {
+      return reply
+        .code(401)
+        .send({ error: { code: 'unauthorized', message: 'A valid API key or token is required.' } });
+    }
+    request.userId = userId;
+  });
+
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: config.limits.maxFrameBytes * 4 },
+  });
+  registerWebSocketRoute(app, {
+    ...backends,
+    hub,
+    models,
+    conversations,
+    turns: new UserTurnLimiter(hub, config.limits.maxTurnsPerUser),
+    limits: config.limits,
+    log,
+  });
+  registerRestRoutes(app, {
+    models,
+    conversations,
+    metrics,
+    checkReady: backends.ping,
+  });
+  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/' });
+
+  app.addHook('onClose', async () => {
+    await worker?.drain(10_000);
+    await backends.close();
+    clients.destroy();
+  });
+  return app;
+}

@@ -1,0 +1,60 @@
+import type { TurnEvent, TurnFrame } from '../protocol/frames.ts';
+
+/** A turn frame with its JSON text, serialised once for every socket that receives it. */
+export interface PublishedFrame {
+  readonly frame: TurnFrame;
+  readonly json: string;
+}
+
+export interface ConversationFrames {
+  /** Seq of the newest turn frame, 0 before the first. */
+  readonly lastSeq: number;
+  /** Seq of the oldest retained frame; lastSeq + 1 when none is retained. */
+  readonly firstRetainedSeq: number;
+  readonly runningTurnId: string | null;
+}
+
+export type TurnStartEvent = Extract<TurnEvent, { type: 'turn-start' }>;
+export type FrameListener = (published: PublishedFrame) => void;
+
+/** How many turn frames of a conversation are kept for replay, at least. */
+export const RETAINED_FRAMES = 1000;
+
+/**
+ * Turn frames of every conversation: allocates `seq`, keeps the newest frames for replay
+ * and delivers frames to the subscribers of every process. It also owns which turn a
+ * conversation is running: `turn-start` claims the conversation and `turn-end` frees it,
+ * each in the same atomic step as the frame, so no chat can slip between them.
+ */
+export interface FrameBus {
+  /** Publishes `turn-start` if no turn is running; undefined when the conversation is busy. */
+  startTurn(
+    conversationId: string,
+    turnId: string,
+    event: TurnStartEvent,
+  ): Promise<PublishedFrame | undefined>;
+  /** Publishes a frame of a running turn; `turn-end` ends the turn. */
+  publish(conversationId: string, turnId: string, event: TurnEvent): Promise<PublishedFrame>;
+  /** Delivers frames published from now on; resolves once delivery is in place. */
+  subscribe(conversationId: string, listener: FrameListener): Promise<() => void>;
+  /** The conversation's frame state and the retained frames with `seq > afterSeq`. */
+  replay(
+    conversationId: string,
+    afterSeq?: number,
+  ): Promise<{ state: ConversationFrames; frames: PublishedFrame[] }>;
+  /** Forgets the conversation's frames and running turn. */
+  delete(conversationId: string): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Builds a frame from an event, with the JSON text sent to sockets. */
+export function toPublished(
+  conversationId: string,
+  turnId: string,
+  seq: number,
+  event: TurnEvent,
+): PublishedFrame {
+  const frame = { ...event, conversationId, turnId, seq } as TurnFrame;
+  return { frame, json: JSON.stringify(frame) };
+}

@@ -1,0 +1,101 @@
+import type { TurnEvent } from '../protocol/frames.ts';
+import {
+  type ConversationFrames,
+  type FrameBus,
+  type FrameListener,
+  type PublishedFrame,
+  RETAINED_FRAMES,
+  type TurnStartEvent,
+  toPublished,
+} from './frame-bus.ts';
+
+interface Channel {
+  lastSeq: number;
+  retained: PublishedFrame[];
+  runningTurnId: string | null;
+  listeners: Set<FrameListener>;
+}
+
+/** The embedded bus: one process, synchronous delivery in publish order. */
+export class MemoryFrameBus implements FrameBus {
+  readonly #channels = new Map<string, Channel>();
+  readonly #retain: number;
+
+  constructor(options: { retainedFrames?: number } = {}) {
+    this.#retain = options.retainedFrames ?? RETAINED_FRAMES;
+  }
+
+  async startTurn(conversationId: string, turnId: string, event: TurnStartEvent) {
+    const channel = this.#channel(conversationId);
+    if (channel.runningTurnId !== null) return undefined;
+    channel.runningTurnId = turnId;
+    return this.#append(conversationId, channel, turnId, event);
+  }
+
+  async publish(conversationId: string, turnId: string, event: TurnEvent) {
+    const channel = this.#channel(conversationId);
+    if (event.type === 'turn-end' && channel.runningTurnId === turnId) {
+      channel.runningTurnId = null;
+    }
+    return this.#append(conversationId, channel, turnId, event);
+  }
+
+  async subscribe(conversationId: string, listener: FrameListener) {
+    const channel = this.#channel(conversationId);
+    channel.listeners.add(listener);
+    return () => {
+      channel.listeners.delete(listener);
+      this.#dropIfIdle(conversationId, channel);
+    };
+  }
+
+  async replay(conversationId: string, afterSeq?: number) {
+    const channel = this.#channels.get(conversationId);
+    const state: ConversationFrames = {
+      lastSeq: channel?.lastSeq ?? 0,
+      firstRetainedSeq: channel?.retained[0]?.frame.seq ?? (channel?.lastSeq ?? 0) + 1,
+      runningTurnId: channel?.runningTurnId ?? null,
+    };
+    const frames =
+      afterSeq === undefined || !channel
+        ? []
+        : channel.retained.filter((p) => p.frame.seq > afterSeq);
+    return { state, frames };
+  }
+
+  async delete(conversationId: string) {
+    const channel = this.#channels.get(conversationId);
+    if (!channel) return;
+    channel.retained = [];
+    channel.runningTurnId = null;
+    channel.lastSeq = 0;
+    this.#dropIfIdle(conversationId, channel);
+  }
+
+  async ping() {}
+
+  async close() {
+    this.#channels.clear();
+  }
+
+  #append(conversationId: string, channel: Channel, turnId: string, event: TurnEvent) {
+    const published = toPublished(conversationId, turnId, ++channel.lastSeq, event);
+    channel.retained.push(published);
+    if (channel.retained.length > this.#retain) channel.retained.shift();
+    for (const listener of channel.listeners) listener(published);
+    return published;
+  }
+
+  #channel(conversationId: string): Channel {
+    let channel = this.#channels.get(conversationId);
+    if (!channel) {
+      channel = { lastSeq: 0, retained: [], runningTurnId: null, listeners: new Set() };
+      this.#channels.set(conversationId, channel);
+    }
+    return channel;
+  }
+
+  #dropIfIdle(conversationId: string, channel: Channel) {
+    if (channel.listeners.size === 0 && channel.lastSeq === 0) this.#channels.delete(conversationId);
+  }
+}

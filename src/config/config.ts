@@ -1,0 +1,258 @@
+import { z } from 'zod';
+import {
+  isAwsRegion,
+  type ModelEntry,
+  parseModelList,
+} from '../providers/bedrock/model-registry.ts';
+
+/** The seed document's two models; the first is the default. */
+export const DEFAULT_MODELS =
+  'anthropic.claude-3-5-sonnet-20241022-v2:0,anthropic.claude-3-5-haiku-20241022-v1:0';
+
+export const DEFAULT_SYSTEM_PROMPT =
+  'You are a helpful assistant. Use the tools you are given when they help; answer concisely.';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+// Each variable: a schema over its raw string, with what is accepted in words. Secrets are
+// marked so that their values never appear in an error message.
+const int = (min: number) =>
+  z.coerce
+    .number({ error: `a whole number ≥ ${min}` })
+    .int({ error: `a whole number ≥ ${min}` })
+    .min(min, { error: `a whole number ≥ ${min}` });
+const positive = z.coerce.number().positive({ error: 'a number > 0' });
+const bool = z
+  .string()
+  .transform((v) => v.trim().toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'true or false' }))
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { error: `a URL (${protocols.join(' or ')})` },
+  );
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+const region = z.string().refine(isAwsRegion, { error: 'an AWS region such as us-east-1' });
+const apiKeys = z.string().transform((v, ctx) => {
+  const keys = new Map<string, string>();
+  for (const pair of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const at = pair.lastIndexOf(':');
+    const key = pair.slice(0, at);
+    const user = pair.slice(at + 1);
+    if (at <= 0 || !user || !/^[\w.@-]{1,128}$/.test(user)) {
+      ctx.addIssue({ code: 'custom', message: 'pairs of key:user, comma-separated' });
+      return z.NEVER;
+    }
+    keys.set(key, user);
+  }
+  return keys;
+});
+
+const VARIABLES = {
+  PORT: { schema: int(0).max(65535, { error: 'a port number 0–65535' }), default: '3000' },
+  HOST: { schema: z.string().min(1, { error: 'a host name or IP address' }), default: '127.0.0.1' },
+  BEDROCK_MODEL_ARNS: { schema: z.string(), default: DEFAULT_MODELS },
+  AWS_DEFAULT_REGION: { schema: region },
+  AWS_REGION: { schema: region },
+  AWS_PROFILE: { schema: z.string().min(1) },
+  AWS_ACCESS_KEY_ID: { schema: z.string().min(1), secret: true },
+  AWS_SECRET_ACCESS_KEY: { schema: z.string().min(1), secret: true },
+  AWS_SESSION_TOKEN: { schema: z.string().min(1), secret: true },
+  AWS_ENDPOINT_URL_BEDROCK_RUNTIME: { schema: url(['http:', 'https:']) },
+  AWS_EC2_METADATA_DISABLED: { schema: bool, default: 'false' },
+  BEDROCK_MAX_ATTEMPTS: { schema: int(1).max(20, { error: 'a whole number 1–20' }), default: '3' },
+  BEDROCK_NON_STREAMING_MODELS: { schema: list, default: '' },
+  REDIS_URL: { schema: url(['redis:', 'rediss:']), secret: true },
+  RUN_WORKER: { schema: bool, default: 'true' },
+  SESSION_TTL_HOURS: { schema: positive, default: '24' },
+  MAX_AGENT_STEPS: { schema: int(1), default: '8' },
+  SYSTEM_PROMPT: { schema: z.string(), default: DEFAULT_SYSTEM_PROMPT },
+  MAX_CONTEXT_TOKENS: { schema: int(1000), default: '100000' },
+  AUTH_API_KEYS: { schema: apiKeys, secret: true },
+  AUTH_JWT_SECRET: { schema: z.string().min(16, { error: 'at least 16 characters' }), secret: true },
+  ALLOWED_ORIGINS: { schema: list },
+  MAX_FRAME_BYTES: { schema: int(256), default: '65536' },
+  MAX_CLIENT_BUFFER_BYTES: { schema: int(1024), default: '4194304' },
+  RATE_LIMIT_FRAMES_PER_SEC: { schema: int(1), default: '20' },
+  MAX_TURNS_PER_USER: { schema: int(1), default: '4' },
+  MAX_SOCKETS_PER_USER: { schema: int(1), default: '32' },
+  LOG_LEVEL: { schema: z.enum(LOG_LEVELS, { error: LOG_LEVELS.join(', ') }), default: 'info' },
+  LOG_STREAM_EVENTS: { schema: bool, default: 'false' },
+  OTEL_EXPORTER_OTLP_ENDPOINT: { schema: url(['http:', 'https:']) },
+} satisfies Record<string, { schema: z.ZodType; default?: string; secret?: boolean }>;
+
+type Variables = typeof VARIABLES;
+type Values = {
+  [K in keyof Variables]: Variables[K] extends { default: string }
+    ? z.output<Variables[K]['schema']>
+    : z.output<Variables[K]['schema']> | undefined;
+};
+
+export interface Config {
+  readonly port: number;
+  /** The address to listen on; forced to 127.0.0.1 when auth is off. */
+  readonly host: string;
+  readonly bedrock: {
+    readonly models: readonly ModelEntry[];
+    /** Region for plain model IDs: AWS_DEFAULT_REGION, then AWS_REGION, then us-east-1. */
+    readonly defaultRegion: string;
+    readonly maxAttempts: number;
+    readonly nonStreamingModels: ReadonlySet<string>;
+    readonly endpoint: string | undefined;
+    readonly profile: string | undefined;
+    /** AWS_EC2_METADATA_DISABLED: skip the instance-role link of the credential chain. */
+    readonly imdsDisabled: boolean;
+    readonly staticCredentials:
+      | { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+      | undefined;
+  };
+  readonly redisUrl: string | undefined;
+  readonly runWorker: boolean;
+  readonly sessionTtlSeconds: number;
+  readonly agent: {
+    readonly maxSteps: number;
+    readonly systemPrompt: string;
+    readonly maxContextTokens: number;
+  };
+  readonly auth: {
+    readonly enabled: boolean;
+    readonly apiKeys: ReadonlyMap<string, string>;
+    readonly jwtSecret: string | undefined;
+  };
+  readonly allowedOrigins: readonly string[] | undefined;
+  readonly limits: {
+    readonly maxFrameBytes: number;
+    readonly maxClientBufferBytes: number;
+    readonly framesPerSecond: number;
+    readonly frameBurst: number;
+    readonly maxTurnsPerUser: number;
+    readonly maxSocketsPerUser: number;
+  };
+  readonly log: { readonly level: (typeof LOG_LEVELS)[number]; readonly streamEvents: boolean };
+  readonly otelEndpoint: string | undefined;
+  /** Set when HOST asked for a non-loopback address but auth is off. */
+  readonly hostOverridden: string | undefined;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/**
+ * Reads and validates configuration from an environment. Every bad value is reported at
+ * once (name, value unless secret, what is accepted) in one ConfigError. The result is frozen.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  const specs: [string, { schema: z.ZodType; default?: string; secret?: boolean }][] =
+    Object.entries(VARIABLES);
+  for (const [name, spec] of specs) {
+    const raw = env[name] === undefined || env[name] === '' ? spec.default : env[name];
+    if (raw === undefined) continue;
+    const parsed = spec.schema.safeParse(raw);
+    if (parsed.success) {
+      values[name] = parsed.data;
+    } else {
+      const shown = spec.secret ? '(hidden)' : JSON.stringify(raw);
+      const accepted = parsed.error.issues.map((i) => i.message).join('; ');
+      problems.push(`${name}=${shown}: expected ${accepted}`);
+    }
+  }
+  const v = values as Values;
+
+  const defaultRegion = v.AWS_DEFAULT_REGION ?? v.AWS_REGION ?? 'us-east-1';
+  const { models, errors } = parseModelList(v.BEDROCK_MODEL_ARNS ?? '', defaultRegion);
+  problems.push(...errors);
+  const known = new Set(models.map((m) => m.id));
+  for (const entry of v.BEDROCK_NON_STREAMING_MODELS ?? []) {
+    if (!known.has(entry)) {
+      problems.push(
+        `BEDROCK_NON_STREAMING_MODELS names "${entry}", which is not in BEDROCK_MODEL_ARNS.`,
+      );
+    }
+  }
+  if ((v.AWS_ACCESS_KEY_ID === undefined) !== (v.AWS_SECRET_ACCESS_KEY === undefined)) {
+    problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together.');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const apiKeys = v.AUTH_API_KEYS ?? new Map<string, string>();
+  const authEnabled = apiKeys.size > 0 || v.AUTH_JWT_SECRET !== undefined;
+  const host = authEnabled || LOOPBACK.has(v.HOST) ? v.HOST : '127.0.0.1';
+
+  return deepFreeze({
+    port: v.PORT,
+    host,
+    hostOverridden: host === v.HOST ? undefined : v.HOST,
+    bedrock: {
+      models,
+      defaultRegion,
+      maxAttempts: v.BEDROCK_MAX_ATTEMPTS,
+      nonStreamingModels: new Set(v.BEDROCK_NON_STREAMING_MODELS),
+      endpoint: v.AWS_ENDPOINT_URL_BEDROCK_RUNTIME,
+      profile: v.AWS_PROFILE,
+      imdsDisabled: v.AWS_EC2_METADATA_DISABLED,
+      staticCredentials:
+        v.AWS_ACCESS_KEY_ID && v.AWS_SECRET_ACCESS_KEY
+          ? {
+              accessKeyId: v.AWS_ACCESS_KEY_ID,
+              secretAccessKey: v.AWS_SECRET_ACCESS_KEY,
+              ...(v.AWS_SESSION_TOKEN ? { sessionToken: v.AWS_SESSION_TOKEN } : {}),
+            }
+          : undefined,
+    },
+    redisUrl: v.REDIS_URL,
+    runWorker: v.RUN_WORKER,
+    sessionTtlSeconds: Math.round(v.SESSION_TTL_HOURS * 3600),
+    agent: {
+      maxSteps: v.MAX_AGENT_STEPS,
+      systemPrompt: v.SYSTEM_PROMPT,
+      maxContextTokens: v.MAX_CONTEXT_TOKENS,
+    },
+    auth: { enabled: authEnabled, apiKeys, jwtSecret: v.AUTH_JWT_SECRET },
+    allowedOrigins: v.ALLOWED_ORIGINS?.length ? v.ALLOWED_ORIGINS : undefined,
+    limits: {
+      maxFrameBytes: v.MAX_FRAME_BYTES,
+      maxClientBufferBytes: v.MAX_CLIENT_BUFFER_BYTES,
+      framesPerSecond: v.RATE_LIMIT_FRAMES_PER_SEC,
+      frameBurst: v.RATE_LIMIT_FRAMES_PER_SEC * 2,
+      maxTurnsPerUser: v.MAX_TURNS_PER_USER,
+      maxSocketsPerUser: v.MAX_SOCKETS_PER_USER,
+    },
+    log: { level: v.LOG_LEVEL, streamEvents: v.LOG_STREAM_EVENTS },
+    otelEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
+  });
+}
+
+/** Names of every variable loadConfig reads, for docs and the test that checks them. */
+export const CONFIG_VARIABLES = Object.keys(VARIABLES);
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    if (!(value instanceof Map) && !(value instanceof Set)) {
+      for (const inner of Object.values(value)) deepFreeze(inner);
+    }
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,80 @@
+import type { FrameBus } from '../bus/frame-bus.ts';
+import { ProtocolError } from '../protocol/errors.ts';
+import type { HistoryMessage } from '../protocol/frames.ts';
+import type { JobQueue } from '../queue/job-queue.ts';
+import { textOf } from '../agent/context.ts';
+import type { ConversationMeta, HistoryStore, StoredMessage } from '../store/history-store.ts';
+import { AIMessage, ToolMessage } from '@langchain/core/messages';
+
+/**
+ * Access to conversations for gateways (WebSocket and REST alike): who may see what,
+ * history in the protocol's shape, deletion.
+ */
+export class Conversations {
+  readonly #store: HistoryStore;
+  readonly #bus: FrameBus;
+  readonly #queue: JobQueue;
+
+  constructor(deps: { store: HistoryStore; bus: FrameBus; queue: JobQueue }) {
+    this.#store = deps.store;
+    this.#bus = deps.bus;
+    this.#queue = deps.queue;
+  }
+
+  /**
+   * The conversation's metadata if `userId` owns it; undefined for `fresh`, an id this
+   * caller was handed but that has no turn yet. Throws not_found or forbidden.
+   */
+  async access(
+    userId: string,
+    conversationId: string,
+    fresh?: string,
+  ): Promise<ConversationMeta | undefined> {
+    const meta = await this.#store.get(conversationId);
+    if (!meta) {
+      if (conversationId === fresh) return undefined;
+      throw new ProtocolError('not_found', `No conversation ${conversationId}.`);
+    }
+    if (meta.owner !== userId) {
+      throw new ProtocolError('forbidden', `Conversation ${conversationId} belongs to another user.`);
+    }
+    return meta;
+  }
+
+  async history(conversationId: string, limit?: number): Promise<HistoryMessage[]> {
+    return (await this.#store.messages(conversationId, limit)).map(toHistoryMessage);
+  }
+
+  /** Cancels a running turn, then forgets history and frames. */
+  async delete(conversationId: string): Promise<boolean> {
+    const { state } = await this.#bus.replay(conversationId);
+    if (state.runningTurnId) await this.#queue.cancel(conversationId, state.runningTurnId);
+    const existed = await this.#store.delete(conversationId);
+    await this.#bus.delete(conversationId);
+    return existed;
+  }
+}
+
+export function toHistoryMessage({ message, createdAt }: StoredMessage): HistoryMessage {
+  if (ToolMessage.isInstance(message)) {
+    return {
+      role: 'tool',
+      content: textOf(message.content),
+      toolCallId: message.tool_call_id,
+      ...(message.name ? { name: message.name } : {}),
+      createdAt,
+    };
+  }
+  if (AIMessage.isInstance(message)) {
+    const calls = message.tool_calls ?? [];
+    return {
+      role: 'assistant',
+      content: textOf(message.content),
+      ...(calls.length > 0
+        ? { toolCalls: calls.map((c) => ({ id: c.id ?? '', name: c.name, input: c.args })) }
+        : {}),
+      createdAt,
+    };
+  }
+  return { role: 'user', content: textOf(message.content), createdAt };
+}

@@ -1,0 +1,85 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Registry } from 'prom-client';
+import { ProtocolError } from '../protocol/errors.ts';
+import type { BedrockModels } from '../providers/bedrock/models.ts';
+import type { Conversations } from './conversations.ts';
+
+export interface RestDeps {
+  readonly models: BedrockModels;
+  readonly conversations: Conversations;
+  readonly metrics: Registry;
+  /** Throws when a dependency (Redis) cannot be used. */
+  readonly checkReady: () => Promise<void>;
+}
+
+const STATUS: Partial<Record<ProtocolError['code'], number>> = {
+  not_found: 404,
+  // Another user's conversation is not revealed to exist.
+  forbidden: 404,
+  unauthorized: 401,
+  unavailable: 503,
+};
+
+/** `/health`, `/ready`, `/metrics`, `/v1/models` and the conversation routes. */
+export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  app.get('/ready', async (_request, reply) => {
+    try {
+      await deps.checkReady();
+      return { status: 'ready' };
+    } catch (error) {
+      return reply.code(503).send({ status: 'unavailable', reason: (error as Error).message });
+    }
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(deps.metrics.contentType);
+    return deps.metrics.metrics();
+  });
+
+  app.get('/v1/models', async () => ({
+    models: deps.models.entries.map((m, i) => ({
+      id: m.id,
+      label: m.label,
+      region: m.region,
+      kind: m.kind,
+      default: i === 0,
+    })),
+  }));
+
+  app.get<{ Params: { id: string }; Querystring: { limit?: string } }>(
+    '/v1/conversations/:id/messages',
+    async (request, reply) => {
+      const limit = request.query.limit === undefined ? undefined : Number(request.query.limit);
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+        return sendError(reply, new ProtocolError('bad_frame', 'limit must be a whole number ≥ 1.'));
+      }
+      try {
+        await deps.conversations.access(request.userId, request.params.id);
+        const messages = await deps.conversations.history(request.params.id, limit);
+        return { conversationId: request.params.id, messages };
+      } catch (error) {
+        return sendError(reply, error);
+      }
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>('/v1/conversations/:id', async (request, reply) => {
+    try {
+      await deps.conversations.access(request.userId, request.params.id);
+      await deps.conversations.delete(request.params.id);
+      return reply.code(204).send();
+    } catch (error) {
+      return sendError(reply, error);
+    }
+  });
+}
+
+function sendError(reply: FastifyReply, error: unknown) {
+  if (!(error instanceof ProtocolError)) throw error;
+  const status = STATUS[error.code] ?? 400;
+  const code = error.code === 'forbidden' ? 'not_found' : error.code;
+  const message = error.code === 'forbidden' ? 'No such conversation.' : error.message;
+  return reply.code(status).send({ error: { code, message, retryable: error.retryable } });
+}

@@ -1,0 +1,315 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { FrameBus, PublishedFrame } from '../bus/frame-bus.ts';
+import type { Config } from '../config/config.ts';
+import { ProtocolError } from '../protocol/errors.ts';
+import {
+  type ChatFrame,
+  type ClientFrame,
+  MAX_CONTENT_CHARS,
+  PROTOCOL_VERSION,
+  type ServerFrame,
+} from '../protocol/frames.ts';
+import { parseClientFrame } from '../protocol/parse.ts';
+import type { BedrockModels } from '../providers/bedrock/models.ts';
+import type { JobQueue } from '../queue/job-queue.ts';
+import type { HistoryStore } from '../store/history-store.ts';
+import type { Conversations } from './conversations.ts';
+import type { FrameSink, SubscriptionHub } from './hub.ts';
+import { newId } from './ids.ts';
+import type { UserTurnLimiter } from './turn-limiter.ts';
+
+/** What a session needs of the socket; the session never sees the transport itself. */
+export interface Transport {
+  send(json: string): void;
+  close(code: number, reason: string): void;
+  readonly bufferedAmount: number;
+}
+
+export interface SessionDeps {
+  readonly store: HistoryStore;
+  readonly bus: FrameBus;
+  readonly queue: JobQueue;
+  readonly hub: SubscriptionHub;
+  readonly models: BedrockModels;
+  readonly conversations: Conversations;
+  readonly turns: UserTurnLimiter;
+  readonly limits: Config['limits'];
+  readonly log: Logger;
+}
+
+/** Per conversation watched: the newest seq this socket has been sent, and frames held back. */
+interface Watch extends FrameSink {
+  lastSentSeq: number;
+  held: PublishedFrame[] | null;
+}
+
+/**
+ * One client's protocol session: parses frames, answers them, and relays the turn frames
+ * of the conversations it watches, in seq order, with no gap and no duplicate.
+ */
+export class Session {
+  readonly id = newId('s');
+  readonly userId: string;
+  /** The conversation announced in `ready`, used by chats that name none. */
+  readonly freshConversationId = newId('c');
+  readonly #deps: SessionDeps;
+  readonly #transport: Transport;
+  readonly #log: Logger;
+  readonly #watches = new Map<string, Watch>();
+  #tokens: number;
+  #refilledAt = performance.now();
+  #closed = false;
+
+  constructor(userId: string, transport: Transport, deps: SessionDeps) {
+    this.userId = userId;
+    this.#deps = deps;
+    this.#transport = transport;
+    this.#tokens = deps.limits.frameBurst;
+    this.#log = deps.log.child({ sessionId: this.id, userId });
+  }
+
+  start(): void {
+    this.#send({
+      type: 'ready',
+      protocol: PROTOCOL_VERSION,
+      sessionId: this.id,
+      userId: this.userId,
+      conversationId: this.freshConversationId,
+      models: this.#deps.models.entries.map((m, i) => ({
+        id: m.id,
+        label: m.label,
+        region: m.region,
+        default: i === 0,
+      })),
+      limits: { maxFrameBytes: this.#deps.limits.maxFrameBytes, maxContentChars: MAX_CONTENT_CHARS },
+    });
+  }
+
+  /** Handles one client frame; never throws. */
+  async receive(data: Buffer | string, isBinary: boolean): Promise<void> {
+    if (!this.#takeToken()) {
+      this.#error(new ProtocolError('rate_limited', 'Too many frames; slow down.'));
+      return;
+    }
+    const parsed = parseClientFrame(data, isBinary, this.#deps.limits.maxFrameBytes);
+    if (!parsed.ok) {
+      this.#error(parsed.error, parsed.requestId);
+      return;
+    }
+    const frame = parsed.frame;
+    const requestId = frame.type === 'chat' ? frame.requestId : undefined;
+    try {
+      await this.#handle(frame);
+    } catch (error) {
+      this.#error(this.#asClientError(error), requestId);
+    }
+  }
+
+  /** Stops relaying; running turns go on. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const [conversationId, watch] of this.#watches) this.#deps.hub.remove(conversationId, watch);
+    this.#watches.clear();
+  }
+
+  async #handle(frame: ClientFrame): Promise<void> {
+    const { conversations } = this.#deps;
+    switch (frame.type) {
+      case 'chat':
+        return this.#chat(frame);
+      case 'subscribe':
+        await conversations.access(this.userId, frame.conversationId, this.freshConversationId);
+        return this.#watch(frame.conversationId, frame.afterSeq);
+      case 'unsubscribe': {
+        const watch = this.#watches.get(frame.conversationId);
+        if (watch) {
+          this.#watches.delete(frame.conversationId);
+          this.#deps.hub.remove(frame.conversationId, watch);
+        }
+        return;
+      }
+      case 'cancel': {
+        await conversations.access(this.userId, frame.conversationId, this.freshConversationId);
+        const { state } = await this.#deps.bus.replay(frame.conversationId);
+        if (state.runningTurnId) await this.#deps.queue.cancel(frame.conversationId, state.runningTurnId);
+        return;
+      }
+      case 'history': {
+        const meta = await conversations.access(
+          this.userId,
+          frame.conversationId,
+          this.freshConversationId,
+        );
+        const messages = meta ? await conversations.history(frame.conversationId, frame.limit) : [];
+        this.#send({ type: 'history', conversationId: frame.conversationId, messages });
+        return;
+      }
+      case 'ping':
+        this.#send({ type: 'pong', ...(frame.id !== undefined ? { id: frame.id } : {}) });
+        return;
+    }
+  }
+
+  async #chat(frame: ChatFrame): Promise<void> {
+    const { models, store, bus, queue, turns, conversations } = this.#deps;
+    const model = models.find(frame.model);
+    if (!model) {
+      throw new ProtocolError('unknown_model', `Unknown model "${frame.model}"; use one of ready.models.`);
+    }
+    const conversationId = frame.conversationId ?? this.freshConversationId;
+    const meta = await conversations.access(this.userId, conversationId, this.freshConversationId);
+    if (!meta) {
+      const now = new Date().toISOString();
+      await store.create({
+        id: conversationId,
+        owner: this.userId,
+        model: model.id,
+        title: frame.content.slice(0, 80),
+        createdAt: now,
+        updatedAt: now,
+      });
+    }
+    const turnId = newId('t');
+    if (!turns.tryAcquire(this.userId, turnId)) {
+      throw new ProtocolError(
+        'rate_limited',
+        `You already run ${turns.running(this.userId)} turns; wait for one to end.`,
+      );
+    }
+    let unwatch: (() => void) | undefined;
+    try {
+      unwatch = await turns.watch(this.userId, conversationId, turnId);
+      await this.#watch(conversationId, undefined);
+      const started = await bus.startTurn(conversationId, turnId, {
+        type: 'turn-start',
+        model: model.id,
+        ...(frame.requestId !== undefined ? { requestId: frame.requestId } : {}),
+        userMessage: { content: frame.content },
+      });
+      if (!started) {
+        throw new ProtocolError('turn_in_progress', `Conversation ${conversationId} is already running a turn.`);
+      }
+    } catch (error) {
+      unwatch ? unwatch() : turns.release(this.userId, turnId);
+      throw error;
+    }
+    try {
+      await queue.enqueue({
+        turnId,
+        conversationId,
+        userId: this.userId,
+        content: frame.content,
+        model: model.id,
+        ...(frame.requestId !== undefined ? { requestId: frame.requestId } : {}),
+        acceptedAt: new Date().toISOString(),
+      });
+    } catch (error) {
+      // The turn started but no worker will run it: end it so that nothing hangs.
+      const failure = this.#asClientError(new ProtocolError('unavailable', 'The turn could not be queued.', { cause: error }));
+      await bus.publish(conversationId, turnId, { type: 'error', code: failure.code, message: failure.message, retryable: true });
+      await bus.publish(conversationId, turnId, {
+        type: 'turn-end',
+        stopReason: 'error',
+        text: '',
+        usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+        durationMs: 0,
+        model: model.id,
+      });
+    }
+  }
+
+  /**
+   * Starts relaying a conversation. Live frames are held from before the replay is read
+   * until it has been sent, then released past the newest seq sent: no gap, no duplicate.
+   */
+  async #watch(conversationId: string, afterSeq: number | undefined): Promise<void> {
+    const previous = this.#watches.get(conversationId);
+    if (previous && afterSeq === undefined) return;
+    if (previous) this.#deps.hub.remove(conversationId, previous);
+    const watch: Watch = {
+      lastSentSeq: Number.POSITIVE_INFINITY,
+      held: [],
+      deliver: (published) => {
+        if (watch.held) watch.held.push(published);
+        else this.#relay(watch, published);
+      },
+    };
+    this.#watches.set(conversationId, watch);
+    await this.#deps.hub.add(conversationId, watch);
+    const { state, frames } = await this.#deps.bus.replay(conversationId, afterSeq);
+    if (afterSeq === undefined) {
+      this.#send({ type: 'subscribed', conversationId, ...state });
+      watch.lastSentSeq = state.lastSeq;
+    } else {
+      this.#send({ type: 'subscribed', conversationId, ...state });
+      const from = Math.min(afterSeq, state.lastSeq);
+      watch.lastSentSeq = from;
+      if (from + 1 < state.firstRetainedSeq) {
+        this.#error(
+          new ProtocolError(
+            'replay_gap',
+            `Frames after seq ${from} are no longer retained (oldest is ${state.firstRetainedSeq}); reload with history, then resume from ${state.lastSeq}.`,
+          ),
+        );
+        watch.lastSentSeq = state.lastSeq;
+      } else {
+        for (const published of frames) this.#relay(watch, published);
+      }
+    }
+    const held = watch.held ?? [];
+    watch.held = null;
+    for (const published of held) this.#relay(watch, published);
+  }
+
+  #relay(watch: Watch, published: PublishedFrame): void {
+    if (published.frame.seq <= watch.lastSentSeq) return;
+    watch.lastSentSeq = published.frame.seq;
+    this.#write(published.json);
+  }
+
+  #send(frame: ServerFrame): void {
+    this.#write(JSON.stringify(frame));
+  }
+
+  #error(error: ProtocolError, requestId?: string): void {
+    this.#send({
+      type: 'error',
+      code: error.code,
+      message: error.message,
+      retryable: error.retryable,
+      ...(error.hints ? { hints: [...error.hints] } : {}),
+      ...(requestId !== undefined ? { requestId } : {}),
+    });
+  }
+
+  /** Writes unless the client has stopped reading: past the buffer limit it is closed. */
+  #write(json: string): void {
+    if (this.#closed) return;
+    if (this.#transport.bufferedAmount + json.length > this.#deps.limits.maxClientBufferBytes) {
+      this.#log.warn({ buffered: this.#transport.bufferedAmount }, 'client is not reading; closing');
+      this.#transport.close(1013, 'client too slow');
+      this.close();
+      return;
+    }
+    this.#transport.send(json);
+  }
+
+  #takeToken(): boolean {
+    const now = performance.now();
+    const { framesPerSecond, frameBurst } = this.#deps.limits;
+    this.#tokens = Math.min(frameBurst, this.#tokens + ((now - this.#refilledAt) / 1000) * framesPerSecond);
+    this.#refilledAt = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  #asClientError(error: unknown): ProtocolError {
+    if (error instanceof ProtocolError) return error;
+    const correlationId = randomUUID();
+    this.#log.error({ err: error, correlationId }, 'frame handling failed');
+    return new ProtocolError('internal', `Internal error (correlation id ${correlationId}).`);
+  }
+}

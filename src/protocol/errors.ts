@@ -1,0 +1,84 @@
+/**
+ * The protocol's error codes: one table, the only place a code, its default `retryable`
+ * flag and its plain-words remedies are defined. Codes are never renamed or reused.
+ */
+export const ERROR_CODES = {
+  bad_frame: { retryable: false },
+  frame_too_large: { retryable: false },
+  unknown_type: { retryable: false },
+  rate_limited: { retryable: true },
+  unauthorized: { retryable: false },
+  forbidden: { retryable: false },
+  not_found: { retryable: false },
+  replay_gap: { retryable: false },
+  turn_in_progress: { retryable: true },
+  unknown_model: { retryable: false },
+  aws_credentials_missing: {
+    retryable: false,
+    hints: [
+      'Run `aws configure` to set up default credentials.',
+      'Or set AWS_PROFILE to a profile in ~/.aws/credentials or ~/.aws/config.',
+      'For SSO profiles run `aws sso login --profile <your-profile>` and set AWS_PROFILE.',
+      'Check that the IAM identity is allowed bedrock:InvokeModel and bedrock:InvokeModelWithResponseStream.',
+    ],
+  },
+  aws_access_denied: {
+    retryable: false,
+    hints: [
+      'Enable access to this model in the AWS console: Bedrock → Model access.',
+      'Check that the model is available in the configured region (AWS_DEFAULT_REGION).',
+      "Check that the IAM policy's bedrock:InvokeModel statement includes this model's ARN.",
+    ],
+  },
+  bedrock_unreachable: {
+    retryable: true,
+    hints: [
+      'Set AWS_DEFAULT_REGION to a region where Bedrock is offered (for example us-east-1).',
+      'Bedrock is not available in every AWS region; check the model is offered in yours.',
+      'Check network access to the Bedrock endpoint (proxy, firewall, AWS_ENDPOINT_URL_BEDROCK_RUNTIME).',
+    ],
+  },
+  bedrock_throttled: {
+    retryable: true,
+    hints: [
+      'Bedrock throttled this request after every retry; wait a little and try again.',
+      'Raise BEDROCK_MAX_ATTEMPTS, or ask AWS for a higher quota for this model.',
+    ],
+  },
+  model_error: { retryable: false },
+  unavailable: { retryable: true },
+  worker_lost: { retryable: true },
+  internal: { retryable: false },
+} as const satisfies Record<string, { retryable: boolean; hints?: readonly string[] }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error meant for a client: a protocol code, a plain message and whether to retry. */
+export class ProtocolError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly hints: readonly string[] | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { retryable?: boolean; hints?: readonly string[]; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'ProtocolError';
+    this.code = code;
+    const entry: { retryable: boolean; hints?: readonly string[] } = ERROR_CODES[code];
+    this.retryable = options.retryable ?? entry.retryable;
+    this.hints = options.hints ?? entry.hints;
+  }
+}
+
+/** WebSocket close codes the gateway uses. */
+export const CLOSE_CODES = {
+  normal: 1000,
+  goingAway: 1001,
+  policyViolation: 1008,
+  messageTooBig: 1009,
+  internalError: 1011,
+  tryAgainLater: 1013,
+} as const;

@@ -1,0 +1,73 @@
+import type { z } from 'zod';
+import { ProtocolError } from './errors.ts';
+import { CLIENT_FRAME_TYPES, ClientFrame, MAX_REQUEST_ID_CHARS } from './frames.ts';
+
+export type ParseResult =
+  | { ok: true; frame: ClientFrame }
+  | { ok: false; error: ProtocolError; requestId?: string };
+
+/**
+ * The one parser of client frames. Text whose first non-blank character is `{` or `[` is
+ * JSON and must be an object; any other non-blank text is the `wscat` shorthand for a chat.
+ * Size is checked first, in UTF-8 bytes, so an over-size frame is never parsed.
+ */
+export function parseClientFrame(
+  data: Buffer | string,
+  isBinary: boolean,
+  maxFrameBytes: number,
+): ParseResult {
+  if (isBinary) return fail('bad_frame', 'Binary frames are not accepted; send UTF-8 text.');
+  const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+  if (bytes > maxFrameBytes) {
+    return fail('frame_too_large', `Frame is ${bytes} bytes; the limit is ${maxFrameBytes}.`);
+  }
+  const text = typeof data === 'string' ? data : data.toString('utf8');
+  const trimmed = text.trim();
+  if (trimmed === '') return fail('bad_frame', 'Blank frames are not accepted.');
+  if (trimmed[0] !== '{' && trimmed[0] !== '[') {
+    return validate({ type: 'chat', content: trimmed });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(trimmed);
+  } catch {
+    return fail('bad_frame', 'Frame is not valid JSON.');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return fail('bad_frame', 'A JSON frame must be an object.');
+  }
+  return validate(value as Record<string, unknown>);
+}
+
+function validate(value: Record<string, unknown>): ParseResult {
+  const requestId =
+    typeof value.requestId === 'string' && value.requestId.length <= MAX_REQUEST_ID_CHARS
+      ? value.requestId
+      : undefined;
+  if (typeof value.type !== 'string') {
+    return fail('bad_frame', 'Frame needs a string field "type".', requestId);
+  }
+  if (!CLIENT_FRAME_TYPES.has(value.type)) {
+    return fail('unknown_type', `Unknown frame type "${value.type}".`, requestId);
+  }
+  const parsed = ClientFrame.safeParse(value);
+  if (!parsed.success) return fail('bad_frame', describe(parsed.error), requestId);
+  return { ok: true, frame: parsed.data };
+}
+
+function describe(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const field = issue.path.join('.') || 'frame';
+      return `${field}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+function fail(
+  code: 'bad_frame' | 'frame_too_large' | 'unknown_type',
+  message: string,
+  requestId?: string,
+): ParseResult {
+  return { ok: false, error: new ProtocolError(code, message), requestId };
+}

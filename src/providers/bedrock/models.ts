@@ -1,0 +1,91 @@
+import { ChatBedrockConverse } from '@langchain/aws';
+import type { AIMessage, BaseMessage } from '@langchain/core/messages';
+import type { RunnableConfig } from '@langchain/core/runnables';
+import type { StructuredToolInterface } from '@langchain/core/tools';
+import type { Logger } from 'pino';
+import type { BedrockClients } from './clients.ts';
+import type { ModelEntry } from './model-registry.ts';
+
+export interface BedrockModelsOptions {
+  readonly models: readonly ModelEntry[];
+  readonly nonStreamingModels: ReadonlySet<string>;
+  readonly clients: BedrockClients;
+  readonly log: Logger;
+}
+
+/**
+ * The configured models and how to call them. A model is streamed (ConverseStream) unless
+ * it is configured non-streaming or has refused tool use in streaming mode; such a refusal
+ * is remembered for the life of the process and the call is made again with Converse.
+ */
+export class BedrockModels {
+  readonly entries: readonly ModelEntry[];
+  readonly #nonStreaming: Set<string>;
+  readonly #clients: BedrockClients;
+  readonly #log: Logger;
+  readonly #chatModels = new Map<string, ChatBedrockConverse>();
+
+  constructor(options: BedrockModelsOptions) {
+    this.entries = options.models;
+    this.#nonStreaming = new Set(options.nonStreamingModels);
+    this.#clients = options.clients;
+    this.#log = options.log;
+  }
+
+  get default(): ModelEntry {
+    return this.entries[0]!;
+  }
+
+  /** The entry for a client's `model` field, or the default when none is given. */
+  find(id: string | undefined): ModelEntry | undefined {
+    return id === undefined ? this.default : this.entries.find((m) => m.id === id);
+  }
+
+  isStreaming(entry: ModelEntry): boolean {
+    return !this.#nonStreaming.has(entry.id);
+  }
+
+  /** One model call. `config` carries the caller's callbacks and abort signal. */
+  async invoke(
+    entry: ModelEntry,
+    messages: BaseMessage[],
+    tools: readonly StructuredToolInterface[],
+    config: RunnableConfig,
+  ): Promise<AIMessage> {
+    const streaming = this.isStreaming(entry);
+    try {
+      return await this.#bound(entry, streaming, tools).invoke(messages, config);
+    } catch (error) {
+      if (!streaming || tools.length === 0 || !refusesStreamingToolUse(error)) throw error;
+      this.#nonStreaming.add(entry.id);
+      this.#log.warn(
+        { model: entry.id },
+        'model refused tool use in streaming mode; calling it with Converse from now on',
+      );
+      return await this.#bound(entry, false, tools).invoke(messages, config);
+    }
+  }
+
+  #bound(entry: ModelEntry, streaming: boolean, tools: readonly StructuredToolInterface[]) {
+    const key = `${streaming ? 'stream' : 'converse'}:${entry.id}`;
+    let chat = this.#chatModels.get(key);
+    if (!chat) {
+      chat = new ChatBedrockConverse({
+        model: entry.modelId,
+        region: entry.region,
+        client: this.#clients.get(entry.region),
+        disableStreaming: !streaming,
+        streamUsage: true,
+      });
+      this.#chatModels.set(key, chat);
+    }
+    return tools.length > 0 ? chat.bindTools([...tools]) : chat;
+  }
+}
+
+function refusesStreamingToolUse(error: unknown): boolean {
+  const e = error as { name?: string; message?: string } | undefined;
+  return (
+    e?.name === 'ValidationException' && /tool use in streaming mode/i.test(e.message ?? '')
+  );
+}

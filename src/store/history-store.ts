@@ -1,0 +1,43 @@
+import type { BaseMessage } from '@langchain/core/messages';
+
+export interface ConversationMeta {
+  readonly id: string;
+  readonly owner: string;
+  readonly model: string;
+  readonly title: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface StoredMessage {
+  readonly message: BaseMessage;
+  readonly createdAt: string;
+  readonly turnId: string;
+}
+
+/**
+ * Conversation history: metadata and the list of LangChain messages. Every write
+ * refreshes the conversation's time to live.
+ */
+export interface HistoryStore {
+  /** Creates a conversation; false if the id exists already. */
+  create(meta: ConversationMeta): Promise<boolean>;
+  get(conversationId: string): Promise<ConversationMeta | undefined>;
+  /** The last `limit` messages (all by default), oldest first. */
+  messages(conversationId: string, limit?: number): Promise<StoredMessage[]>;
+  /**
+   * Appends a turn's messages in one atomic step, exactly once per `turnId`: a second
+   * commit of the same turn changes nothing and returns false.
+   */
+  commitTurn(
+    conversationId: string,
+    turnId: string,
+    messages: readonly BaseMessage[],
+    at: Date,
+  ): Promise<boolean>;
+  /** Removes the conversation; false if there was none. */
+  delete(conversationId: string): Promise<boolean>;
+  /** Throws when the store cannot be used. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,81 @@
+import type { BaseMessage } from '@langchain/core/messages';
+import type { ConversationMeta, HistoryStore, StoredMessage } from './history-store.ts';
+import { decodeMessages, encodeMessages } from './message-codec.ts';
+
+interface Entry {
+  meta: ConversationMeta;
+  messages: string[];
+  turns: Set<string>;
+  expiresAt: number;
+}
+
+/**
+ * The embedded store. Messages are kept serialised, as in Redis, so both stores hand out
+ * fresh message objects and behave alike. Expired conversations vanish on access.
+ */
+export class MemoryHistoryStore implements HistoryStore {
+  readonly #entries = new Map<string, Entry>();
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+
+  constructor(options: { ttlSeconds: number; now?: () => number }) {
+    this.#ttlMs = options.ttlSeconds * 1000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async create(meta: ConversationMeta): Promise<boolean> {
+    if (this.#live(meta.id)) return false;
+    this.#entries.set(meta.id, {
+      meta: { ...meta },
+      messages: [],
+      turns: new Set(),
+      expiresAt: this.#now() + this.#ttlMs,
+    });
+    return true;
+  }
+
+  async get(conversationId: string): Promise<ConversationMeta | undefined> {
+    const entry = this.#live(conversationId);
+    return entry ? { ...entry.meta } : undefined;
+  }
+
+  async messages(conversationId: string, limit?: number): Promise<StoredMessage[]> {
+    const all = this.#live(conversationId)?.messages ?? [];
+    return decodeMessages(limit === undefined ? all : all.slice(-limit));
+  }
+
+  async commitTurn(
+    conversationId: string,
+    turnId: string,
+    messages: readonly BaseMessage[],
+    at: Date,
+  ): Promise<boolean> {
+    const entry = this.#live(conversationId);
+    if (!entry) throw new Error(`No conversation ${conversationId} to commit turn ${turnId} to.`);
+    if (entry.turns.has(turnId)) return false;
+    entry.turns.add(turnId);
+    entry.messages.push(...encodeMessages(messages, turnId, at));
+    entry.meta = { ...entry.meta, updatedAt: at.toISOString() };
+    entry.expiresAt = this.#now() + this.#ttlMs;
+    return true;
+  }
+
+  async delete(conversationId: string): Promise<boolean> {
+    return this.#entries.delete(conversationId);
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.#entries.clear();
+  }
+
+  #live(conversationId: string): Entry | undefined {
+    const entry = this.#entries.get(conversationId);
+    if (entry && entry.expiresAt <= this.#now()) {
+      this.#entries.delete(conversationId);
+      return undefined;
+    }
+    return entry;
+  }
+}

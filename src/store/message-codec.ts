@@ -1,0 +1,25 @@
+import {
+  type BaseMessage,
+  mapChatMessagesToStoredMessages,
+  mapStoredMessagesToChatMessages,
+  type StoredMessage as LcStoredMessage,
+} from '@langchain/core/messages';
+import type { StoredMessage } from './history-store.ts';
+
+/** One history entry as stored: LangChain's own message serialisation plus our fields. */
+export interface EncodedMessage {
+  m: LcStoredMessage;
+  at: string;
+  turn: string;
+}
+
+export function encodeMessages(messages: readonly BaseMessage[], turnId: string, at: Date): string[] {
+  const stored = mapChatMessagesToStoredMessages([...messages]);
+  return stored.map((m) => JSON.stringify({ m, at: at.toISOString(), turn: turnId } satisfies EncodedMessage));
+}
+
+export function decodeMessages(encoded: readonly string[]): StoredMessage[] {
+  const entries = encoded.map((e) => JSON.parse(e) as EncodedMessage);
+  const messages = mapStoredMessagesToChatMessages(entries.map((e) => e.m));
+  return entries.map((e, i) => ({ message: messages[i]!, createdAt: e.at, turnId: e.turn }));
+}
