@@ -74,6 +74,7 @@ export class BedrockModels {
         model: entry.modelId,
         region: entry.region,
         client: this.#clients.get(entry.region),
+        streaming,
         disableStreaming: !streaming,
         streamUsage: true,
       });

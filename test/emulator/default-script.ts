@@ -1,0 +1,122 @@
+/**
+ * What the emulator answers when no reply is queued: a small, deterministic demo model that
+ * calls `current_time` for time questions, `calculator` for arithmetic, answers the tool results,
+ * and otherwise chats.
+ */
+
+import { createHash } from 'node:crypto';
+import type { ConverseRequestBody, MessageReply, WireContentBlock, WireMessage } from './types.ts';
+
+/** Pause between demo deltas when the emulator has no `paceMs`: a model's typing speed. */
+export const DEMO_PACE_MS = 20;
+
+const CITY_ZONES: [RegExp, string][] = [
+  [/\btokyo\b/i, 'Asia/Tokyo'],
+  [/\blondon\b/i, 'Europe/London'],
+  [/\bparis\b/i, 'Europe/Paris'],
+  [/\bnew york\b/i, 'America/New_York'],
+  [/\bsydney\b/i, 'Australia/Sydney'],
+];
+
+// Runs of digits, operators, dots, parentheses and spaces; kept only if an operator joins operands.
+const EXPRESSION_RUN = /[\d.()+\-*/^%\s]+/g;
+const HAS_OPERATION = /[\d)]\s*[-+*/^%]\s*[\d(.]/;
+
+function offeredTools(body: ConverseRequestBody): Set<string> {
+  return new Set((body.toolConfig?.tools ?? []).flatMap((tool) => tool.toolSpec?.name ?? []));
+}
+
+function textOf(message: WireMessage | undefined): string {
+  return (message?.content ?? [])
+    .flatMap((block) => (typeof block.text === 'string' ? [block.text] : []))
+    .join(' ')
+    .trim();
+}
+
+function resultText(block: WireContentBlock): string {
+  return (block.toolResult?.content ?? [])
+    .map((item) => item.text ?? JSON.stringify(item.json))
+    .join(' ')
+    .trim();
+}
+
+/** Deterministic, so a replayed conversation gets the same ids. */
+function demoToolUseId(body: ConverseRequestBody): string {
+  const digest = createHash('sha256').update(JSON.stringify(body.messages)).digest('base64url');
+  return `tooluse_${digest.slice(0, 22)}`;
+}
+
+export function findExpression(text: string): string | undefined {
+  const runs = (text.match(EXPRESSION_RUN) ?? []).map((run) => run.trim());
+  return runs.filter((run) => HAS_OPERATION.test(run)).sort((a, b) => b.length - a.length)[0];
+}
+
+function answerToolResults(messages: WireMessage[], last: WireMessage): MessageReply {
+  const previous = messages.at(-2);
+  const sentences = (last.content ?? []).flatMap((block) => {
+    if (!block.toolResult) return [];
+    const use = previous?.content?.find(
+      (candidate) => candidate.toolUse?.toolUseId === block.toolResult?.toolUseId,
+    )?.toolUse;
+    const result = resultText(block);
+    if (block.toolResult.status === 'error') return [`The ${use?.name ?? 'tool'} failed: ${result}`];
+    if (use?.name === 'current_time') {
+      const time = /T?(\d{2}:\d{2}:\d{2})/.exec(result)?.[1];
+      const zone = (use.input as { timezone?: string } | undefined)?.timezone ?? 'UTC';
+      if (time) return [`It is ${time} in ${zone}.`];
+    }
+    if (use?.name === 'calculator') {
+      const value = /-?\d+(\.\d+)?(e[-+]?\d+)?/i.exec(result)?.[0];
+      if (value) return [`The answer is ${value}.`];
+    }
+    return [`The ${use?.name ?? 'tool'} tool returned: ${result.slice(0, 200)}.`];
+  });
+  return { blocks: [{ text: sentences.join(' ') || 'Done.' }] };
+}
+
+function chat(text: string): string {
+  const quoted = text.length > 120 ? `${text.slice(0, 117)}...` : text;
+  return (
+    `You said: "${quoted}". I am the Bedrock emulator, answering in place of a real model. ` +
+    'Ask me for the time in Tokyo or to calculate (12+30)*2 to see a tool call.'
+  );
+}
+
+/** The demo reply to a request; `paceMs` overrides the realistic pause between events. */
+export function defaultReply(body: ConverseRequestBody, paceMs?: number): MessageReply {
+  const delayMs = paceMs ?? DEMO_PACE_MS;
+  const messages = body.messages ?? [];
+  const last = messages.findLast((message) => message.role === 'user');
+  if (last && messages.at(-1) === last && last.content?.some((block) => block.toolResult)) {
+    return { ...answerToolResults(messages, last), delayMs };
+  }
+  const text = textOf(last);
+  const tools = offeredTools(body);
+  if (tools.has('current_time') && /\btime\b/i.test(text)) {
+    const zone = CITY_ZONES.find(([city]) => city.test(text))?.[1];
+    return {
+      blocks: [
+        { text: 'Let me check the time.' },
+        {
+          toolUse: {
+            toolUseId: demoToolUseId(body),
+            name: 'current_time',
+            input: zone ? { timezone: zone } : {},
+          },
+        },
+      ],
+      delayMs,
+    };
+  }
+  const expression = findExpression(text);
+  if (tools.has('calculator') && expression) {
+    return {
+      blocks: [
+        { text: 'Let me calculate that.' },
+        { toolUse: { toolUseId: demoToolUseId(body), name: 'calculator', input: { expression } } },
+      ],
+      delayMs,
+    };
+  }
+  return { blocks: [{ text: chat(text || 'nothing') }], delayMs };
+}

@@ -1,0 +1,16 @@
+/** The Bedrock Runtime emulator's public surface, for tests and the launcher. */
+
+export { BEDROCK_ERROR_STATUS, type BedrockErrorName } from './errors.ts';
+export { Emulator, type StartOptions, startEmulator } from './server.ts';
+export type {
+  Block,
+  DynamicReply,
+  EmulatorOptions,
+  ErrorReply,
+  MessageReply,
+  Operation,
+  RecordedRequest,
+  Reply,
+  StopReason,
+  StreamExceptionName,
+} from './types.ts';
