@@ -75,8 +75,11 @@ export class TurnNormalizer {
       this.usage.outputTokens += usage.output_tokens ?? 0;
       this.usage.totalTokens += usage.total_tokens ?? 0;
     }
-    const meta = output.response_metadata as { stopReason?: string } | undefined;
-    this.lastStopReason = meta?.stopReason;
+    // Converse puts stopReason at the top; a stream's aggregate keeps its messageStop event.
+    const meta = output.response_metadata as
+      | { stopReason?: string; messageStop?: { stopReason?: string } }
+      | undefined;
+    this.lastStopReason = meta?.stopReason ?? meta?.messageStop?.stopReason;
     this.completed.push(
       new AIMessage({
         content: output.content,

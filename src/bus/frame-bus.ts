@@ -55,6 +55,7 @@ export function toPublished(
   seq: number,
   event: TurnEvent,
 ): PublishedFrame {
-  const frame = { ...event, conversationId, turnId, seq } as TurnFrame;
+  // Ids first, so a person reading frames in wscat sees what each belongs to.
+  const frame = { type: event.type, conversationId, turnId, seq, ...event } as TurnFrame;
   return { frame, json: JSON.stringify(frame) };
 }

@@ -59,7 +59,8 @@ function answerToolResults(messages: WireMessage[], last: WireMessage): MessageR
       (candidate) => candidate.toolUse?.toolUseId === block.toolResult?.toolUseId,
     )?.toolUse;
     const result = resultText(block);
-    if (block.toolResult.status === 'error') return [`The ${use?.name ?? 'tool'} failed: ${result}`];
+    if (block.toolResult.status === 'error')
+      return [`The ${use?.name ?? 'tool'} failed: ${result}`];
     if (use?.name === 'current_time') {
       const time = /T?(\d{2}:\d{2}:\d{2})/.exec(result)?.[1];
       const zone = (use.input as { timezone?: string } | undefined)?.timezone ?? 'UTC';

@@ -87,7 +87,10 @@ function blockText(block: PlannedBlock): string {
   return JSON.stringify(block.toolUse.input);
 }
 
-export function planReply(reply: MessageReply, request: ConverseRequestBody | undefined): ReplyPlan {
+export function planReply(
+  reply: MessageReply,
+  request: ConverseRequestBody | undefined,
+): ReplyPlan {
   const blocks: PlannedBlock[] = reply.blocks.map((block) =>
     isToolUse(block)
       ? { toolUse: { ...block.toolUse, toolUseId: block.toolUse.toolUseId ?? newToolUseId() } }
@@ -179,7 +182,8 @@ export function streamEvents(plan: ReplyPlan, latencyMs: number): StreamEvent[] 
       for (const text of splitText(block.reasoning, plan.chunkChars)) {
         delta({ reasoningContent: { text } });
       }
-      if (block.signature !== undefined) delta({ reasoningContent: { signature: block.signature } });
+      if (block.signature !== undefined)
+        delta({ reasoningContent: { signature: block.signature } });
     }
     events.push({ type: 'contentBlockStop', payload: { contentBlockIndex } });
   });

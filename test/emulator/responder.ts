@@ -31,6 +31,13 @@ export interface Answer {
   signal: AbortSignal;
   /** Called with the status as the response head is written. */
   onStatus: (status: number) => void;
+  /** Called as the response is ended by the emulator (not by the client going away). */
+  onEnd: () => void;
+}
+
+function end(answer: Answer, body?: string): void {
+  answer.onEnd();
+  answer.res.end(body);
 }
 
 function head(answer: Answer, status: number, contentType: string): void {
@@ -47,7 +54,7 @@ export function sendError(answer: Answer, name: string, message?: string, status
     'x-amzn-errortype': errorTypeHeader(name),
     'x-amzn-requestid': randomUUID(),
   });
-  answer.res.end(JSON.stringify({ message: message ?? defaultErrorMessage(name) }));
+  end(answer, JSON.stringify({ message: message ?? defaultErrorMessage(name) }));
 }
 
 /** Resolves when the client goes away or the emulator closes; the answer is then dropped. */
@@ -85,7 +92,7 @@ export async function sendConverse(
     return;
   }
   head(answer, 200, 'application/json');
-  answer.res.end(JSON.stringify(converseBody(plan, Date.now() - started)));
+  end(answer, JSON.stringify(converseBody(plan, Date.now() - started)));
 }
 
 /** ConverseStream: event-stream messages, paced, optionally failing or hanging part-way. */
@@ -99,7 +106,9 @@ export async function sendStream(
   const events = streamEvents(plan, Math.max(1, delayMs * 2));
   // Counts past the end mean "after the last event".
   const hangAt =
-    reply.hangAfterEvents === undefined ? undefined : Math.min(reply.hangAfterEvents, events.length);
+    reply.hangAfterEvents === undefined
+      ? undefined
+      : Math.min(reply.hangAfterEvents, events.length);
   const failAt = reply.failAfterEvents && Math.min(reply.failAfterEvents.events, events.length);
   head(answer, 200, 'application/vnd.amazon.eventstream');
   for (let i = 0; i <= events.length; i++) {
@@ -115,5 +124,5 @@ export async function sendStream(
     if (i > 0 && !(await pause(delayMs, answer.signal))) return;
     answer.res.write(encodeEvent(event));
   }
-  answer.res.end();
+  end(answer);
 }

@@ -4,10 +4,16 @@
  * the demo script when the queue is empty.
  */
 
-import { defaultReply } from './default-script.ts';
 import { conversationError } from './conversation-rules.ts';
+import { defaultReply } from './default-script.ts';
 import { checkReply } from './reply-plan.ts';
-import { type Answer, type ResponseLike, sendConverse, sendError, sendStream } from './responder.ts';
+import {
+  type Answer,
+  type ResponseLike,
+  sendConverse,
+  sendError,
+  sendStream,
+} from './responder.ts';
 import { parseAuthorization } from './sigv4.ts';
 import { type AnyRequest, type AnyResponse, DualProtocolListener } from './transport.ts';
 import type {
@@ -149,11 +155,9 @@ export class Emulator {
     }
     const controller = new AbortController();
     this.#inFlight.add(controller);
+    // Not the 'finish' event: the HTTP/2 compatibility layer emits it for reset streams too.
     let finished = false;
     let record: RecordedRequest | undefined;
-    (res as AnyResponse).once('finish', () => {
-      finished = true;
-    });
     (res as AnyResponse).once('close', () => {
       this.#inFlight.delete(controller);
       controller.abort();
@@ -194,6 +198,9 @@ export class Emulator {
       signal: controller.signal,
       onStatus: (status) => {
         current.status = status;
+      },
+      onEnd: () => {
+        finished = true;
       },
     };
     await this.#answer(answer, current, authorization);
@@ -261,7 +268,8 @@ export class Emulator {
 
 /** An error for a request that has no record (unknown route, emulator failure). */
 function sendBare(res: ResponseLike, name: string, message: string): void {
-  sendError({ res, signal: new AbortController().signal, onStatus: () => {} }, name, message);
+  const ignore = () => {};
+  sendError({ res, signal: new AbortController().signal, onStatus: ignore, onEnd: ignore }, name, message);
 }
 
 /** Starts an emulator on `host:port` (default 127.0.0.1, any free port). */

@@ -39,7 +39,7 @@ export class TestClient {
         reject(new Error(`upgrade refused with HTTP ${res.statusCode}`)),
       );
     });
-    await client.next((f) => f.type === 'ready');
+    await client.next((f) => f.type === 'ready', 10_000, 0);
     return client;
   }
 

@@ -75,9 +75,11 @@ export class BedrockModels {
         region: entry.region,
         client: this.#clients.get(entry.region),
         streaming,
-        disableStreaming: !streaming,
         streamUsage: true,
       });
+      // BaseChatModel's constructor ignores a `disableStreaming` field; without the
+      // property set, an event-stream handler makes the call stream regardless.
+      chat.disableStreaming = !streaming;
       this.#chatModels.set(key, chat);
     }
     return tools.length > 0 ? chat.bindTools([...tools]) : chat;
