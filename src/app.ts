@@ -74,6 +74,11 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
   const hub = new SubscriptionHub(backends.bus);
   const conversations = new Conversations(backends);
 
+  // Registered before the auth hook: its own onRequest hook must run first, so that a
+  // refused upgrade's socket is destroyed once the 401/403 response is sent.
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: config.limits.maxFrameBytes * 4 },
+  });
   app.decorateRequest('userId', ANONYMOUS);
   app.addHook('onRequest', async (request, reply) => {
     const route = request.url.split('?')[0] ?? '';
@@ -94,9 +99,6 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
     request.userId = userId;
   });
 
-  await app.register(fastifyWebsocket, {
-    options: { maxPayload: config.limits.maxFrameBytes * 4 },
-  });
   registerWebSocketRoute(app, {
     ...backends,
     hub,

@@ -448,12 +448,15 @@ describe('records and connections', () => {
     ]);
   });
 
-  it('counts an HTTP/2 session for the default client', async () => {
-    await stream(client(), [user('h2')]);
-    expect(emulator.requests[0]?.httpVersion).toBe('2.0');
-    expect(emulator.http2Sessions).toBe(1);
+  it('counts an HTTP/2 session per call of the default client', async () => {
+    const bedrock = client();
+    await stream(bedrock, [user('h2')]);
+    await bedrock.send(new ConverseCommand(input([user('h2 again')])));
+    expect(emulator.requests.map((r) => r.httpVersion)).toEqual(['2.0', '2.0']);
+    // The Bedrock client sets disableConcurrentStreams: every call gets its own session.
+    expect(emulator.http2Sessions).toBe(2);
+    expect(emulator.connections).toBe(2);
     expect(emulator.http1Connections).toBe(0);
-    expect(emulator.connections).toBe(1);
   });
 
   it('serves HTTP/1.1 keep-alive and reuses one connection for five streamed calls', async () => {
@@ -469,29 +472,54 @@ describe('records and connections', () => {
     expect(emulator.http2Sessions).toBe(0);
   });
 
-  it.each([
-    ['HTTP/2', () => client()],
-    ['HTTP/1.1', () => http1Client()],
-  ])('sees a hanging stream aborted by the client over %s', async (_protocol, make) => {
+  /** Starts a stream that hangs after two events and aborts it once both have arrived. */
+  async function abortHangingStream(bedrock: BedrockRuntimeClient) {
     emulator.enqueue({ blocks: [{ text: 'abcdefgh' }], hangAfterEvents: 2 });
     const controller = new AbortController();
-    const response = await make().send(new ConverseStreamCommand(input([user('hang')])), {
+    const response = await bedrock.send(new ConverseStreamCommand(input([user('hang')])), {
       abortSignal: controller.signal,
     });
     const seen: string[] = [];
-    const error = await rejection(
-      (async () => {
-        for await (const event of response.stream ?? []) {
-          seen.push(Object.keys(event)[0] ?? '');
-          if (seen.length === 2) controller.abort();
-        }
-      })(),
-    );
+    let error: Record<string, unknown> | undefined;
+    try {
+      for await (const event of response.stream ?? []) {
+        seen.push(Object.keys(event)[0] ?? '');
+        if (seen.length === 2) controller.abort();
+      }
+    } catch (thrown) {
+      error = thrown as Record<string, unknown>;
+    }
+    return { seen, error };
+  }
+
+  it('sees a hanging HTTP/2 stream aborted by the client, whose iteration just ends', async () => {
+    const { seen, error } = await abortHangingStream(client());
     expect(seen).toEqual(['messageStart', 'contentBlockDelta']);
-    expect(error.name).toBe('AbortError');
+    // NodeHttp2Handler closes the stream with NO_ERROR: the SDK's iterator ends quietly.
+    expect(error).toBeUndefined();
     const aborted = await emulator.waitForAbort(2_000);
-    expect(aborted.id).toBe(1);
-    expect(aborted.aborted).toBe(true);
+    expect(aborted).toMatchObject({ id: 1, aborted: true, httpVersion: '2.0' });
+  });
+
+  it('sees a hanging HTTP/1.1 stream aborted by the client, whose iteration throws', async () => {
+    const { seen, error } = await abortHangingStream(http1Client());
+    expect(seen).toEqual(['messageStart', 'contentBlockDelta']);
+    expect(error).toMatchObject({ name: 'Error', message: 'aborted', code: 'ECONNRESET' });
+    const aborted = await emulator.waitForAbort(2_000);
+    expect(aborted).toMatchObject({ id: 1, aborted: true, httpVersion: '1.1' });
+  });
+
+  it('sees a hanging converse call aborted by the client', async () => {
+    emulator.enqueue({ blocks: [{ text: 'never' }], hangAfterEvents: 0 });
+    const controller = new AbortController();
+    const call = client().send(new ConverseCommand(input([user('wait')])), {
+      abortSignal: controller.signal,
+    });
+    await emulator.waitForRequests(1);
+    controller.abort();
+    expect((await rejection(call)).name).toBe('AbortError');
+    expect((await emulator.waitForAbort(2_000)).operation).toBe('converse');
+    expect(emulator.requests[0]?.status).toBeUndefined();
   });
 
   it('times out waiting for requests that never come', async () => {

@@ -20,8 +20,8 @@ const NO_ANSWER = '(The previous turn ended without an answer.)';
  * Makes a stored history into a conversation Bedrock accepts, however earlier turns ended:
  * it starts with a user message, roles alternate, and every tool call is answered by a
  * tool result right after it. Tool calls left without a result get one that says they
- * were not run; orphan tool results and empty assistant messages are dropped; two user
- * messages in a row are joined. The stored history itself is never changed.
+ * were not run; orphan tool results and empty assistant messages are dropped; between two
+ * user messages in a row goes an assistant message saying the turn had no answer. The stored history itself is never changed.
  */
 export function repairConversation(history: readonly BaseMessage[]): BaseMessage[] {
   const out: BaseMessage[] = [];
@@ -31,13 +31,12 @@ export function repairConversation(history: readonly BaseMessage[]): BaseMessage
     const message = history[i]!;
     if (HumanMessage.isInstance(message)) {
       const last = out.at(-1);
-      if (last && HumanMessage.isInstance(last)) {
-        out[out.length - 1] = new HumanMessage(`${textOf(last.content)}\n\n${textOf(message.content)}`);
-      } else if (last && ToolMessage.isInstance(last)) {
-        out.push(new AIMessage(NO_ANSWER), message);
-      } else {
-        out.push(message);
+      // A user message after a user message or a tool result: the turn between ended
+      // without an answer (error, cancel, step limit). Say so rather than merge the two.
+      if (last && (HumanMessage.isInstance(last) || ToolMessage.isInstance(last))) {
+        out.push(new AIMessage(NO_ANSWER));
       }
+      out.push(message);
     } else if (AIMessage.isInstance(message)) {
       const calls = message.tool_calls ?? [];
       if (calls.length === 0 && textOf(message.content).trim() === '') continue;

@@ -56,6 +56,7 @@ export function toPublished(
   event: TurnEvent,
 ): PublishedFrame {
   // Ids first, so a person reading frames in wscat sees what each belongs to.
-  const frame = { type: event.type, conversationId, turnId, seq, ...event } as TurnFrame;
+  const { type, ...fields } = event;
+  const frame = { type, conversationId, turnId, seq, ...fields } as TurnFrame;
   return { frame, json: JSON.stringify(frame) };
 }

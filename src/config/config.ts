@@ -16,12 +16,17 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 // Each variable: a schema over its raw string, with what is accepted in words. Secrets are
 // marked so that their values never appear in an error message.
-const int = (min: number) =>
-  z.coerce
-    .number({ error: `a whole number ≥ ${min}` })
-    .int({ error: `a whole number ≥ ${min}` })
-    .min(min, { error: `a whole number ≥ ${min}` });
-const positive = z.coerce.number().positive({ error: 'a number > 0' });
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= min && Number(v) <= max, {
+      error: max === Number.MAX_SAFE_INTEGER ? `a whole number ≥ ${min}` : `a whole number ${min}–${max}`,
+    })
+    .transform(Number);
+const positive = z
+  .string()
+  .refine((v) => /^\d+(\.\d+)?$/.test(v) && Number(v) > 0, { error: 'a number > 0' })
+  .transform(Number);
 const bool = z
   .string()
   .transform((v) => v.trim().toLowerCase())
@@ -61,7 +66,7 @@ const apiKeys = z.string().transform((v, ctx) => {
 });
 
 const VARIABLES = {
-  PORT: { schema: int(0).max(65535, { error: 'a port number 0–65535' }), default: '3000' },
+  PORT: { schema: int(0, 65535), default: '3000' },
   HOST: { schema: z.string().min(1, { error: 'a host name or IP address' }), default: '127.0.0.1' },
   BEDROCK_MODEL_ARNS: { schema: z.string(), default: DEFAULT_MODELS },
   AWS_DEFAULT_REGION: { schema: region },
@@ -72,7 +77,7 @@ const VARIABLES = {
   AWS_SESSION_TOKEN: { schema: z.string().min(1), secret: true },
   AWS_ENDPOINT_URL_BEDROCK_RUNTIME: { schema: url(['http:', 'https:']) },
   AWS_EC2_METADATA_DISABLED: { schema: bool, default: 'false' },
-  BEDROCK_MAX_ATTEMPTS: { schema: int(1).max(20, { error: 'a whole number 1–20' }), default: '3' },
+  BEDROCK_MAX_ATTEMPTS: { schema: int(1, 20), default: '3' },
   BEDROCK_NON_STREAMING_MODELS: { schema: list, default: '' },
   REDIS_URL: { schema: url(['redis:', 'rediss:']), secret: true },
   RUN_WORKER: { schema: bool, default: 'true' },

@@ -70,20 +70,23 @@ function toolResultIds(message: WireMessage | undefined): string[] {
 
 /** Every toolUse is answered in the very next user message, and every toolResult answers one. */
 function toolPairingError(messages: WireMessage[]): string | undefined {
+  // Roles alternate by now, so every user message after the first follows an assistant message.
+  const stray = toolResultIds(messages[0])[0];
+  if (stray !== undefined) return unmatchedResult(stray, 0);
   for (const [i, message] of messages.entries()) {
-    if (message.role === 'assistant') {
-      const results = new Set(toolResultIds(messages[i + 1]));
-      const missing = toolUseIds(message).filter((id) => !results.has(id));
-      if (missing.length > 0) {
-        return `Expected toolResult blocks at messages.${i + 1}.content for the following Ids: ${missing.join(', ')}`;
-      }
-    } else {
-      const uses = new Set(i > 0 ? toolUseIds(messages[i - 1]) : []);
-      const unknown = toolResultIds(message).find((id) => !uses.has(id));
-      if (unknown !== undefined) {
-        return `The toolUseId ${unknown} in the toolResult blocks at messages.${i}.content does not match any toolUse block of the previous assistant message.`;
-      }
+    if (message.role !== 'assistant') continue;
+    const uses = toolUseIds(message);
+    const results = toolResultIds(messages[i + 1]);
+    const unknown = results.find((id) => !uses.includes(id));
+    if (unknown !== undefined) return unmatchedResult(unknown, i + 1);
+    const missing = uses.filter((id) => !results.includes(id));
+    if (missing.length > 0) {
+      return `Expected toolResult blocks at messages.${i + 1}.content for the following Ids: ${missing.join(', ')}`;
     }
   }
   return undefined;
+}
+
+function unmatchedResult(id: string, index: number): string {
+  return `The toolUseId ${id} in the toolResult blocks at messages.${index}.content does not match any toolUse block of the previous assistant message.`;
 }

@@ -269,7 +269,11 @@ export class Emulator {
 /** An error for a request that has no record (unknown route, emulator failure). */
 function sendBare(res: ResponseLike, name: string, message: string): void {
   const ignore = () => {};
-  sendError({ res, signal: new AbortController().signal, onStatus: ignore, onEnd: ignore }, name, message);
+  sendError(
+    { res, signal: new AbortController().signal, onStatus: ignore, onEnd: ignore },
+    name,
+    message,
+  );
 }
 
 /** Starts an emulator on `host:port` (default 127.0.0.1, any free port). */

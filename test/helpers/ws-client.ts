@@ -39,7 +39,7 @@ export class TestClient {
         reject(new Error(`upgrade refused with HTTP ${res.statusCode}`)),
       );
     });
-    await client.next((f) => f.type === 'ready', 10_000, 0);
+    await client.next((f) => f.type === 'ready');
     return client;
   }
 
@@ -51,8 +51,8 @@ export class TestClient {
     this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
-  /** The first frame received from now on (or already received after `since`) that matches. */
-  next(test: (f: Frame) => boolean, timeoutMs = 10_000, since = this.frames.length): Promise<Frame> {
+  /** The first matching frame received at index `since` or later (by default, ever). */
+  next(test: (f: Frame) => boolean, timeoutMs = 10_000, since = 0): Promise<Frame> {
     const seen = this.frames.slice(since).find(test);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {

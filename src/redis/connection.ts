@@ -1,0 +1,117 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+
+/**
+ * What a connection is for. Commands share one connection; a subscriber or a blocking
+ * reader (XREADGROUP BLOCK) each needs its own, since either holds its connection.
+ */
+export type ConnectionRole = 'command' | 'subscriber' | 'blocking';
+
+/** How long a command may wait for its reply before it fails (a hung Redis). */
+const COMMAND_TIMEOUT_MS = 3_000;
+
+function optionsFor(role: ConnectionRole, name: string): RedisOptions {
+  return {
+    connectionName: name,
+    connectTimeout: 2_000,
+    // Fail fast while Redis is away instead of queueing commands and hanging callers;
+    // ioredis keeps reconnecting on its own (backoff up to 2 s).
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+    // A blocking read waits longer than any timeout on purpose.
+    ...(role === 'command' ? { commandTimeout: COMMAND_TIMEOUT_MS } : {}),
+    // The frame bus resubscribes itself, so that it can catch up from the log in order.
+    ...(role === 'subscriber' ? { autoResubscribe: false } : {}),
+  };
+}
+
+/**
+ * The Redis connections of one process: one shared command connection, plus dedicated
+ * connections opened by the bus (subscriber) and the queue (subscriber, blocking reader).
+ * Every connection logs its errors instead of crashing and reconnects by itself.
+ */
+export class RedisConnections {
+  readonly command: Redis;
+  readonly #url: string;
+  readonly #log: Logger;
+  readonly #all = new Set<Redis>();
+  #closed: Promise<void> | undefined;
+
+  constructor(options: { url: string; log: Logger; name?: string }) {
+    this.#url = options.url;
+    this.#log = options.log.child({ component: 'redis' });
+    this.command = this.open('command', options.name ?? 'agentgate');
+  }
+
+  /** Opens a connection for `role`; it is closed by {@link close} if not before. */
+  open(role: ConnectionRole, name = `agentgate-${role}`): Redis {
+    if (this.#closed) throw new Error('Redis connections are closed.');
+    const redis = new Redis(this.#url, optionsFor(role, name));
+    watch(redis, this.#log.child({ connection: name }));
+    this.#all.add(redis);
+    redis.once('end', () => this.#all.delete(redis));
+    return redis;
+  }
+
+  /** Throws unless Redis answers PING within `timeoutMs`. */
+  async ping(timeoutMs = 1_000): Promise<void> {
+    await withTimeout(this.command.ping(), timeoutMs, 'Redis did not answer PING');
+  }
+
+  /** Closes every connection still open. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= Promise.all([...this.#all].map((redis) => disconnect(redis))).then(() => {});
+    return this.#closed;
+  }
+}
+
+/** Resolves when `redis` is ready to take commands; rejects after `timeoutMs`. */
+export function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return withTimeout(
+    new Promise<void>((resolve) => redis.once('ready', () => resolve())),
+    timeoutMs,
+    `Redis connection not ready (${redis.status})`,
+  );
+}
+
+/** Closes a connection: QUIT when it is up (replies already sent arrive), else at once. */
+export async function disconnect(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  if (redis.status === 'ready') {
+    try {
+      await withTimeout(redis.quit(), 1_000, 'QUIT timed out');
+      return;
+    } catch {
+      // Fall through: the connection is dropped below either way.
+    }
+  }
+  redis.disconnect(false);
+}
+
+function watch(redis: Redis, log: Logger): void {
+  // One warning per outage, not one per reconnect attempt.
+  let down = false;
+  redis.on('error', (error: Error) => {
+    if (down) log.debug({ err: error }, 'redis connection error');
+    else log.warn({ err: error }, 'redis connection error; reconnecting');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) log.warn('redis connection restored');
+    down = false;
+  });
+}
+
+export async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} within ${ms} ms.`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,69 @@
+/** Key prefix of every agentgate key and channel in Redis, unless configured otherwise. */
+export const DEFAULT_KEY_PREFIX = 'agentgate:';
+
+/**
+ * How long a turn holds its conversation without a sign of life. The worker running the
+ * turn renews it every heartbeat and with every frame, so it only lapses when nobody runs
+ * the turn: the gateway died before queuing it, or no worker is alive at all.
+ */
+export const DEFAULT_TURN_LEASE_MS = 60_000;
+
+/**
+ * The keys of one conversation. All share the hash tag `{<id>}`, so every key a script
+ * touches for one conversation lives in one Redis Cluster slot.
+ */
+export interface ConversationKeys {
+  /** Hash: id, owner, model, title, createdAt, updatedAt. */
+  readonly meta: string;
+  /** List of encoded history entries (message-codec), oldest first. */
+  readonly messages: string;
+  /** Set of committed turn ids: a turn commits once. */
+  readonly turns: string;
+  /** Counter: seq of the newest turn frame. */
+  readonly seq: string;
+  /** Stream of turn frames, entry id `<seq>-0`, capped. */
+  readonly frames: string;
+  /** String: the running turn's id, with a lease (PX). */
+  readonly running: string;
+  /** Set of turn ids that have sent `turn-end`: nothing of theirs is accepted after it. */
+  readonly ended: string;
+  /** Set of turn ids cancelled before a worker took them. */
+  readonly cancelled: string;
+  /** Pub/Sub channel of live frames (not a key). */
+  readonly live: string;
+}
+
+/** Keys shared by every conversation: the job stream and its neighbours. */
+export interface QueueKeys {
+  /** Stream of turn jobs, read by the `workers` consumer group. */
+  readonly jobs: string;
+  /** Stream of parked jobs (delivered too many times). */
+  readonly dead: string;
+  /** Pub/Sub channel of cancellations (not a key). */
+  readonly control: string;
+}
+
+/** Checks a prefix once: braces in it would move every key's hash tag. */
+export function checkPrefix(prefix: string): string {
+  if (/[{}]/.test(prefix)) throw new Error(`Redis key prefix "${prefix}" must not contain { or }.`);
+  return prefix;
+}
+
+export function conversationKeys(prefix: string, conversationId: string): ConversationKeys {
+  const base = `${prefix}{${conversationId}}:`;
+  return {
+    meta: `${base}meta`,
+    messages: `${base}messages`,
+    turns: `${base}turns`,
+    seq: `${base}seq`,
+    frames: `${base}frames`,
+    running: `${base}running`,
+    ended: `${base}ended`,
+    cancelled: `${base}cancelled`,
+    live: `${base}live`,
+  };
+}
+
+export function queueKeys(prefix: string): QueueKeys {
+  return { jobs: `${prefix}jobs`, dead: `${prefix}jobs:dead`, control: `${prefix}control` };
+}
