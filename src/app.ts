@@ -4,7 +4,7 @@ import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createAgentGraph } from './agent/graph.ts';
 import { BUILTIN_TOOLS } from './agent/tools/index.ts';
 import { TurnWorker } from './agent/turn-worker.ts';
@@ -41,7 +41,14 @@ export function createModels(config: Config, log: Logger) {
 }
 
 /** Builds the worker that runs turns taken from the queue. */
-export function createWorker(config: Config, log: Logger, deps: Omit<ConstructorParameters<typeof TurnWorker>[0], 'graph' | 'maxSteps' | 'log' | 'logStreamEvents'>) {
+export function createWorker(
+  config: Config,
+  log: Logger,
+  deps: Omit<
+    ConstructorParameters<typeof TurnWorker>[0],
+    'graph' | 'maxSteps' | 'log' | 'logStreamEvents'
+  >,
+) {
   const graph = createAgentGraph({
     models: deps.models,
     tools: BUILTIN_TOOLS,
@@ -63,7 +70,10 @@ export function createWorker(config: Config, log: Logger, deps: Omit<Constructor
  * WebSocket gateway, REST routes and the web page. Closing the app closes all of it.
  */
 export async function buildApp(config: Config, log: Logger): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, trustProxy: true });
+  const app: FastifyInstance = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    trustProxy: true,
+  });
   const backends = await createBackends(config, log);
   const { clients, models } = createModels(config, log);
   const worker = config.runWorker ? createWorker(config, log, { ...backends, models }) : undefined;
@@ -85,16 +95,18 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
     if (route === '/v1/ws' && config.allowedOrigins) {
       const origin = request.headers.origin;
       if (origin !== undefined && !config.allowedOrigins.includes(origin)) {
-        return reply.code(403).send({ error: { code: 'forbidden', message: 'Origin not allowed.' } });
+        return reply
+          .code(403)
+          .send({ error: { code: 'forbidden', message: 'Origin not allowed.' } });
       }
     }
     if (!config.auth.enabled || OPEN_PATHS.has(route)) return;
     if (!route.startsWith('/v1/') && route !== '/metrics') return;
     const userId = authenticate(config.auth, tokenOf(request));
     if (!userId) {
-      return reply
-        .code(401)
-        .send({ error: { code: 'unauthorized', message: 'A valid API key or token is required.' } });
+      return reply.code(401).send({
+        error: { code: 'unauthorized', message: 'A valid API key or token is required.' },
+      });
     }
     request.userId = userId;
   });

@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { config as loadDotenv } from 'dotenv';
 import { buildApp } from './app.ts';
-import { ConfigError, type Config, loadConfig } from './config/config.ts';
+import { type Config, ConfigError, loadConfig } from './config/config.ts';
 import { createLogger } from './logger.ts';
 
 /** Reads `.env` (when present) under the real environment, then validates it all. */

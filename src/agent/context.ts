@@ -1,9 +1,4 @@
-import {
-  AIMessage,
-  type BaseMessage,
-  HumanMessage,
-  ToolMessage,
-} from '@langchain/core/messages';
+import { AIMessage, type BaseMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 
 /** Text of a message's content, whether a string or a list of blocks (text blocks only). */
 export function textOf(content: BaseMessage['content']): string {
@@ -13,7 +8,8 @@ export function textOf(content: BaseMessage['content']): string {
     .join('');
 }
 
-const NOT_RUN = 'This tool call was not run: the turn ended before it (error, cancel or step limit).';
+const NOT_RUN =
+  'This tool call was not run: the turn ended before it (error, cancel or step limit).';
 const NO_ANSWER = '(The previous turn ended without an answer.)';
 
 /**
@@ -52,7 +48,12 @@ export function repairConversation(history: readonly BaseMessage[]): BaseMessage
         const id = call.id ?? '';
         out.push(
           results.get(id) ??
-            new ToolMessage({ content: NOT_RUN, tool_call_id: id, name: call.name, status: 'error' }),
+            new ToolMessage({
+              content: NOT_RUN,
+              tool_call_id: id,
+              name: call.name,
+              status: 'error',
+            }),
         );
       }
     }
@@ -64,7 +65,8 @@ export function repairConversation(history: readonly BaseMessage[]): BaseMessage
 /** A rough token count (four characters a token), enough to bound what is sent. */
 export function estimateTokens(message: BaseMessage): number {
   const calls = AIMessage.isInstance(message) ? JSON.stringify(message.tool_calls ?? []) : '';
-  const text = typeof message.content === 'string' ? message.content : JSON.stringify(message.content);
+  const text =
+    typeof message.content === 'string' ? message.content : JSON.stringify(message.content);
   return Math.ceil((text.length + calls.length) / 4) + 4;
 }
 

@@ -1,5 +1,4 @@
 import { HumanMessage } from '@langchain/core/messages';
-import type { Logger } from 'pino';
 import type { FrameBus } from '../bus/frame-bus.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { TurnEvent } from '../protocol/frames.ts';
@@ -78,9 +77,13 @@ export class TurnWorker {
     } catch (error) {
       // The store or the bus failed; the agent's own failures arrive as events.
       const failure = asProtocolError(
-        new ProtocolError('unavailable', 'A dependency failed during the turn; it was not stored.', {
-          cause: error,
-        }),
+        new ProtocolError(
+          'unavailable',
+          'A dependency failed during the turn; it was not stored.',
+          {
+            cause: error,
+          },
+        ),
         log,
       );
       outcome = { ...outcome, stopReason: 'error' };

@@ -96,6 +96,7 @@ export class MemoryFrameBus implements FrameBus {
   }
 
   #dropIfIdle(conversationId: string, channel: Channel) {
-    if (channel.listeners.size === 0 && channel.lastSeq === 0) this.#channels.delete(conversationId);
+    if (channel.listeners.size === 0 && channel.lastSeq === 0)
+      this.#channels.delete(conversationId);
   }
 }

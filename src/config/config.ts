@@ -20,7 +20,10 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
     .refine((v) => /^\d+$/.test(v) && Number(v) >= min && Number(v) <= max, {
-      error: max === Number.MAX_SAFE_INTEGER ? `a whole number ≥ ${min}` : `a whole number ${min}–${max}`,
+      error:
+        max === Number.MAX_SAFE_INTEGER
+          ? `a whole number ≥ ${min}`
+          : `a whole number ${min}–${max}`,
     })
     .transform(Number);
 const positive = z
@@ -52,7 +55,10 @@ const list = z.string().transform((v) =>
 const region = z.string().refine(isAwsRegion, { error: 'an AWS region such as us-east-1' });
 const apiKeys = z.string().transform((v, ctx) => {
   const keys = new Map<string, string>();
-  for (const pair of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const pair of v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const at = pair.lastIndexOf(':');
     const key = pair.slice(0, at);
     const user = pair.slice(at + 1);
@@ -86,7 +92,10 @@ const VARIABLES = {
   SYSTEM_PROMPT: { schema: z.string(), default: DEFAULT_SYSTEM_PROMPT },
   MAX_CONTEXT_TOKENS: { schema: int(1000), default: '100000' },
   AUTH_API_KEYS: { schema: apiKeys, secret: true },
-  AUTH_JWT_SECRET: { schema: z.string().min(16, { error: 'at least 16 characters' }), secret: true },
+  AUTH_JWT_SECRET: {
+    schema: z.string().min(16, { error: 'at least 16 characters' }),
+    secret: true,
+  },
   ALLOWED_ORIGINS: { schema: list },
   MAX_FRAME_BYTES: { schema: int(256), default: '65536' },
   MAX_CLIENT_BUFFER_BYTES: { schema: int(1024), default: '4194304' },

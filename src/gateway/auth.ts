@@ -38,7 +38,9 @@ function verifyJwt(token: string, secret: string): string | undefined {
   try {
     const head = JSON.parse(Buffer.from(header, 'base64url').toString()) as { alg?: string };
     if (head.alg !== 'HS256') return undefined;
-    const expected = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
+    const expected = createHmac('sha256', secret)
+      .update(`${header}.${payload}`)
+      .digest('base64url');
     if (!safeEqual(expected, signature)) return undefined;
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as {
       sub?: unknown;

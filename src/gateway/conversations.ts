@@ -1,10 +1,10 @@
+import { AIMessage, ToolMessage } from '@langchain/core/messages';
+import { textOf } from '../agent/context.ts';
 import type { FrameBus } from '../bus/frame-bus.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { HistoryMessage } from '../protocol/frames.ts';
 import type { JobQueue } from '../queue/job-queue.ts';
-import { textOf } from '../agent/context.ts';
 import type { ConversationMeta, HistoryStore, StoredMessage } from '../store/history-store.ts';
-import { AIMessage, ToolMessage } from '@langchain/core/messages';
 
 /**
  * Access to conversations for gateways (WebSocket and REST alike): who may see what,
@@ -36,7 +36,10 @@ export class Conversations {
       throw new ProtocolError('not_found', `No conversation ${conversationId}.`);
     }
     if (meta.owner !== userId) {
-      throw new ProtocolError('forbidden', `Conversation ${conversationId} belongs to another user.`);
+      throw new ProtocolError(
+        'forbidden',
+        `Conversation ${conversationId} belongs to another user.`,
+      );
     }
     return meta;
   }

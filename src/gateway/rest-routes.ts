@@ -53,7 +53,10 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
     async (request, reply) => {
       const limit = request.query.limit === undefined ? undefined : Number(request.query.limit);
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
-        return sendError(reply, new ProtocolError('bad_frame', 'limit must be a whole number ≥ 1.'));
+        return sendError(
+          reply,
+          new ProtocolError('bad_frame', 'limit must be a whole number ≥ 1.'),
+        );
       }
       try {
         await deps.conversations.access(request.userId, request.params.id);

@@ -82,7 +82,10 @@ export class Session {
         region: m.region,
         default: i === 0,
       })),
-      limits: { maxFrameBytes: this.#deps.limits.maxFrameBytes, maxContentChars: MAX_CONTENT_CHARS },
+      limits: {
+        maxFrameBytes: this.#deps.limits.maxFrameBytes,
+        maxContentChars: MAX_CONTENT_CHARS,
+      },
     });
   }
 
@@ -110,7 +113,8 @@ export class Session {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const [conversationId, watch] of this.#watches) this.#deps.hub.remove(conversationId, watch);
+    for (const [conversationId, watch] of this.#watches)
+      this.#deps.hub.remove(conversationId, watch);
     this.#watches.clear();
   }
 
@@ -133,7 +137,8 @@ export class Session {
       case 'cancel': {
         await conversations.access(this.userId, frame.conversationId, this.freshConversationId);
         const { state } = await this.#deps.bus.replay(frame.conversationId);
-        if (state.runningTurnId) await this.#deps.queue.cancel(frame.conversationId, state.runningTurnId);
+        if (state.runningTurnId)
+          await this.#deps.queue.cancel(frame.conversationId, state.runningTurnId);
         return;
       }
       case 'history': {
@@ -156,7 +161,10 @@ export class Session {
     const { models, store, bus, queue, turns, conversations } = this.#deps;
     const model = models.find(frame.model);
     if (!model) {
-      throw new ProtocolError('unknown_model', `Unknown model "${frame.model}"; use one of ready.models.`);
+      throw new ProtocolError(
+        'unknown_model',
+        `Unknown model "${frame.model}"; use one of ready.models.`,
+      );
     }
     const conversationId = frame.conversationId ?? this.freshConversationId;
     const meta = await conversations.access(this.userId, conversationId, this.freshConversationId);
@@ -189,7 +197,10 @@ export class Session {
         userMessage: { content: frame.content },
       });
       if (!started) {
-        throw new ProtocolError('turn_in_progress', `Conversation ${conversationId} is already running a turn.`);
+        throw new ProtocolError(
+          'turn_in_progress',
+          `Conversation ${conversationId} is already running a turn.`,
+        );
       }
     } catch (error) {
       unwatch ? unwatch() : turns.release(this.userId, turnId);
@@ -207,8 +218,15 @@ export class Session {
       });
     } catch (error) {
       // The turn started but no worker will run it: end it so that nothing hangs.
-      const failure = this.#asClientError(new ProtocolError('unavailable', 'The turn could not be queued.', { cause: error }));
-      await bus.publish(conversationId, turnId, { type: 'error', code: failure.code, message: failure.message, retryable: true });
+      const failure = this.#asClientError(
+        new ProtocolError('unavailable', 'The turn could not be queued.', { cause: error }),
+      );
+      await bus.publish(conversationId, turnId, {
+        type: 'error',
+        code: failure.code,
+        message: failure.message,
+        retryable: true,
+      });
       await bus.publish(conversationId, turnId, {
         type: 'turn-end',
         stopReason: 'error',
@@ -288,7 +306,10 @@ export class Session {
   #write(json: string): void {
     if (this.#closed) return;
     if (this.#transport.bufferedAmount + json.length > this.#deps.limits.maxClientBufferBytes) {
-      this.#log.warn({ buffered: this.#transport.bufferedAmount }, 'client is not reading; closing');
+      this.#log.warn(
+        { buffered: this.#transport.bufferedAmount },
+        'client is not reading; closing',
+      );
       this.#transport.close(1013, 'client too slow');
       this.close();
       return;
@@ -299,7 +320,10 @@ export class Session {
   #takeToken(): boolean {
     const now = performance.now();
     const { framesPerSecond, frameBurst } = this.#deps.limits;
-    this.#tokens = Math.min(frameBurst, this.#tokens + ((now - this.#refilledAt) / 1000) * framesPerSecond);
+    this.#tokens = Math.min(
+      frameBurst,
+      this.#tokens + ((now - this.#refilledAt) / 1000) * framesPerSecond,
+    );
     this.#refilledAt = now;
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;

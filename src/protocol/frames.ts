@@ -49,7 +49,9 @@ export const ClientFrame = z.discriminatedUnion('type', [
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type ChatFrame = z.infer<typeof ChatFrame>;
-export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(ClientFrame.options.map((o) => o.shape.type.value));
+export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(
+  ClientFrame.options.map((o) => o.shape.type.value),
+);
 
 // ---- server → client ----------------------------------------------------------------
 

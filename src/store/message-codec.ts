@@ -1,8 +1,8 @@
 import {
   type BaseMessage,
+  type StoredMessage as LcStoredMessage,
   mapChatMessagesToStoredMessages,
   mapStoredMessagesToChatMessages,
-  type StoredMessage as LcStoredMessage,
 } from '@langchain/core/messages';
 import type { StoredMessage } from './history-store.ts';
 
@@ -13,9 +13,15 @@ export interface EncodedMessage {
   turn: string;
 }
 
-export function encodeMessages(messages: readonly BaseMessage[], turnId: string, at: Date): string[] {
+export function encodeMessages(
+  messages: readonly BaseMessage[],
+  turnId: string,
+  at: Date,
+): string[] {
   const stored = mapChatMessagesToStoredMessages([...messages]);
-  return stored.map((m) => JSON.stringify({ m, at: at.toISOString(), turn: turnId } satisfies EncodedMessage));
+  return stored.map((m) =>
+    JSON.stringify({ m, at: at.toISOString(), turn: turnId } satisfies EncodedMessage),
+  );
 }
 
 export function decodeMessages(encoded: readonly string[]): StoredMessage[] {

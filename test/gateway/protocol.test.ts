@@ -1,5 +1,5 @@
-import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { ServerFrame } from '../../src/protocol/frames.ts';
 import type { Reply } from '../emulator/index.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -65,23 +65,35 @@ describe('bad frames', () => {
     ['no type', { content: 'x' }, 'bad_frame'],
     ['an unknown type', { type: 'dance' }, 'unknown_type'],
     ['an empty chat', { type: 'chat', content: '' }, 'bad_frame'],
-    ['a negative afterSeq', { type: 'subscribe', conversationId: 'c_1', afterSeq: -1 }, 'bad_frame'],
+    [
+      'a negative afterSeq',
+      { type: 'subscribe', conversationId: 'c_1', afterSeq: -1 },
+      'bad_frame',
+    ],
     ['a binary frame', Buffer.from('hello'), 'bad_frame'],
     ['a blank frame', '   ', 'bad_frame'],
     ['a frame over maxFrameBytes', 'x'.repeat(2000), 'frame_too_large'],
   ];
-  it.each(cases)('answers %s with its code and keeps the socket usable', async (_name, send, code) => {
-    const client = await gw.connect();
-    const error = await nextError(client, send);
-    expect(error.code).toBe(code);
-    expect(error.retryable).toBe(false);
-    client.send({ type: 'ping', id: 1 });
-    expect(await client.next((f) => f.type === 'pong')).toEqual({ type: 'pong', id: 1 });
-  });
+  it.each(cases)(
+    'answers %s with its code and keeps the socket usable',
+    async (_name, send, code) => {
+      const client = await gw.connect();
+      const error = await nextError(client, send);
+      expect(error.code).toBe(code);
+      expect(error.retryable).toBe(false);
+      client.send({ type: 'ping', id: 1 });
+      expect(await client.next((f) => f.type === 'pong')).toEqual({ type: 'pong', id: 1 });
+    },
+  );
 
   it('echoes requestId on the error that refuses a frame', async () => {
     const client = await gw.connect();
-    const error = await nextError(client, { type: 'chat', content: 'x', model: 'nope', requestId: 'req-7' });
+    const error = await nextError(client, {
+      type: 'chat',
+      content: 'x',
+      model: 'nope',
+      requestId: 'req-7',
+    });
     expect(error).toMatchObject({ code: 'unknown_model', requestId: 'req-7', retryable: false });
   });
 
@@ -146,7 +158,11 @@ describe('turns and conversations', () => {
   it('resumes after a disconnect from afterSeq with no gap and no duplicate', async () => {
     const a = await gw.connect();
     const conversationId = a.ready.conversationId;
-    gw.emulator.enqueue({ blocks: [{ text: 'a fairly long answer that streams in many small pieces' }], chunkChars: 2, delayMs: 5 });
+    gw.emulator.enqueue({
+      blocks: [{ text: 'a fairly long answer that streams in many small pieces' }],
+      chunkChars: 2,
+      delayMs: 5,
+    });
     a.send({ type: 'chat', content: 'stream it' });
     const seen = await a.next((f) => f.type === 'token' && (f.seq as number) >= 5);
     await a.close();
@@ -157,7 +173,9 @@ describe('turns and conversations', () => {
     const end = await b.next((f) => f.type === 'turn-end');
     const resumed = b.frames.filter((f) => f.turnId === end.turnId);
     expect(resumed[0]!.seq).toBe((seen.seq as number) + 1);
-    const before = a.frames.filter((f) => f.turnId === end.turnId && (f.seq as number) <= (seen.seq as number));
+    const before = a.frames.filter(
+      (f) => f.turnId === end.turnId && (f.seq as number) <= (seen.seq as number),
+    );
     checkTurn([...before, ...resumed]);
   });
 
@@ -188,7 +206,12 @@ describe('turns and conversations', () => {
   it('answers history with the messages of the conversation, tool calls included', async () => {
     const client = await gw.connect();
     gw.emulator.enqueue(
-      { blocks: [{ text: 'Computing.' }, { toolUse: { toolUseId: 'tu_9', name: 'calculator', input: { expression: '2+2' } } }] },
+      {
+        blocks: [
+          { text: 'Computing.' },
+          { toolUse: { toolUseId: 'tu_9', name: 'calculator', input: { expression: '2+2' } } },
+        ],
+      },
       plain('It is 4.'),
     );
     await client.chat('2+2?');
@@ -197,7 +220,10 @@ describe('turns and conversations', () => {
     expect(ServerFrame.safeParse(history).success).toBe(true);
     const messages = history.messages as Record<string, unknown>[];
     expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
-    expect(messages[1]).toMatchObject({ content: 'Computing.', toolCalls: [{ id: 'tu_9', name: 'calculator', input: { expression: '2+2' } }] });
+    expect(messages[1]).toMatchObject({
+      content: 'Computing.',
+      toolCalls: [{ id: 'tu_9', name: 'calculator', input: { expression: '2+2' } }],
+    });
     expect(messages[2]).toMatchObject({ content: '4', toolCallId: 'tu_9', name: 'calculator' });
     client.send({ type: 'history', conversationId: client.ready.conversationId, limit: 1 });
     const last = await client.next((f) => f.type === 'history', 5_000, client.frames.length);
@@ -225,17 +251,20 @@ describe('Bedrock errors inside a turn', () => {
     ['throttling', { error: 'ThrottlingException' }, 'bedrock_throttled', true],
     ['a validation error', { error: 'ValidationException' }, 'model_error', false],
   ];
-  it.each(cases)('surfaces %s as one error then turn-end error', async (_n, reply, code, retryable) => {
-    const client = await gw.connect();
-    gw.emulator.enqueue(reply);
-    const frames = await client.chat('fail please');
-    const { end } = checkTurn(frames);
-    const errors = frames.filter((f) => f.type === 'error');
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ code, retryable });
-    if (code !== 'model_error') expect((errors[0]!.hints as string[]).length).toBeGreaterThan(0);
-    expect(end.stopReason).toBe('error');
-  });
+  it.each(cases)(
+    'surfaces %s as one error then turn-end error',
+    async (_n, reply, code, retryable) => {
+      const client = await gw.connect();
+      gw.emulator.enqueue(reply);
+      const frames = await client.chat('fail please');
+      const { end } = checkTurn(frames);
+      const errors = frames.filter((f) => f.type === 'error');
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ code, retryable });
+      if (code !== 'model_error') expect((errors[0]!.hints as string[]).length).toBeGreaterThan(0);
+      expect(end.stopReason).toBe('error');
+    },
+  );
 
   it('keeps the text sent before a mid-stream failure, and the next turn works', async () => {
     const client = await gw.connect();
@@ -281,7 +310,9 @@ describe('REST', () => {
   it('serves health, ready, models and metrics', async () => {
     expect(await (await fetch(`${gw.url}/health`)).json()).toEqual({ status: 'ok' });
     expect((await fetch(`${gw.url}/ready`)).status).toBe(200);
-    const models = (await (await fetch(`${gw.url}/v1/models`)).json()) as { models: { id: string }[] };
+    const models = (await (await fetch(`${gw.url}/v1/models`)).json()) as {
+      models: { id: string }[];
+    };
     expect(models.models.map((m) => m.id)).toEqual(gw.config.bedrock.models.map((m) => m.id));
     expect(await (await fetch(`${gw.url}/metrics`)).text()).toContain('process_cpu');
   });
@@ -295,7 +326,9 @@ describe('REST', () => {
       messages: { content: string }[];
     };
     expect(listed.messages.map((m) => m.content)).toEqual(['keep this', 'stored']);
-    expect((await fetch(`${gw.url}/v1/conversations/${id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await fetch(`${gw.url}/v1/conversations/${id}`, { method: 'DELETE' })).status).toBe(
+      204,
+    );
     expect((await fetch(`${gw.url}/v1/conversations/${id}/messages`)).status).toBe(404);
   });
 });
@@ -325,20 +358,32 @@ describe('auth and origins', () => {
   it('refuses an upgrade without credentials with 401 and a bad origin with 403', async () => {
     expect(await refusal(secured.wsUrl)).toBe(401);
     expect(await refusal(`${secured.wsUrl}?token=wrong`)).toBe(401);
-    expect(await refusal(`${secured.wsUrl}?token=key-alice`, { origin: 'https://evil.example' })).toBe(403);
+    expect(
+      await refusal(`${secured.wsUrl}?token=key-alice`, { origin: 'https://evil.example' }),
+    ).toBe(403);
   });
 
   it("accepts a token and keeps another user's conversation forbidden", async () => {
-    const alice = await TestClient.connect(secured.wsUrl, { headers: { authorization: 'Bearer key-alice' } });
-    const bob = await TestClient.connect(`${secured.wsUrl}?token=key-bob`, { headers: { origin: 'https://app.example' } });
+    const alice = await TestClient.connect(secured.wsUrl, {
+      headers: { authorization: 'Bearer key-alice' },
+    });
+    const bob = await TestClient.connect(`${secured.wsUrl}?token=key-bob`, {
+      headers: { origin: 'https://app.example' },
+    });
     expect(alice.ready.userId).toBe('alice');
     gw.emulator.enqueue(plain('private'));
     await alice.chat('secret plans');
-    const error = await nextError(bob, { type: 'history', conversationId: alice.ready.conversationId });
-    expect(error.code).toBe('forbidden');
-    const rest = await fetch(`${secured.url}/v1/conversations/${alice.ready.conversationId}/messages`, {
-      headers: { authorization: 'Bearer key-bob' },
+    const error = await nextError(bob, {
+      type: 'history',
+      conversationId: alice.ready.conversationId,
     });
+    expect(error.code).toBe('forbidden');
+    const rest = await fetch(
+      `${secured.url}/v1/conversations/${alice.ready.conversationId}/messages`,
+      {
+        headers: { authorization: 'Bearer key-bob' },
+      },
+    );
     expect(rest.status).toBe(404);
     expect((await fetch(`${secured.url}/v1/models`)).status).toBe(401);
     expect((await fetch(`${secured.url}/health`)).status).toBe(200);

@@ -32,7 +32,10 @@ describe('a turn through the gateway', () => {
   it('streams hundreds of chunks in order, and turn-end.text is their concatenation', async () => {
     const client = await gw.connect();
     const text = Array.from({ length: 300 }, (_, i) => `w${i} `).join('');
-    const { frames, end } = await turn(client, 'long please', { blocks: [{ text }], chunkChars: 2 });
+    const { frames, end } = await turn(client, 'long please', {
+      blocks: [{ text }],
+      chunkChars: 2,
+    });
     expect(of(frames, 'token').length).toBeGreaterThanOrEqual(300);
     expect(end.text).toBe(text);
     expect(end.stopReason).toBe('end_turn');
@@ -41,7 +44,10 @@ describe('a turn through the gateway', () => {
 
   it('sends a one-chunk answer once', async () => {
     const client = await gw.connect();
-    const { frames, end } = await turn(client, 'short', { blocks: [{ text: 'Hi!' }], chunks: ['Hi!'] });
+    const { frames, end } = await turn(client, 'short', {
+      blocks: [{ text: 'Hi!' }],
+      chunks: ['Hi!'],
+    });
     expect(of(frames, 'token').map((f) => f.text)).toEqual(['Hi!']);
     expect(end.text).toBe('Hi!');
   });
@@ -58,19 +64,35 @@ describe('a turn through the gateway', () => {
     const { frames, end } = await turn(
       client,
       'what is 6*7?',
-      { blocks: [{ text: 'Let me calculate. ' }, toolUse('calculator', { expression: '6*7' }, 'tu_1')] },
+      {
+        blocks: [
+          { text: 'Let me calculate. ' },
+          toolUse('calculator', { expression: '6*7' }, 'tu_1'),
+        ],
+      },
       { blocks: [{ text: 'It is 42.' }] },
     );
     const types = frames.map((f) => f.type);
     expect(types.indexOf('token')).toBeLessThan(types.indexOf('tool-start'));
     const [start] = of(frames, 'tool-start');
     const [done] = of(frames, 'tool-end');
-    expect(start).toMatchObject({ toolCallId: 'tu_1', name: 'calculator', input: { expression: '6*7' } });
-    expect(done).toMatchObject({ toolCallId: 'tu_1', name: 'calculator', output: '42', isError: false });
+    expect(start).toMatchObject({
+      toolCallId: 'tu_1',
+      name: 'calculator',
+      input: { expression: '6*7' },
+    });
+    expect(done).toMatchObject({
+      toolCallId: 'tu_1',
+      name: 'calculator',
+      output: '42',
+      isError: false,
+    });
     expect(done!.durationMs).toBeGreaterThanOrEqual(0);
     expect(end.text).toBe('Let me calculate. It is 42.');
     // The model received the tool result in the second call.
-    const second = gw.emulator.requests[1]!.body as { messages: { content: { toolResult?: { content: { text: string }[] } }[] }[] };
+    const second = gw.emulator.requests[1]!.body as {
+      messages: { content: { toolResult?: { content: { text: string }[] } }[] }[];
+    };
     const result = second.messages.at(-1)!.content.find((c) => c.toolResult)!.toolResult!;
     expect(result.content[0]!.text).toBe('42');
   });
@@ -90,7 +112,9 @@ describe('a turn through the gateway', () => {
     );
     expect(of(frames, 'tool-start').map((f) => f.toolCallId)).toEqual(['a', 'b']);
     expect(of(frames, 'tool-end').map((f) => f.output)[0]).toBe('2');
-    expect(of(frames, 'tool-end')[1]!.output).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
+    expect(of(frames, 'tool-end')[1]!.output).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/,
+    );
   });
 
   it('reports an unknown tool as a failed tool call and lets the model go on', async () => {
@@ -121,9 +145,16 @@ describe('a turn through the gateway', () => {
   it('sends reasoning as reasoning frames, never as text', async () => {
     const client = await gw.connect();
     const { frames, end } = await turn(client, 'think', {
-      blocks: [{ reasoning: 'The user wants me to think.', signature: 'sig' }, { text: 'Thought about it.' }],
+      blocks: [
+        { reasoning: 'The user wants me to think.', signature: 'sig' },
+        { text: 'Thought about it.' },
+      ],
     });
-    expect(of(frames, 'reasoning').map((f) => f.text).join('')).toBe('The user wants me to think.');
+    expect(
+      of(frames, 'reasoning')
+        .map((f) => f.text)
+        .join(''),
+    ).toBe('The user wants me to think.');
     expect(end.text).toBe('Thought about it.');
   });
 
@@ -142,7 +173,10 @@ describe('a turn through the gateway', () => {
     const { end } = await turn(
       client,
       'usage',
-      { blocks: [toolUse('calculator', { expression: '2*2' })], usage: { inputTokens: 10, outputTokens: 3 } },
+      {
+        blocks: [toolUse('calculator', { expression: '2*2' })],
+        usage: { inputTokens: 10, outputTokens: 3 },
+      },
       { blocks: [{ text: 'Four.' }], usage: { inputTokens: 20, outputTokens: 2 } },
     );
     expect(end.usage).toEqual({ inputTokens: 30, outputTokens: 5, totalTokens: 35 });
@@ -150,7 +184,10 @@ describe('a turn through the gateway', () => {
 
   it('reports max_tokens as the stop reason', async () => {
     const client = await gw.connect();
-    const { end } = await turn(client, 'cut me off', { blocks: [{ text: 'Once upon a' }], stopReason: 'max_tokens' });
+    const { end } = await turn(client, 'cut me off', {
+      blocks: [{ text: 'Once upon a' }],
+      stopReason: 'max_tokens',
+    });
     expect(end.stopReason).toBe('max_tokens');
   });
 
@@ -158,7 +195,9 @@ describe('a turn through the gateway', () => {
     const client = await gw.connect();
     await turn(client, 'my name is Ada', { blocks: [{ text: 'Hello Ada.' }] });
     await turn(client, 'what is my name?', { blocks: [{ text: 'Ada.' }] });
-    const body = gw.emulator.requests[1]!.body as { messages: { role: string; content: { text?: string }[] }[] };
+    const body = gw.emulator.requests[1]!.body as {
+      messages: { role: string; content: { text?: string }[] }[];
+    };
     expect(body.messages.map((m) => [m.role, m.content[0]?.text])).toEqual([
       ['user', 'my name is Ada'],
       ['assistant', 'Hello Ada.'],
@@ -195,7 +234,11 @@ describe('streaming modes', () => {
       expect(first.end.text).toBe('Hello there.');
       const second = await turn(client, 'again', { blocks: [{ text: 'Hello again.' }] });
       expect(second.end.text).toBe('Hello again.');
-      expect(gw.emulator.requests.map((r) => r.operation)).toEqual(['converse-stream', 'converse', 'converse']);
+      expect(gw.emulator.requests.map((r) => r.operation)).toEqual([
+        'converse-stream',
+        'converse',
+        'converse',
+      ]);
     } finally {
       await other.close();
     }

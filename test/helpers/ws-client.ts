@@ -57,7 +57,10 @@ export class TestClient {
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        const types = this.frames.slice(since).map((f) => f.type).join(', ');
+        const types = this.frames
+          .slice(since)
+          .map((f) => f.type)
+          .join(', ');
         reject(new Error(`no matching frame within ${timeoutMs} ms; received: ${types}`));
       }, timeoutMs);
       this.#waiters.push({
@@ -71,7 +74,11 @@ export class TestClient {
   }
 
   /** Sends a chat and returns every frame of the turn it starts, through `turn-end`. */
-  async chat(content: string, extra: Record<string, unknown> = {}, timeoutMs = 15_000): Promise<Frame[]> {
+  async chat(
+    content: string,
+    extra: Record<string, unknown> = {},
+    timeoutMs = 15_000,
+  ): Promise<Frame[]> {
     const since = this.frames.length;
     const requestId = `r${Math.random().toString(36).slice(2)}`;
     this.send({ type: 'chat', content, requestId, ...extra });

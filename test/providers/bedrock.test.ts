@@ -50,7 +50,8 @@ const plain = (text: string) => ({ blocks: [{ text }] });
 async function withHome<T>(files: Record<string, string>, fn: (home: string) => Promise<T>) {
   const home = mkdtempSync(path.join(os.tmpdir(), 'agentgate-home-'));
   mkdirSync(path.join(home, '.aws'));
-  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(home, '.aws', name), text);
+  for (const [name, text] of Object.entries(files))
+    writeFileSync(path.join(home, '.aws', name), text);
   const saved = process.env.HOME;
   process.env.HOME = home;
   try {
@@ -70,30 +71,39 @@ async function closedPort(): Promise<number> {
 
 describe('credentials', () => {
   it('signs with the environment keys even when AWS_PROFILE is set too', async () => {
-    await withHome({ credentials: '[work]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = p\n' }, async () => {
-      const { models } = modelsFor({ ...keys, AWS_PROFILE: 'work' });
-      emulator.enqueue(plain('hi'));
-      await models.invoke(models.default, ask(), [], {});
-      expect(emulator.requests[0]?.accessKeyId).toBe('AKIDENVKEYS');
-    });
+    await withHome(
+      { credentials: '[work]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = p\n' },
+      async () => {
+        const { models } = modelsFor({ ...keys, AWS_PROFILE: 'work' });
+        emulator.enqueue(plain('hi'));
+        await models.invoke(models.default, ask(), [], {});
+        expect(emulator.requests[0]?.accessKeyId).toBe('AKIDENVKEYS');
+      },
+    );
   });
 
   it("signs with the profile's keys when only AWS_PROFILE is set", async () => {
-    await withHome({ credentials: '[work]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = p\n' }, async () => {
-      const { models } = modelsFor({ AWS_PROFILE: 'work' });
-      emulator.enqueue(plain('hi'));
-      await models.invoke(models.default, ask(), [], {});
-      expect(emulator.requests[0]?.accessKeyId).toBe('AKIDPROFILE');
-    });
+    await withHome(
+      { credentials: '[work]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = p\n' },
+      async () => {
+        const { models } = modelsFor({ AWS_PROFILE: 'work' });
+        emulator.enqueue(plain('hi'));
+        await models.invoke(models.default, ask(), [], {});
+        expect(emulator.requests[0]?.accessKeyId).toBe('AKIDPROFILE');
+      },
+    );
   });
 
   it('uses the default profile of the config file when nothing else is set', async () => {
-    await withHome({ config: '[default]\naws_access_key_id = AKIDDEFAULTCFG\naws_secret_access_key = d\n' }, async () => {
-      const { models } = modelsFor({});
-      emulator.enqueue(plain('hi'));
-      await models.invoke(models.default, ask(), [], {});
-      expect(emulator.requests[0]?.accessKeyId).toBe('AKIDDEFAULTCFG');
-    });
+    await withHome(
+      { config: '[default]\naws_access_key_id = AKIDDEFAULTCFG\naws_secret_access_key = d\n' },
+      async () => {
+        const { models } = modelsFor({});
+        emulator.enqueue(plain('hi'));
+        await models.invoke(models.default, ask(), [], {});
+        expect(emulator.requests[0]?.accessKeyId).toBe('AKIDDEFAULTCFG');
+      },
+    );
   });
 
   it('resolves credentials once for 20 calls (credential_process runs once)', async () => {
@@ -132,8 +142,13 @@ describe('credentials', () => {
 
 describe('regions and model entries', () => {
   it("signs for the ARN's region and the default region for plain IDs", async () => {
-    const arn = 'arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0';
-    const { models } = modelsFor({ ...keys, AWS_DEFAULT_REGION: 'us-west-2', BEDROCK_MODEL_ARNS: `${HAIKU},${arn}` });
+    const arn =
+      'arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0';
+    const { models } = modelsFor({
+      ...keys,
+      AWS_DEFAULT_REGION: 'us-west-2',
+      BEDROCK_MODEL_ARNS: `${HAIKU},${arn}`,
+    });
     emulator.enqueue(plain('a'), plain('b'));
     await models.invoke(models.find(HAIKU)!, ask(), [], {});
     await models.invoke(models.find(arn)!, ask(), [], {});
@@ -165,7 +180,10 @@ describe('connections', () => {
     for (let i = 0; i < 5; i++) {
       emulator.enqueue(plain('x'));
       const response = await client.send(
-        new ConverseStreamCommand({ modelId: HAIKU, messages: [{ role: 'user', content: [{ text: 'hi' }] }] }),
+        new ConverseStreamCommand({
+          modelId: HAIKU,
+          messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+        }),
       );
       for await (const _ of response.stream ?? []) {
         // drain
@@ -205,7 +223,11 @@ describe('streaming', () => {
     emulator.enqueue(plain('first'), plain('second'));
     expect((await models.invoke(models.default, ask(), BUILTIN_TOOLS, {})).content).toBe('first');
     expect((await models.invoke(models.default, ask(), BUILTIN_TOOLS, {})).content).toBe('second');
-    expect(emulator.requests.map((r) => r.operation)).toEqual(['converse-stream', 'converse', 'converse']);
+    expect(emulator.requests.map((r) => r.operation)).toEqual([
+      'converse-stream',
+      'converse',
+      'converse',
+    ]);
     expect(models.isStreaming(models.default)).toBe(false);
   });
 });
@@ -214,15 +236,19 @@ describe('error mapping', () => {
   async function failure(env: Record<string, string>, ...replies: Parameters<Emulator['enqueue']>) {
     const { models } = modelsFor({ ...keys, ...env });
     emulator.enqueue(...replies);
-    const error = await models
-      .invoke(models.default, ask(), [], {})
-      .then(() => undefined, (e: unknown) => e);
+    const error = await models.invoke(models.default, ask(), [], {}).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeDefined();
     return toProtocolError(error, { model: HAIKU, region: 'us-east-1' });
   }
 
   it('maps AccessDeniedException to aws_access_denied with the remedies', async () => {
-    const mapped = await failure({}, { error: 'AccessDeniedException', message: "You don't have access to the model" });
+    const mapped = await failure(
+      {},
+      { error: 'AccessDeniedException', message: "You don't have access to the model" },
+    );
     expect(mapped.code).toBe('aws_access_denied');
     expect(mapped.retryable).toBe(false);
     expect(mapped.message).toContain(HAIKU);
@@ -256,7 +282,10 @@ describe('error mapping', () => {
   });
 
   it('maps a 5xx to model_error, retryable', async () => {
-    const mapped = await failure({ BEDROCK_MAX_ATTEMPTS: '1' }, { error: 'ServiceUnavailableException' });
+    const mapped = await failure(
+      { BEDROCK_MAX_ATTEMPTS: '1' },
+      { error: 'ServiceUnavailableException' },
+    );
     expect(mapped.code).toBe('model_error');
     expect(mapped.retryable).toBe(true);
   });
@@ -264,14 +293,20 @@ describe('error mapping', () => {
   it('maps a mid-stream exception to model_error', async () => {
     const mapped = await failure(
       {},
-      { blocks: [{ text: 'partial answer here' }], failAfterEvents: { events: 3, exception: 'modelStreamErrorException' } },
+      {
+        blocks: [{ text: 'partial answer here' }],
+        failAfterEvents: { events: 3, exception: 'modelStreamErrorException' },
+      },
     );
     expect(mapped.code).toBe('model_error');
   });
 
   it('maps a closed port to bedrock_unreachable with the region remedies', async () => {
     const port = await closedPort();
-    const mapped = await failure({ AWS_ENDPOINT_URL_BEDROCK_RUNTIME: `http://127.0.0.1:${port}`, BEDROCK_MAX_ATTEMPTS: '1' });
+    const mapped = await failure({
+      AWS_ENDPOINT_URL_BEDROCK_RUNTIME: `http://127.0.0.1:${port}`,
+      BEDROCK_MAX_ATTEMPTS: '1',
+    });
     expect(mapped.code).toBe('bedrock_unreachable');
     expect(mapped.retryable).toBe(true);
     expect(mapped.hints?.join(' ')).toMatch(/AWS_DEFAULT_REGION/);

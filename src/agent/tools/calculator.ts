@@ -7,7 +7,8 @@ import { z } from 'zod';
  * nothing is ever evaluated as code.
  */
 export function evaluate(expression: string): number {
-  const tokens = expression.match(/\d+(?:\.\d*)?(?:e[+-]?\d+)?|\.\d+(?:e[+-]?\d+)?|\*\*|[-+*/%^()]|\S/gi) ?? [];
+  const tokens =
+    expression.match(/\d+(?:\.\d*)?(?:e[+-]?\d+)?|\.\d+(?:e[+-]?\d+)?|\*\*|[-+*/%^()]|\S/gi) ?? [];
   let pos = 0;
   const peek = () => tokens[pos];
   const fail = (why: string): never => {
@@ -68,12 +69,9 @@ export function formatNumber(value: number): string {
   return String(Number.parseFloat(value.toPrecision(12)));
 }
 
-export const calculator = tool(
-  async ({ expression }) => formatNumber(evaluate(expression)),
-  {
-    name: 'calculator',
-    description:
-      'Evaluates an arithmetic expression: numbers, + - * / % ^ and parentheses. Example: (12+30)*2',
-    schema: z.object({ expression: z.string().min(1).max(1000).describe('The expression') }),
-  },
-);
+export const calculator = tool(async ({ expression }) => formatNumber(evaluate(expression)), {
+  name: 'calculator',
+  description:
+    'Evaluates an arithmetic expression: numbers, + - * / % ^ and parentheses. Example: (12+30)*2',
+  schema: z.object({ expression: z.string().min(1).max(1000).describe('The expression') }),
+});

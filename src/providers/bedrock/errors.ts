@@ -53,7 +53,8 @@ export function toProtocolError(
 
   const credentials = named(CREDENTIAL_ERRORS);
   if (credentials) {
-    const rejected = credentials.name !== 'CredentialsProviderError' && credentials.name !== 'ProviderError';
+    const rejected =
+      credentials.name !== 'CredentialsProviderError' && credentials.name !== 'ProviderError';
     return new ProtocolError(
       'aws_credentials_missing',
       rejected

@@ -89,18 +89,37 @@ export function parseModelEntry(raw: string, defaultRegion: string): ModelEntry 
       label: `${labelFor(base)} (${geo} cross-region)`,
     };
   }
-  return { id: entry, modelId: entry, region: defaultRegion, kind: 'model-id', label: labelFor(entry) };
+  return {
+    id: entry,
+    modelId: entry,
+    region: defaultRegion,
+    kind: 'model-id',
+    label: labelFor(entry),
+  };
 }
 
 function parseArn(entry: string, match: RegExpExecArray): ModelEntry {
-  const [, region, account, resource, name] = match as unknown as [string, string, string | undefined, string, string];
+  const [, region, account, resource, name] = match as unknown as [
+    string,
+    string,
+    string | undefined,
+    string,
+    string,
+  ];
   if (!REGION.test(region)) throw new ModelEntryError(entry, `"${region}" is not an AWS region`);
   if (resource === 'foundation-model') {
     if (account) throw new ModelEntryError(entry, 'a foundation-model ARN has no account ID');
     if (!MODEL_ID.test(name)) throw new ModelEntryError(entry, `"${name}" is not a model ID`);
-    return { id: entry, modelId: entry, region, kind: 'foundation-model-arn', label: labelFor(name) };
+    return {
+      id: entry,
+      modelId: entry,
+      region,
+      kind: 'foundation-model-arn',
+      label: labelFor(name),
+    };
   }
-  if (!account) throw new ModelEntryError(entry, `an ${resource} ARN needs the 12-digit account ID`);
+  if (!account)
+    throw new ModelEntryError(entry, `an ${resource} ARN needs the 12-digit account ID`);
   if (!/^[A-Za-z0-9._:-]+$/.test(name)) {
     throw new ModelEntryError(entry, `"${name}" is not an inference profile ID`);
   }

@@ -88,7 +88,5 @@ export class BedrockModels {
 
 function refusesStreamingToolUse(error: unknown): boolean {
   const e = error as { name?: string; message?: string } | undefined;
-  return (
-    e?.name === 'ValidationException' && /tool use in streaming mode/i.test(e.message ?? '')
-  );
+  return e?.name === 'ValidationException' && /tool use in streaming mode/i.test(e.message ?? '');
 }

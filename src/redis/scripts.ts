@@ -1,0 +1,144 @@
+import { LuaScript } from './lua-script.ts';
+
+// Every script touches the keys of one conversation only (one hash tag), so each runs in
+// one Redis Cluster slot. PUBLISH takes a channel, not a key, and is allowed in scripts.
+
+/**
+ * Creates a conversation unless it exists. KEYS: meta, messages, turns.
+ * ARGV: ttl, id, owner, model, title, createdAt, updatedAt. Returns 1, or 0 if it exists.
+ */
+export const CREATE_CONVERSATION = new LuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+-- What is left of an earlier conversation with this id must not leak into the new one.
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[1], 'id', ARGV[2], 'owner', ARGV[3], 'model', ARGV[4], 'title', ARGV[5],
+  'createdAt', ARGV[6], 'updatedAt', ARGV[7])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+`);
+
+/**
+ * Appends a turn's messages exactly once per turn id. KEYS: meta, messages, turns.
+ * ARGV: ttl, turnId, updatedAt, entry... Returns 1, 0 if already committed, -1 if no
+ * conversation.
+ */
+export const COMMIT_TURN = new LuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('SADD', KEYS[3], ARGV[2]) == 0 then return 0 end
+-- In slices: unpack() of thousands of values would overflow Lua's C stack.
+for i = 4, #ARGV, 1000 do
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3])
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+return 1
+`);
+
+// Shared by the two frame scripts. KEYS: running, seq, frames, ended.
+// ARGV: turnId, head, tail, maxlen, leaseMs, ttl, channel. The frame's JSON is head..seq..tail:
+// the seq is only known here, and the JSON is built once.
+const APPEND = `
+local function append()
+  local seq = redis.call('INCR', KEYS[2])
+  local added = redis.pcall('XADD', KEYS[3], 'MAXLEN', ARGV[4], seq .. '-0', 'f', ARGV[2] .. seq .. ARGV[3])
+  if type(added) == 'table' and added.err then
+    -- The counter was lost (evicted) while the log was not: seq never goes backwards.
+    local info = redis.call('XINFO', 'STREAM', KEYS[3])
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then seq = tonumber(string.match(info[i + 1], '^(%d+)')) + 1 end
+    end
+    redis.call('SET', KEYS[2], seq)
+    redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], seq .. '-0', 'f', ARGV[2] .. seq .. ARGV[3])
+  end
+  redis.call('EXPIRE', KEYS[2], ARGV[6])
+  redis.call('EXPIRE', KEYS[3], ARGV[6])
+  redis.call('PUBLISH', ARGV[7], ARGV[2] .. seq .. ARGV[3])
+  return seq
+end
+`;
+
+/**
+ * `turn-start`: claims the conversation (running key with a lease) and appends the frame,
+ * or does nothing while another turn runs. Returns the seq, or nil when busy.
+ */
+export const START_TURN = new LuaScript(`${APPEND}
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5])
+return append()
+`);
+
+/**
+ * A frame of a turn. Accepted while the turn holds the conversation, or when nobody does
+ * and the turn has not ended (its lease lapsed); refused (nil) otherwise, so that nothing
+ * of a turn follows its turn-end, even from a worker that was presumed dead. ARGV[8] = '1'
+ * for turn-end: it frees the conversation and marks the turn ended.
+ */
+export const PUBLISH_FRAME = new LuaScript(`${APPEND}
+local running = redis.call('GET', KEYS[1])
+if running then
+  if running ~= ARGV[1] then return false end
+elseif redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 0 then
+  return false
+end
+local seq = append()
+if ARGV[8] == '1' then
+  if running then redis.call('DEL', KEYS[1]) end
+  redis.call('SADD', KEYS[4], ARGV[1])
+  redis.call('EXPIRE', KEYS[4], ARGV[6])
+elseif running then
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
+return seq
+`);
+
+/**
+ * A consistent snapshot for replay. KEYS: running, seq, frames. ARGV: afterSeq, or '' for
+ * the state alone. Returns [lastSeq, runningTurnId or '', first retained seq or 0, json...].
+ */
+export const REPLAY = new LuaScript(`
+local out = { tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('GET', KEYS[1]) or '' }
+local first = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)[1]
+out[3] = first and tonumber(string.match(first[1], '^(%d+)')) or 0
+if ARGV[1] ~= '' then
+  for _, entry in ipairs(redis.call('XRANGE', KEYS[3], (tonumber(ARGV[1]) + 1) .. '-0', '+')) do
+    out[#out + 1] = entry[2][2]
+  end
+end
+return out
+`);
+
+/**
+ * A worker takes a job's turn before running it. KEYS: running, seq, ended, cancelled.
+ * ARGV: turnId, leaseMs. Returns 1 (run it), 2 (run it, but it was cancelled while
+ * queued) or 0 (not this worker's to run: ended, another turn runs, or no conversation).
+ */
+export const CLAIM_TURN = new LuaScript(`
+local running = redis.call('GET', KEYS[1])
+if running ~= ARGV[1] then
+  if running or redis.call('EXISTS', KEYS[2]) == 0 or redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
+    return 0
+  end
+  -- The lease lapsed while the job waited for a worker; nothing else started: take it back.
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1 then return 2 end
+return 1
+`);
+
+/** Renews a running turn's lease. KEYS: running. ARGV: turnId, leaseMs. */
+export const RENEW_TURN = new LuaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`);
+
+/**
+ * Cancels a turn wherever it is: marks it (for a worker that has not taken it yet) and
+ * tells the workers. KEYS: cancelled. ARGV: turnId, ttl, control channel, message.
+ */
+export const CANCEL_TURN = new LuaScript(`
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return redis.call('PUBLISH', ARGV[3], ARGV[4])
+`);
