@@ -1,11 +1,15 @@
 import type { Logger } from 'pino';
 import type { FrameBus } from './bus/frame-bus.ts';
 import { MemoryFrameBus } from './bus/memory-frame-bus.ts';
+import { RedisFrameBus } from './bus/redis-frame-bus.ts';
 import type { Config } from './config/config.ts';
 import type { JobQueue } from './queue/job-queue.ts';
 import { MemoryJobQueue } from './queue/memory-job-queue.ts';
+import { RedisJobQueue } from './queue/redis-job-queue.ts';
+import { RedisConnections, whenReady } from './redis/connection.ts';
 import type { HistoryStore } from './store/history-store.ts';
 import { MemoryHistoryStore } from './store/memory-history-store.ts';
+import { RedisHistoryStore } from './store/redis-history-store.ts';
 
 export interface Backends {
   readonly store: HistoryStore;
@@ -17,11 +21,14 @@ export interface Backends {
   close(): Promise<void>;
 }
 
+/** How long `/ready` waits for Redis to answer before it says 503. */
+const PING_TIMEOUT_MS = 1_000;
+/** How long start-up waits for Redis; after that the process starts anyway, not ready. */
+const STARTUP_WAIT_MS = 5_000;
+
 /** In-memory state by default; Redis when REDIS_URL is set. Picked once at start-up. */
 export async function createBackends(config: Config, log: Logger): Promise<Backends> {
-  if (config.redisUrl) {
-    throw new Error('Redis backends are not built yet.');
-  }
+  if (config.redisUrl) return createRedisBackends(config, config.redisUrl, log);
   log.info('state: in memory (set REDIS_URL to share state between processes)');
   const store = new MemoryHistoryStore({ ttlSeconds: config.sessionTtlSeconds });
   const bus = new MemoryFrameBus();
@@ -36,6 +43,46 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
     },
     close: () => {
       closed ??= Promise.all([queue.close(), bus.close(), store.close()]).then(() => undefined);
+      return closed;
+    },
+  };
+}
+
+/**
+ * History, frames and jobs in Redis. A Redis that is down at start-up does not stop the
+ * process: it starts unready (`/ready` 503) and connects when Redis comes.
+ */
+async function createRedisBackends(config: Config, url: string, log: Logger): Promise<Backends> {
+  const connections = new RedisConnections({ url, log });
+  try {
+    await whenReady(connections.command, STARTUP_WAIT_MS);
+    log.info({ prefix: config.redisKeyPrefix }, 'state: in Redis');
+  } catch (error) {
+    log.warn({ err: error }, 'Redis is not reachable yet; starting unready, reconnecting');
+  }
+  const shared = {
+    connections,
+    log,
+    prefix: config.redisKeyPrefix,
+    ttlSeconds: config.sessionTtlSeconds,
+  };
+  const store = new RedisHistoryStore({ ...shared, redis: connections.command });
+  const bus = new RedisFrameBus(shared);
+  const queue = new RedisJobQueue(shared);
+  let closed: Promise<void> | undefined;
+  return {
+    store,
+    bus,
+    queue,
+    ping: () => connections.ping(PING_TIMEOUT_MS),
+    // In order: running turns still publish and commit while the queue drains.
+    close: () => {
+      closed ??= (async () => {
+        await queue.close();
+        await bus.close();
+        await store.close();
+        await connections.close();
+      })();
       return closed;
     },
   };

@@ -1,20 +1,7 @@
 import closeWithGrace from 'close-with-grace';
-import { config as loadDotenv } from 'dotenv';
 import { buildApp } from './app.ts';
-import { type Config, ConfigError, loadConfig } from './config/config.ts';
+import { configFromProcess } from './config/from-process.ts';
 import { createLogger } from './logger.ts';
-
-/** Reads `.env` (when present) under the real environment, then validates it all. */
-export function configFromProcess(): Config {
-  loadDotenv({ quiet: true });
-  try {
-    return loadConfig(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`agentgate: ${error.message}\n`);
-    process.exit(1);
-  }
-}
 
 const config = configFromProcess();
 const log = createLogger(config);

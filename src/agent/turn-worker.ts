@@ -27,7 +27,9 @@ export class TurnWorker {
   }
 
   async start(): Promise<void> {
-    await this.#options.queue.consume((job, signal) => this.#track(job, signal));
+    await this.#options.queue.consume((job, signal) => this.#track(job, signal), {
+      onLost: (job) => this.#endLost(job),
+    });
   }
 
   /** Turns running in this worker. */
@@ -54,6 +56,12 @@ export class TurnWorker {
     const publish = (event: TurnEvent) => bus.publish(job.conversationId, job.turnId, event);
     const model = models.find(job.model) ?? models.default;
     const userMessage = new HumanMessage(job.content);
+    // Aborted by a cancel, or by us when the turn cannot go on: the model call stops too.
+    const controller = new AbortController();
+    const forward = () => controller.abort();
+    if (signal.aborted) controller.abort();
+    else signal.addEventListener('abort', forward, { once: true });
+    let turn: ReturnType<typeof runTurn> | undefined;
     let text = '';
     let errorSent = false;
     let outcome: Pick<TurnOutcome, 'stopReason' | 'usage'> = {
@@ -62,7 +70,10 @@ export class TurnWorker {
     };
     try {
       const history = (await store.messages(job.conversationId)).map((m) => m.message);
-      const turn = runTurn({ ...this.#options, log }, { model, history, userMessage, signal });
+      turn = runTurn(
+        { ...this.#options, log },
+        { model, history, userMessage, signal: controller.signal },
+      );
       for (let step = await turn.next(); ; step = await turn.next()) {
         if (step.done) {
           outcome = step.value;
@@ -76,13 +87,22 @@ export class TurnWorker {
       await store.commitTurn(job.conversationId, job.turnId, completed, new Date());
     } catch (error) {
       // The store or the bus failed; the agent's own failures arrive as events.
+      controller.abort();
+      await turn?.return(undefined as never).catch(() => undefined);
+      // The user message is kept whatever happens (once: commits are per turn id).
+      await store
+        .commitTurn(job.conversationId, job.turnId, [userMessage], new Date())
+        .catch((e: unknown) => log.warn({ err: e }, 'could not store the user message'));
+      if (error instanceof ProtocolError && error.code === 'worker_lost') {
+        // Another worker took this turn for lost and ended it: nothing more may follow.
+        log.warn({ err: error }, 'turn was taken over; stopping');
+        return;
+      }
       const failure = asProtocolError(
         new ProtocolError(
           'unavailable',
-          'A dependency failed during the turn; it was not stored.',
-          {
-            cause: error,
-          },
+          'A dependency failed during the turn; its answer was not stored.',
+          { cause: error },
         ),
         log,
       );
@@ -95,6 +115,8 @@ export class TurnWorker {
           retryable: failure.retryable,
         }).catch((e: unknown) => log.error({ err: e }, 'could not publish the error'));
       }
+    } finally {
+      signal.removeEventListener('abort', forward);
     }
     await publish({
       type: 'turn-end',
@@ -104,5 +126,56 @@ export class TurnWorker {
       durationMs: Math.round(performance.now() - started),
       model: model.id,
     }).catch((e: unknown) => log.error({ err: e }, 'could not publish turn-end'));
+  }
+
+  /**
+   * Ends the turn of a job whose worker died (PROTOCOL.md invariant 8): the user message
+   * is stored once, then `error` worker_lost and `turn-end` are published unless the turn
+   * has ended already. The turn is not run again. Throws when it could not do so; the
+   * queue then retries.
+   */
+  async #endLost(job: TurnJob): Promise<void> {
+    const { bus, store, models } = this.#options;
+    const log = this.#options.log.child({ turnId: job.turnId, conversationId: job.conversationId });
+    if (!(await store.get(job.conversationId))) {
+      log.warn('lost turn of a conversation that no longer exists');
+      return;
+    }
+    const { state, frames } = await bus.replay(job.conversationId, 0);
+    if (state.runningTurnId !== null && state.runningTurnId !== job.turnId) {
+      log.warn({ running: state.runningTurnId }, 'lost turn never ran; another turn runs now');
+      return;
+    }
+    await store.commitTurn(
+      job.conversationId,
+      job.turnId,
+      [new HumanMessage(job.content)],
+      new Date(),
+    );
+    const own = frames.map((p) => p.frame).filter((f) => f.turnId === job.turnId);
+    if (own.some((f) => f.type === 'turn-end')) return;
+    const text = own.map((f) => (f.type === 'token' ? f.text : '')).join('');
+    log.warn('ending the turn of a lost worker');
+    try {
+      if (!own.some((f) => f.type === 'error')) {
+        await bus.publish(job.conversationId, job.turnId, {
+          type: 'error',
+          code: 'worker_lost',
+          message: 'The process running this turn stopped; the turn was ended. Send it again.',
+          retryable: true,
+        });
+      }
+      await bus.publish(job.conversationId, job.turnId, {
+        type: 'turn-end',
+        stopReason: 'error',
+        text,
+        usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+        durationMs: Math.max(0, Date.now() - Date.parse(job.acceptedAt)) || 0,
+        model: (models.find(job.model) ?? models.default).id,
+      });
+    } catch (error) {
+      if (!(error instanceof ProtocolError && error.code === 'worker_lost')) throw error;
+      log.info('the turn had ended already');
+    }
   }
 }

@@ -86,6 +86,10 @@ const VARIABLES = {
   BEDROCK_MAX_ATTEMPTS: { schema: int(1, 20), default: '3' },
   BEDROCK_NON_STREAMING_MODELS: { schema: list, default: '' },
   REDIS_URL: { schema: url(['redis:', 'rediss:']), secret: true },
+  REDIS_KEY_PREFIX: {
+    schema: z.string().regex(/^[^{}]+$/, { error: 'a key prefix without { or }' }),
+    default: 'agentgate:',
+  },
   RUN_WORKER: { schema: bool, default: 'true' },
   SESSION_TTL_HOURS: { schema: positive, default: '24' },
   MAX_AGENT_STEPS: { schema: int(1), default: '8' },
@@ -133,6 +137,8 @@ export interface Config {
       | undefined;
   };
   readonly redisUrl: string | undefined;
+  /** Prefix of every Redis key and channel (REDIS_KEY_PREFIX). */
+  readonly redisKeyPrefix: string;
   readonly runWorker: boolean;
   readonly sessionTtlSeconds: number;
   readonly agent: {
@@ -208,6 +214,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if ((v.AWS_ACCESS_KEY_ID === undefined) !== (v.AWS_SECRET_ACCESS_KEY === undefined)) {
     problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together.');
   }
+  if (v.RUN_WORKER === false && v.REDIS_URL === undefined) {
+    problems.push('RUN_WORKER=false needs REDIS_URL: turns then run in workers that share Redis.');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const apiKeys = v.AUTH_API_KEYS ?? new Map<string, string>();
@@ -236,6 +245,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           : undefined,
     },
     redisUrl: v.REDIS_URL,
+    redisKeyPrefix: v.REDIS_KEY_PREFIX,
     runWorker: v.RUN_WORKER,
     sessionTtlSeconds: Math.round(v.SESSION_TTL_HOURS * 3600),
     agent: {

@@ -125,7 +125,7 @@ export class Session {
         return this.#chat(frame);
       case 'subscribe':
         await conversations.access(this.userId, frame.conversationId, this.freshConversationId);
-        return this.#watch(frame.conversationId, frame.afterSeq);
+        return this.#watch(frame.conversationId, frame.afterSeq, true);
       case 'unsubscribe': {
         const watch = this.#watches.get(frame.conversationId);
         if (watch) {
@@ -189,7 +189,7 @@ export class Session {
     let unwatch: (() => void) | undefined;
     try {
       unwatch = await turns.watch(this.userId, conversationId, turnId);
-      await this.#watch(conversationId, undefined);
+      await this.#watch(conversationId, undefined, false);
       const started = await bus.startTurn(conversationId, turnId, {
         type: 'turn-start',
         model: model.id,
@@ -241,10 +241,17 @@ export class Session {
   /**
    * Starts relaying a conversation. Live frames are held from before the replay is read
    * until it has been sent, then released past the newest seq sent: no gap, no duplicate.
+   * An explicit `subscribe` is answered with `subscribed`; the implicit one of a chat is not.
    */
-  async #watch(conversationId: string, afterSeq: number | undefined): Promise<void> {
+  async #watch(conversationId: string, afterSeq: number | undefined, announce: boolean) {
     const previous = this.#watches.get(conversationId);
-    if (previous && afterSeq === undefined) return;
+    if (previous && afterSeq === undefined) {
+      if (announce) {
+        const { state } = await this.#deps.bus.replay(conversationId);
+        this.#send({ type: 'subscribed', conversationId, ...state });
+      }
+      return;
+    }
     if (previous) this.#deps.hub.remove(conversationId, previous);
     const watch: Watch = {
       lastSentSeq: Number.POSITIVE_INFINITY,
@@ -257,24 +264,18 @@ export class Session {
     this.#watches.set(conversationId, watch);
     await this.#deps.hub.add(conversationId, watch);
     const { state, frames } = await this.#deps.bus.replay(conversationId, afterSeq);
-    if (afterSeq === undefined) {
-      this.#send({ type: 'subscribed', conversationId, ...state });
+    if (announce) this.#send({ type: 'subscribed', conversationId, ...state });
+    watch.lastSentSeq = Math.min(afterSeq ?? state.lastSeq, state.lastSeq);
+    if (watch.lastSentSeq + 1 < state.firstRetainedSeq) {
+      this.#error(
+        new ProtocolError(
+          'replay_gap',
+          `Frames after seq ${watch.lastSentSeq} are no longer retained (the oldest kept is ${state.firstRetainedSeq}); load history, then resume from ${state.lastSeq}.`,
+        ),
+      );
       watch.lastSentSeq = state.lastSeq;
     } else {
-      this.#send({ type: 'subscribed', conversationId, ...state });
-      const from = Math.min(afterSeq, state.lastSeq);
-      watch.lastSentSeq = from;
-      if (from + 1 < state.firstRetainedSeq) {
-        this.#error(
-          new ProtocolError(
-            'replay_gap',
-            `Frames after seq ${from} are no longer retained (oldest is ${state.firstRetainedSeq}); reload with history, then resume from ${state.lastSeq}.`,
-          ),
-        );
-        watch.lastSentSeq = state.lastSeq;
-      } else {
-        for (const published of frames) this.#relay(watch, published);
-      }
+      for (const published of frames) this.#relay(watch, published);
     }
     const held = watch.held ?? [];
     watch.held = null;

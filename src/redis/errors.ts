@@ -2,7 +2,8 @@ import { ReplyError } from 'ioredis';
 import { ProtocolError } from '../protocol/errors.ts';
 
 // Replies that mean "Redis cannot serve right now", not "this command is wrong".
-const TRANSIENT_REPLIES = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|OOM)\b/;
+const TRANSIENT_REPLIES =
+  /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|OOM)\b/;
 
 /**
  * Turns a failed Redis call into what a client should see: `unavailable` (retryable) when
@@ -10,7 +11,8 @@ const TRANSIENT_REPLIES = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGA
  */
 export function asUnavailable(error: unknown, what: string): unknown {
   if (error instanceof ProtocolError) return error;
-  if (error instanceof ReplyError && !TRANSIENT_REPLIES.test(error.message)) return error;
+  if (error instanceof ReplyError && !TRANSIENT_REPLIES.test((error as Error).message))
+    return error;
   return new ProtocolError('unavailable', `Redis is unavailable (${what}); try again shortly.`, {
     cause: error,
   });

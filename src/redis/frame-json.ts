@@ -19,7 +19,11 @@ export interface FrameTemplate {
  * string a quote is always escaped, so `"seq":` with bare quotes is a key; toPublished
  * writes the frame's own seq before any field of the event, so the first one is ours.
  */
-export function frameTemplate(conversationId: string, turnId: string, event: TurnEvent): FrameTemplate {
+export function frameTemplate(
+  conversationId: string,
+  turnId: string,
+  event: TurnEvent,
+): FrameTemplate {
   const { frame, json } = toPublished(conversationId, turnId, PLACEHOLDER, event);
   const at = json.indexOf(MARKER);
   if (at < 0) throw new Error('toPublished wrote no seq field.');

@@ -134,7 +134,8 @@ describe('loadConfig parsing', () => {
       RUN_WORKER: raw,
       LOG_STREAM_EVENTS: raw,
       AWS_EC2_METADATA_DISABLED: raw,
-      // A gateway without a worker needs nothing more at config time.
+      // A gateway without a worker needs Redis, where its workers take the turns.
+      REDIS_URL: 'redis://127.0.0.1:6379',
     });
     expect(config.runWorker).toBe(expected);
     expect(config.log.streamEvents).toBe(expected);
@@ -252,6 +253,12 @@ describe('loadConfig errors', () => {
     }
     // The message lists each problem too.
     for (const problem of error.problems) expect(error.message).toContain(problem);
+  });
+
+  it('refuses RUN_WORKER=false without REDIS_URL, and a key prefix with braces', () => {
+    const error = configError({ RUN_WORKER: 'false', REDIS_KEY_PREFIX: 'a{b}:' });
+    expect(error.problems.find((p) => p.startsWith('REDIS_KEY_PREFIX='))).toMatch(/without \{/);
+    expect(error.problems.find((p) => p.startsWith('RUN_WORKER=false'))).toContain('REDIS_URL');
   });
 
   it.each([

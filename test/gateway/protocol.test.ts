@@ -14,7 +14,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw.close();
 });
-afterEach(() => {
+afterEach(async () => {
+  await gw.closeClients();
   gw.emulator.reset();
 });
 
@@ -55,6 +56,50 @@ describe('connection', () => {
     const start = await client.next((f) => f.type === 'turn-start');
     expect(start.userMessage).toEqual({ content: 'hello from wscat' });
     expect(start.conversationId).toBe(client.ready.conversationId);
+  });
+});
+
+describe('subscriptions', () => {
+  it('subscribes the chat sender without a subscribed frame: turn-start comes first', async () => {
+    const client = await gw.connect();
+    gw.emulator.enqueue(plain('Hello.'));
+    const frames = await client.chat('hi');
+    expect(client.frames.map((f) => f.type).slice(0, 2)).toEqual(['ready', 'turn-start']);
+    checkTurn(frames);
+  });
+
+  it('answers every subscribe with subscribed, also when already watching', async () => {
+    const client = await gw.connect();
+    gw.emulator.enqueue(plain('One.'));
+    await client.chat('one');
+    const conversationId = client.ready.conversationId;
+    for (let i = 0; i < 2; i++) {
+      const since = client.frames.length;
+      client.send({ type: 'subscribe', conversationId });
+      const subscribed = await client.next((f) => f.type === 'subscribed', 5_000, since);
+      expect(subscribed).toMatchObject({
+        conversationId,
+        lastSeq: 3,
+        firstRetainedSeq: 1,
+        runningTurnId: null,
+      });
+    }
+  });
+
+  it('stops relaying after unsubscribe', async () => {
+    const a = await gw.connect();
+    const b = await gw.connect();
+    const conversationId = a.ready.conversationId;
+    gw.emulator.enqueue(plain('first'));
+    await a.chat('first');
+    b.send({ type: 'subscribe', conversationId });
+    await b.next((f) => f.type === 'subscribed');
+    b.send({ type: 'unsubscribe', conversationId });
+    b.send({ type: 'ping', id: 'after' });
+    await b.next((f) => f.type === 'pong');
+    gw.emulator.enqueue(plain('second'));
+    await a.chat('second');
+    expect(b.frames.filter((f) => f.type === 'turn-start')).toHaveLength(0);
   });
 });
 

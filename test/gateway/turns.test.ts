@@ -13,7 +13,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw.close();
 });
-afterEach(() => {
+afterEach(async () => {
+  await gw.closeClients();
   gw.emulator.reset();
 });
 

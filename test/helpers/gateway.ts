@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { buildApp } from '../../src/app.ts';
 import { type Config, loadConfig } from '../../src/config/config.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -12,6 +13,8 @@ export interface TestGateway {
   readonly url: string;
   readonly wsUrl: string;
   connect(query?: string): Promise<TestClient>;
+  /** Closes every client `connect` opened. */
+  closeClients(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,10 +39,11 @@ export function testEnv(emulator: Emulator, env: Record<string, string> = {}) {
 export async function startGateway(
   env: Record<string, string> = {},
   shared?: Emulator,
+  logTo?: DestinationStream,
 ): Promise<TestGateway> {
   const emulator = shared ?? (await startEmulator({ paceMs: 0 }));
   const config = loadConfig(testEnv(emulator, env));
-  const app = await buildApp(config, createLogger(config));
+  const app = await buildApp(config, createLogger(config, logTo));
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
@@ -57,8 +61,11 @@ export async function startGateway(
       clients.push(client);
       return client;
     },
+    async closeClients() {
+      await Promise.all(clients.splice(0).map((c) => c.close()));
+    },
     async close() {
-      await Promise.all(clients.map((c) => c.close()));
+      await Promise.all(clients.splice(0).map((c) => c.close()));
       await app.close();
       if (!shared) await emulator.close();
     },

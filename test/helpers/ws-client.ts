@@ -59,7 +59,7 @@ export class TestClient {
       const timer = setTimeout(() => {
         const types = this.frames
           .slice(since)
-          .map((f) => f.type)
+          .map((f) => (f.type === 'error' ? `error(${f.code}: ${f.message})` : f.type))
           .join(', ');
         reject(new Error(`no matching frame within ${timeoutMs} ms; received: ${types}`));
       }, timeoutMs);

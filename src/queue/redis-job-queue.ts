@@ -1,0 +1,420 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { type RedisConnections, whenReady } from '../redis/connection.ts';
+import { redisCall } from '../redis/errors.ts';
+import {
+  checkPrefix,
+  conversationKeys,
+  DEFAULT_KEY_PREFIX,
+  DEFAULT_TURN_LEASE_MS,
+  type QueueKeys,
+  queueKeys,
+} from '../redis/keys.ts';
+import { CANCEL_TURN, CLAIM_TURN, RENEW_TURN } from '../redis/scripts.ts';
+import { fieldOf, parseJob, readGroupEntries, type StreamEntry } from '../redis/stream-reply.ts';
+import type { ConsumeOptions, JobHandler, JobQueue, LostJobHandler, TurnJob } from './job-queue.ts';
+
+export interface RedisJobQueueOptions {
+  /** Commands go on the shared connection; the consumer opens its reader and subscriber. */
+  readonly connections: RedisConnections;
+  readonly log: Logger;
+  /** Lifetime of the per-conversation cancel marker. */
+  readonly ttlSeconds: number;
+  readonly prefix?: string;
+  readonly turnLeaseMs?: number;
+  /** How often a worker says its jobs are alive (resets their idle time, renews leases). */
+  readonly heartbeatMs?: number;
+  /** A pending job idle this long belongs to a dead worker. */
+  readonly reclaimIdleMs?: number;
+  readonly reclaimIntervalMs?: number;
+  /** Deliveries after which a job is parked instead of handed to onLost again. */
+  readonly maxDeliveries?: number;
+  /** Jobs one worker runs at once. */
+  readonly concurrency?: number;
+  readonly blockMs?: number;
+  /** On close, how long running jobs may take to finish before they are left to others. */
+  readonly closeGraceMs?: number;
+  readonly consumer?: string;
+}
+
+interface Running {
+  readonly job: TurnJob;
+  readonly controller: AbortController;
+  done: Promise<void>;
+}
+
+const GROUP = 'workers';
+
+/**
+ * Jobs on a Redis Stream read by the consumer group `workers`. A worker takes the job's
+ * turn (CLAIM_TURN), runs it, then acks and deletes the entry. While it runs, the worker
+ * heartbeats: XCLAIM JUSTID on its own entries resets their idle time and renews the turn's
+ * lease. Every worker also reclaims (XAUTOCLAIM) entries idle past `reclaimIdleMs`: those
+ * jobs are never run again but handed to `onLost`, which ends their turns; a job delivered
+ * more than `maxDeliveries` times is parked on the dead-letter stream. Cancels travel on a
+ * control channel and as a per-conversation marker for jobs not yet taken.
+ */
+export class RedisJobQueue implements JobQueue {
+  readonly #connections: RedisConnections;
+  readonly #redis: Redis;
+  readonly #log: Logger;
+  readonly #prefix: string;
+  readonly #keys: QueueKeys;
+  readonly #ttl: number;
+  readonly #leaseMs: number;
+  readonly #heartbeatMs: number;
+  readonly #idleMs: number;
+  readonly #reclaimMs: number;
+  readonly #maxDeliveries: number;
+  readonly #concurrency: number;
+  readonly #blockMs: number;
+  readonly #graceMs: number;
+  readonly consumer: string;
+  /** Running jobs by stream entry id. */
+  readonly #running = new Map<string, Running>();
+  #handler: JobHandler | undefined;
+  #onLost: LostJobHandler | undefined;
+  #reader: Redis | undefined;
+  #control: Redis | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #loop: Promise<void> | undefined;
+  #group: Promise<void> | undefined;
+  #slotFreed: (() => void) | undefined;
+  #reclaiming = false;
+  #stopping = false;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: RedisJobQueueOptions) {
+    this.#connections = options.connections;
+    this.#redis = options.connections.command;
+    this.#log = options.log.child({ component: 'job-queue' });
+    this.#prefix = checkPrefix(options.prefix ?? DEFAULT_KEY_PREFIX);
+    this.#keys = queueKeys(this.#prefix);
+    this.#ttl = Math.max(1, Math.round(options.ttlSeconds));
+    this.#leaseMs = options.turnLeaseMs ?? DEFAULT_TURN_LEASE_MS;
+    this.#heartbeatMs = options.heartbeatMs ?? 3_000;
+    this.#idleMs = options.reclaimIdleMs ?? 10_000;
+    this.#reclaimMs = options.reclaimIntervalMs ?? 3_000;
+    this.#maxDeliveries = options.maxDeliveries ?? 3;
+    this.#concurrency = options.concurrency ?? 32;
+    this.#blockMs = options.blockMs ?? 2_000;
+    this.#graceMs = options.closeGraceMs ?? 10_000;
+    this.consumer =
+      options.consumer ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  }
+
+  async enqueue(job: TurnJob): Promise<void> {
+    await redisCall('queue turn', () =>
+      this.#redis.xadd(this.#keys.jobs, '*', 'job', JSON.stringify(job)),
+    );
+  }
+
+  async consume(handler: JobHandler, options: ConsumeOptions = {}): Promise<void> {
+    if (this.#handler) throw new Error('This queue already has a consumer.');
+    if (this.#stopping) throw new Error('The queue is closed.');
+    this.#handler = handler;
+    this.#onLost = options.onLost;
+    this.#reader = this.#connections.open('blocking', 'agentgate-jobs');
+    const control = this.#connections.open('subscriber', 'agentgate-control');
+    this.#control = control;
+    control.on('message', (_channel: string, message: string) => this.#onCancel(message));
+    control.on('ready', () => {
+      control
+        .subscribe(this.#keys.control)
+        .catch((error: unknown) =>
+          this.#log.warn({ err: error }, 'control channel subscribe failed'),
+        );
+    });
+    this.#timers = [
+      setInterval(() => void this.#heartbeat(), this.#heartbeatMs),
+      setInterval(() => void this.#reclaim(), this.#reclaimMs),
+    ];
+    for (const timer of this.#timers) timer.unref();
+    this.#loop = this.#readLoop();
+  }
+
+  async cancel(conversationId: string, turnId: string): Promise<void> {
+    const k = conversationKeys(this.#prefix, conversationId);
+    await redisCall('cancel turn', () =>
+      CANCEL_TURN.run(
+        this.#redis,
+        [k.cancelled],
+        [turnId, this.#ttl, this.#keys.control, JSON.stringify({ conversationId, turnId })],
+      ),
+    );
+  }
+
+  async ping(): Promise<void> {
+    await redisCall('ping', () => this.#redis.ping());
+  }
+
+  /**
+   * Stops taking jobs, lets running ones finish for up to `closeGraceMs` (heartbeats go
+   * on meanwhile), then stops. Jobs still running are left pending: another worker
+   * reclaims them. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#shutdown();
+    return this.#closed;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#stopping = true;
+    this.#slotFreed?.();
+    this.#reader?.disconnect(false);
+    await this.#loop;
+    const running = [...this.#running.values()].map((r) => r.done);
+    if (running.length > 0) {
+      this.#log.info({ running: running.length }, 'waiting for running turns before closing');
+      await Promise.race([
+        Promise.allSettled(running),
+        sleep(this.#graceMs, undefined, { ref: false }),
+      ]);
+    }
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#control?.disconnect(false);
+  }
+
+  async #readLoop(): Promise<void> {
+    const reader = this.#reader!;
+    while (!this.#stopping) {
+      const free = this.#concurrency - this.#running.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          this.#slotFreed = resolve;
+        });
+        continue;
+      }
+      try {
+        await whenReady(reader, this.#blockMs);
+        await this.#ensureGroup();
+        const reply = await reader.call(
+          'XREADGROUP',
+          'GROUP',
+          GROUP,
+          this.consumer,
+          'COUNT',
+          free,
+          'BLOCK',
+          this.#blockMs,
+          'STREAMS',
+          this.#keys.jobs,
+          '>',
+        );
+        for (const [id, fields] of readGroupEntries(reply)) await this.#take(id, fields);
+      } catch (error) {
+        if (this.#stopping) break;
+        if (String(error).includes('NOGROUP')) this.#group = undefined;
+        this.#log.warn({ err: error }, 'reading jobs failed; retrying');
+        await sleep(1_000);
+      }
+    }
+  }
+
+  /** The group reads from the start of the stream: jobs queued before any worker are kept. */
+  #ensureGroup(): Promise<void> {
+    this.#group ??= this.#redis.xgroup('CREATE', this.#keys.jobs, GROUP, '0', 'MKSTREAM').then(
+      () => {},
+      (error: unknown) => {
+        if (String(error).includes('BUSYGROUP')) return;
+        this.#group = undefined;
+        throw error;
+      },
+    );
+    return this.#group;
+  }
+
+  async #take(id: string, fields: string[] | null): Promise<void> {
+    const raw = fieldOf(fields, 'job');
+    const job = parseJob(raw);
+    if (!job) {
+      await this.#park(id, raw, undefined, 'unreadable job');
+      return;
+    }
+    const controller = new AbortController();
+    const entry: Running = { job, controller, done: Promise.resolve() };
+    // Registered before the claim: a cancel arriving from now on finds it.
+    this.#running.set(id, entry);
+    const k = conversationKeys(this.#prefix, job.conversationId);
+    let claim: unknown;
+    try {
+      claim = await CLAIM_TURN.run(
+        this.#redis,
+        [k.running, k.seq, k.ended, k.cancelled],
+        [job.turnId, this.#leaseMs],
+      );
+    } catch (error) {
+      // Left pending: a reclaimer ends the turn once Redis answers again.
+      this.#finish(id);
+      this.#log.warn(
+        { err: error, turnId: job.turnId },
+        'could not take a job; it will be reclaimed',
+      );
+      return;
+    }
+    if (claim === 0) {
+      this.#finish(id);
+      this.#log.warn({ turnId: job.turnId }, 'job whose turn is no longer this worker’s to run');
+      await this.#lose(id, job);
+      return;
+    }
+    if (claim === 2) controller.abort();
+    entry.done = this.#handler!(job, controller.signal)
+      .catch((error: unknown) =>
+        this.#log.error({ err: error, turnId: job.turnId }, 'job handler threw'),
+      )
+      .then(() => this.#ack(id))
+      .finally(() => this.#finish(id));
+  }
+
+  #finish(id: string): void {
+    this.#running.delete(id);
+    this.#slotFreed?.();
+    this.#slotFreed = undefined;
+  }
+
+  async #ack(id: string): Promise<void> {
+    try {
+      await this.#redis.multi().xack(this.#keys.jobs, GROUP, id).xdel(this.#keys.jobs, id).exec();
+    } catch (error) {
+      // Still pending: a reclaimer hands it to onLost, which finds the turn ended.
+      this.#log.warn({ err: error, id }, 'could not ack a finished job');
+    }
+  }
+
+  #onCancel(message: string): void {
+    let turnId: unknown;
+    try {
+      turnId = (JSON.parse(message) as { turnId?: unknown }).turnId;
+    } catch (error) {
+      this.#log.warn({ err: error }, 'unreadable cancel message');
+      return;
+    }
+    for (const entry of this.#running.values()) {
+      if (entry.job.turnId === turnId) entry.controller.abort();
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (this.#running.size === 0) return;
+    const ids = [...this.#running.keys()];
+    try {
+      const kept = new Set(
+        (await this.#redis.call(
+          'XCLAIM',
+          this.#keys.jobs,
+          GROUP,
+          this.consumer,
+          0,
+          ...ids,
+          'JUSTID',
+        )) as string[],
+      );
+      await Promise.all(
+        ids.map((id) => {
+          const entry = this.#running.get(id);
+          if (!entry) return undefined;
+          if (!kept.has(id)) {
+            // Acked by a reclaimer that took us for dead: the turn was ended; stop running it.
+            this.#log.warn({ turnId: entry.job.turnId }, 'job was taken over; stopping it');
+            entry.controller.abort();
+            return undefined;
+          }
+          const k = conversationKeys(this.#prefix, entry.job.conversationId);
+          return RENEW_TURN.run(this.#redis, [k.running], [entry.job.turnId, this.#leaseMs]);
+        }),
+      );
+    } catch (error) {
+      this.#log.warn({ err: error }, 'heartbeat failed');
+    }
+  }
+
+  async #reclaim(): Promise<void> {
+    if (this.#reclaiming || this.#stopping) return;
+    this.#reclaiming = true;
+    try {
+      let cursor = '0-0';
+      for (let round = 0; round < 10; round++) {
+        const [next, entries] = (await this.#redis.call(
+          'XAUTOCLAIM',
+          this.#keys.jobs,
+          GROUP,
+          this.consumer,
+          this.#idleMs,
+          cursor,
+          'COUNT',
+          20,
+        )) as [string, StreamEntry[]];
+        for (const [id, fields] of entries) {
+          // Our own live job whose heartbeat came late: nothing was lost.
+          if (!this.#running.has(id)) await this.#recover(id, fields);
+        }
+        if (next === '0-0') break;
+        cursor = next;
+      }
+    } catch (error) {
+      if (String(error).includes('NOGROUP')) this.#group = undefined;
+      else this.#log.warn({ err: error }, 'reclaiming jobs failed');
+    } finally {
+      this.#reclaiming = false;
+    }
+  }
+
+  async #recover(id: string, fields: string[] | null): Promise<void> {
+    const raw = fieldOf(fields, 'job');
+    const job = parseJob(raw);
+    const pending = (await this.#redis.call('XPENDING', this.#keys.jobs, GROUP, id, id, 1)) as [
+      string,
+      string,
+      number,
+      number,
+    ][];
+    const deliveries = pending[0]?.[3] ?? 0;
+    if (!job || deliveries > this.#maxDeliveries) {
+      await this.#park(id, raw, job, job ? `delivered ${deliveries} times` : 'unreadable job');
+      return;
+    }
+    this.#log.warn({ turnId: job.turnId, deliveries }, 'reclaimed the job of a dead worker');
+    await this.#lose(id, job);
+  }
+
+  /** onLost, then ack; if onLost fails the job stays pending and comes back (or is parked). */
+  async #lose(id: string, job: TurnJob): Promise<void> {
+    try {
+      await this.#onLost?.(job);
+      await this.#ack(id);
+    } catch (error) {
+      this.#log.warn(
+        { err: error, turnId: job.turnId },
+        'ending a lost turn failed; it will be retried',
+      );
+    }
+  }
+
+  /** Moves a job to the dead-letter stream, acks it, and still tries to end its turn once. */
+  async #park(id: string, raw: string | undefined, job: TurnJob | undefined, reason: string) {
+    this.#log.error({ id, reason, turnId: job?.turnId }, 'parking a job');
+    await this.#redis.xadd(
+      this.#keys.dead,
+      '*',
+      'job',
+      raw ?? '',
+      'reason',
+      reason,
+      'parkedAt',
+      new Date().toISOString(),
+    );
+    await this.#ack(id);
+    if (job) {
+      await this.#onLost?.(job).catch((error: unknown) =>
+        this.#log.error(
+          { err: error, turnId: job.turnId },
+          'could not end the turn of a parked job',
+        ),
+      );
+    }
+  }
+}

@@ -1,0 +1,179 @@
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type Emulator, startEmulator } from '../emulator/index.ts';
+import { startGateway } from '../helpers/gateway.ts';
+import { checkTurn } from '../helpers/invariants.ts';
+
+let emulator: Emulator;
+beforeAll(async () => {
+  emulator = await startEmulator({ paceMs: 0 });
+});
+afterAll(async () => {
+  await emulator.close();
+});
+
+/** Runs `fn` against a gateway started with `env`, closing it afterwards. */
+async function withGateway<T>(
+  env: Record<string, string>,
+  fn: (gw: Awaited<ReturnType<typeof startGateway>>) => Promise<T>,
+  logTo?: Writable,
+): Promise<T> {
+  emulator.reset();
+  const gw = await startGateway(env, emulator, logTo);
+  try {
+    return await fn(gw);
+  } finally {
+    await gw.close();
+  }
+}
+
+describe('operations', () => {
+  it('logs each LangChain stream event with LOG_STREAM_EVENTS', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    await withGateway(
+      { LOG_STREAM_EVENTS: 'true', LOG_LEVEL: 'info' },
+      async (gw) => {
+        const client = await gw.connect();
+        emulator.enqueue({ blocks: [{ text: 'logged answer' }] });
+        await client.chat('log it');
+      },
+      sink,
+    );
+    const events = lines
+      .map((l) => JSON.parse(l).msg as string)
+      .filter((m) => m?.startsWith('[Stream Event]'));
+    expect(
+      events.some((m) => /^\[Stream Event\] on_chat_model_stream [0-9a-f-]{36}$/.test(m)),
+    ).toBe(true);
+    expect(events.some((m) => m.startsWith('[Stream Event] on_chat_model_end '))).toBe(true);
+    expect(lines.join('')).not.toContain('test-secret');
+  });
+
+  it('sends only the newest turns that fit MAX_CONTEXT_TOKENS, and keeps the history whole', async () => {
+    await withGateway({ MAX_CONTEXT_TOKENS: '1000' }, async (gw) => {
+      const client = await gw.connect();
+      for (let i = 0; i < 6; i++) {
+        emulator.enqueue({ blocks: [{ text: `answer ${i} ${'z'.repeat(1200)}` }] });
+        checkTurn(await client.chat(`question ${i}`));
+      }
+      const sent = emulator.requests.at(-1)!.body as {
+        messages: { role: string; content: { text?: string }[] }[];
+      };
+      expect(sent.messages.length).toBeLessThan(11);
+      expect(sent.messages[0]!.role).toBe('user');
+      expect(sent.messages.at(-1)!.content[0]!.text).toBe('question 5');
+      client.send({ type: 'history', conversationId: client.ready.conversationId });
+      const history = await client.next((f) => f.type === 'history');
+      expect(history.messages).toHaveLength(12);
+    });
+  });
+
+  it('ends a turn with bedrock_unreachable when the endpoint is closed', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    await withGateway(
+      { AWS_ENDPOINT_URL_BEDROCK_RUNTIME: `http://127.0.0.1:${port}` },
+      async (gw) => {
+        const client = await gw.connect();
+        const frames = await client.chat('anyone there?');
+        const { end } = checkTurn(frames);
+        const error = frames.find((f) => f.type === 'error')!;
+        expect(error).toMatchObject({ code: 'bedrock_unreachable', retryable: true });
+        expect((error.hints as string[]).join(' ')).toMatch(/region/i);
+        expect(end.stopReason).toBe('error');
+      },
+    );
+  });
+
+  it('ends a turn with aws_credentials_missing and its hints when no credentials exist', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'agentgate-nocreds-'));
+    const saved = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      await withGateway({ AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }, async (gw) => {
+        const client = await gw.connect();
+        const frames = await client.chat('hello?');
+        checkTurn(frames);
+        const error = frames.find((f) => f.type === 'error')!;
+        expect(error.code).toBe('aws_credentials_missing');
+        const hints = (error.hints as string[]).join(' ');
+        for (const remedy of [
+          'aws configure',
+          'AWS_PROFILE',
+          'aws sso login',
+          'bedrock:InvokeModel',
+        ]) {
+          expect(hints).toContain(remedy);
+        }
+        expect(emulator.requests).toHaveLength(0);
+      });
+    } finally {
+      process.env.HOME = saved;
+    }
+  });
+
+  it('closes a socket that stops reading with 1013 and keeps serving others', async () => {
+    await withGateway({ MAX_CLIENT_BUFFER_BYTES: '65536' }, async (gw) => {
+      const slow = await gw.connect();
+      const fast = await gw.connect();
+      const raw = (slow.socket as unknown as { _socket: net.Socket })._socket;
+      raw.pause();
+      emulator.enqueue({ blocks: [{ text: 'x'.repeat(30_000_000) }], chunkChars: 8000 });
+      slow.send({ type: 'chat', content: 'flood me' });
+      // The gateway starts the closing handshake; the paused client cannot answer it yet.
+      const closing = () =>
+        [...gw.app.websocketServer.clients].some((c) => c.readyState === c.CLOSING);
+      for (let i = 0; i < 300 && !closing(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(closing()).toBe(true);
+      fast.send({ type: 'ping', id: 'still' });
+      expect(await fast.next((f) => f.type === 'pong')).toEqual({ type: 'pong', id: 'still' });
+      raw.resume();
+      expect((await slow.closed).code).toBe(1013);
+    });
+  });
+
+  it('refuses sockets over MAX_SOCKETS_PER_USER with rate_limited and 1013', async () => {
+    await withGateway({ MAX_SOCKETS_PER_USER: '2' }, async (gw) => {
+      await gw.connect();
+      await gw.connect();
+      const third = new WebSocket(gw.wsUrl);
+      const frames: { type: string; code?: string }[] = [];
+      third.on('message', (data) => frames.push(JSON.parse(String(data))));
+      const closed = await new Promise<number>((resolve) =>
+        third.on('close', (code) => resolve(code)),
+      );
+      expect(closed).toBe(1013);
+      expect(frames).toEqual([expect.objectContaining({ type: 'error', code: 'rate_limited' })]);
+    });
+  });
+
+  it('refuses a chat over MAX_TURNS_PER_USER with rate_limited', async () => {
+    await withGateway({ MAX_TURNS_PER_USER: '1' }, async (gw) => {
+      const a = await gw.connect();
+      const b = await gw.connect();
+      emulator.enqueue({ blocks: [{ text: 'slow one' }], hangAfterEvents: 2 });
+      a.send({ type: 'chat', content: 'first' });
+      await a.next((f) => f.type === 'token');
+      b.send({ type: 'chat', content: 'second', requestId: 'b1' });
+      const error = await b.next((f) => f.type === 'error');
+      expect(error).toMatchObject({ code: 'rate_limited', retryable: true, requestId: 'b1' });
+      a.send({ type: 'cancel', conversationId: a.ready.conversationId });
+      await a.next((f) => f.type === 'turn-end');
+      emulator.enqueue({ blocks: [{ text: 'now it works' }] });
+      expect(checkTurn(await b.chat('second again')).end.text).toBe('now it works');
+    });
+  });
+});
