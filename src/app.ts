@@ -4,7 +4,6 @@ import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createAgentGraph } from './agent/graph.ts';
 import { BUILTIN_TOOLS } from './agent/tools/index.ts';
 import { TurnWorker } from './agent/turn-worker.ts';
@@ -16,6 +15,7 @@ import { SubscriptionHub } from './gateway/hub.ts';
 import { registerRestRoutes } from './gateway/rest-routes.ts';
 import { UserTurnLimiter } from './gateway/turn-limiter.ts';
 import { registerWebSocketRoute } from './gateway/ws-route.ts';
+import { createMetrics } from './metrics.ts';
 import { BedrockClients } from './providers/bedrock/clients.ts';
 import { createCredentials } from './providers/bedrock/credentials.ts';
 import { BedrockModels } from './providers/bedrock/models.ts';
@@ -76,11 +76,12 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
   });
   const backends = await createBackends(config, log);
   const { clients, models } = createModels(config, log);
-  const worker = config.runWorker ? createWorker(config, log, { ...backends, models }) : undefined;
+  const metrics = createMetrics();
+  const worker = config.runWorker
+    ? createWorker(config, log, { ...backends, models, metrics })
+    : undefined;
   await worker?.start();
 
-  const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics });
   const hub = new SubscriptionHub(backends.bus);
   const conversations = new Conversations(backends);
 
@@ -118,12 +119,13 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
     conversations,
     turns: new UserTurnLimiter(hub, config.limits.maxTurnsPerUser),
     limits: config.limits,
+    metrics,
     log,
   });
   registerRestRoutes(app, {
     models,
     conversations,
-    metrics,
+    metrics: metrics.registry,
     checkReady: backends.ping,
   });
   await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/' });

@@ -91,7 +91,22 @@ function finalStopReason(normalizer: TurnNormalizer): StopReason {
 /** Protocol errors pass through; anything else is a bug, logged with a correlation id. */
 export function asProtocolError(error: unknown, log: Logger): ProtocolError {
   if (error instanceof ProtocolError) {
-    log.warn({ code: error.code, err: error.cause ?? error }, 'turn failed');
+    // Name, code and status only: SDK errors carry request and response objects.
+    const cause = error.cause as
+      | { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } }
+      | undefined;
+    log.warn(
+      {
+        code: error.code,
+        cause: {
+          name: cause?.name,
+          code: cause?.code,
+          message: cause?.message,
+          status: cause?.$metadata?.httpStatusCode,
+        },
+      },
+      'turn failed',
+    );
     return error;
   }
   const correlationId = randomUUID();

@@ -1,5 +1,6 @@
 import { HumanMessage } from '@langchain/core/messages';
 import type { FrameBus } from '../bus/frame-bus.ts';
+import type { Metrics } from '../metrics.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { TurnEvent } from '../protocol/frames.ts';
 import type { BedrockModels } from '../providers/bedrock/models.ts';
@@ -12,6 +13,7 @@ export interface TurnWorkerOptions extends RunnerOptions {
   readonly bus: FrameBus;
   readonly store: HistoryStore;
   readonly models: BedrockModels;
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -53,6 +55,7 @@ export class TurnWorker {
     const { bus, store, models } = this.#options;
     const log = this.#options.log.child({ turnId: job.turnId, conversationId: job.conversationId });
     const started = performance.now();
+    const elapsed = () => (performance.now() - started) / 1000;
     const publish = (event: TurnEvent) => bus.publish(job.conversationId, job.turnId, event);
     const model = models.find(job.model) ?? models.default;
     const userMessage = new HumanMessage(job.content);
@@ -80,7 +83,10 @@ export class TurnWorker {
           break;
         }
         await publish(step.value);
-        if (step.value.type === 'token') text += step.value.text;
+        if (step.value.type === 'token') {
+          if (text === '') this.#options.metrics?.firstTokenSeconds.observe(elapsed());
+          text += step.value.text;
+        }
         if (step.value.type === 'error') errorSent = true;
       }
       const completed = [userMessage, ...(outcome as TurnOutcome).completed];
@@ -126,6 +132,8 @@ export class TurnWorker {
       durationMs: Math.round(performance.now() - started),
       model: model.id,
     }).catch((e: unknown) => log.error({ err: e }, 'could not publish turn-end'));
+    this.#options.metrics?.turns.inc({ stop_reason: outcome.stopReason });
+    this.#options.metrics?.turnSeconds.observe(elapsed());
   }
 
   /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { FrameBus, PublishedFrame } from '../bus/frame-bus.ts';
 import type { Config } from '../config/config.ts';
+import type { Metrics } from '../metrics.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import {
   type ChatFrame,
@@ -35,6 +36,7 @@ export interface SessionDeps {
   readonly conversations: Conversations;
   readonly turns: UserTurnLimiter;
   readonly limits: Config['limits'];
+  readonly metrics: Metrics;
   readonly log: Logger;
 }
 
@@ -293,6 +295,7 @@ export class Session {
   }
 
   #error(error: ProtocolError, requestId?: string): void {
+    this.#deps.metrics.clientErrors.inc({ code: error.code });
     this.#send({
       type: 'error',
       code: error.code,
@@ -316,6 +319,7 @@ export class Session {
       return;
     }
     this.#transport.send(json);
+    this.#deps.metrics.framesSent.inc();
   }
 
   #takeToken(): boolean {

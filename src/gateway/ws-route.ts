@@ -52,6 +52,7 @@ export function registerWebSocketRoute(app: FastifyInstance, deps: SessionDeps):
       (socket as WebSocket & { isAlive?: boolean }).isAlive = true;
     });
     socket.on('close', () => {
+      deps.metrics.socketsOpen.dec();
       sockets.delete(socket);
       session.close();
       const count = (socketsPerUser.get(userId) ?? 1) - 1;
@@ -61,6 +62,7 @@ export function registerWebSocketRoute(app: FastifyInstance, deps: SessionDeps):
     socket.on('error', (error) => request.log.warn({ err: error }, 'socket error'));
 
     sockets.add(socket);
+    deps.metrics.socketsOpen.inc();
     const count = (socketsPerUser.get(userId) ?? 0) + 1;
     socketsPerUser.set(userId, count);
     if (count > deps.limits.maxSocketsPerUser) {

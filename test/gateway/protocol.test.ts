@@ -359,7 +359,15 @@ describe('REST', () => {
       models: { id: string }[];
     };
     expect(models.models.map((m) => m.id)).toEqual(gw.config.bedrock.models.map((m) => m.id));
-    expect(await (await fetch(`${gw.url}/metrics`)).text()).toContain('process_cpu');
+    const client = await gw.connect();
+    gw.emulator.enqueue(plain('counted'));
+    await client.chat('count me');
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toContain('agentgate_process_cpu');
+    expect(metrics).toMatch(/agentgate_turns_total\{stop_reason="end_turn"\} [1-9]/);
+    expect(metrics).toMatch(/agentgate_sockets_open [1-9]/);
+    expect(metrics).toMatch(/agentgate_frames_sent_total [1-9]/);
+    expect(metrics).toMatch(/agentgate_time_to_first_token_seconds_count [1-9]/);
   });
 
   it('lists and deletes a conversation', async () => {

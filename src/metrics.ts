@@ -1,0 +1,47 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The process's Prometheus metrics, served at `/metrics` by gateways. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'agentgate_' });
+  const registers = [registry];
+  return {
+    registry,
+    socketsOpen: new Gauge({
+      name: 'agentgate_sockets_open',
+      help: 'Open WebSocket sessions.',
+      registers,
+    }),
+    framesSent: new Counter({
+      name: 'agentgate_frames_sent_total',
+      help: 'Frames written to WebSocket clients.',
+      registers,
+    }),
+    clientErrors: new Counter({
+      name: 'agentgate_client_errors_total',
+      help: 'Error frames sent, by protocol code.',
+      labelNames: ['code'],
+      registers,
+    }),
+    turns: new Counter({
+      name: 'agentgate_turns_total',
+      help: 'Turns ended by this process, by stop reason.',
+      labelNames: ['stop_reason'],
+      registers,
+    }),
+    turnSeconds: new Histogram({
+      name: 'agentgate_turn_duration_seconds',
+      help: 'Turn duration, from job start to turn-end.',
+      buckets: [0.5, 1, 2, 5, 10, 20, 40, 80],
+      registers,
+    }),
+    firstTokenSeconds: new Histogram({
+      name: 'agentgate_time_to_first_token_seconds',
+      help: 'From job start to the first token of a turn.',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
