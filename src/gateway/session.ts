@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { HumanMessage } from '@langchain/core/messages';
 import type { Logger } from 'pino';
 import type { FrameBus, PublishedFrame } from '../bus/frame-bus.ts';
 import type { Config } from '../config/config.ts';
@@ -220,13 +221,12 @@ export class Session {
       });
     } catch (error) {
       // The turn started but no worker will run it: end it so that nothing hangs.
-      const failure = this.#asClientError(
-        new ProtocolError('unavailable', 'The turn could not be queued.', { cause: error }),
-      );
+      this.#log.error({ err: error, turnId }, 'could not queue the turn');
+      await store.commitTurn(conversationId, turnId, [new HumanMessage(frame.content)], new Date());
       await bus.publish(conversationId, turnId, {
         type: 'error',
-        code: failure.code,
-        message: failure.message,
+        code: 'unavailable',
+        message: 'The turn could not be queued; try again.',
         retryable: true,
       });
       await bus.publish(conversationId, turnId, {
