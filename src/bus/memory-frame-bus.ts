@@ -10,19 +10,36 @@ import {
 } from './frame-bus.ts';
 
 interface Channel {
+  touchedAt: number;
   lastSeq: number;
   retained: PublishedFrame[];
   runningTurnId: string | null;
   listeners: Set<FrameListener>;
 }
 
-/** The embedded bus: one process, synchronous delivery in publish order. */
+/**
+ * The embedded bus: one process, synchronous delivery in publish order. A conversation's
+ * frames are forgotten once it has been idle for `idleTtlMs` with nobody watching and no
+ * turn running, so a long-lived process does not keep every conversation it ever saw.
+ */
 export class MemoryFrameBus implements FrameBus {
   readonly #channels = new Map<string, Channel>();
   readonly #retain: number;
+  readonly #idleTtlMs: number;
+  readonly #sweeper: NodeJS.Timeout;
 
-  constructor(options: { retainedFrames?: number } = {}) {
+  constructor(options: { retainedFrames?: number; idleTtlMs?: number } = {}) {
     this.#retain = options.retainedFrames ?? RETAINED_FRAMES;
+    this.#idleTtlMs = options.idleTtlMs ?? 24 * 3600_000;
+    this.#sweeper = setInterval(() => this.sweep(), Math.min(this.#idleTtlMs, 60_000)).unref();
+  }
+
+  /** Forgets idle conversations; runs by itself every minute. */
+  sweep(now = Date.now()): void {
+    for (const [conversationId, channel] of this.#channels) {
+      const idle = channel.listeners.size === 0 && channel.runningTurnId === null;
+      if (idle && now - channel.touchedAt >= this.#idleTtlMs) this.#channels.delete(conversationId);
+    }
   }
 
   async startTurn(conversationId: string, turnId: string, event: TurnStartEvent) {
@@ -75,11 +92,13 @@ export class MemoryFrameBus implements FrameBus {
   async ping() {}
 
   async close() {
+    clearInterval(this.#sweeper);
     this.#channels.clear();
   }
 
   #append(conversationId: string, channel: Channel, turnId: string, event: TurnEvent) {
     const published = toPublished(conversationId, turnId, ++channel.lastSeq, event);
+    channel.touchedAt = Date.now();
     channel.retained.push(published);
     if (channel.retained.length > this.#retain) channel.retained.shift();
     for (const listener of channel.listeners) listener(published);
@@ -89,7 +108,13 @@ export class MemoryFrameBus implements FrameBus {
   #channel(conversationId: string): Channel {
     let channel = this.#channels.get(conversationId);
     if (!channel) {
-      channel = { lastSeq: 0, retained: [], runningTurnId: null, listeners: new Set() };
+      channel = {
+        touchedAt: Date.now(),
+        lastSeq: 0,
+        retained: [],
+        runningTurnId: null,
+        listeners: new Set(),
+      };
       this.#channels.set(conversationId, channel);
     }
     return channel;

@@ -17,10 +17,17 @@ export class MemoryHistoryStore implements HistoryStore {
   readonly #entries = new Map<string, Entry>();
   readonly #ttlMs: number;
   readonly #now: () => number;
+  readonly #sweeper: NodeJS.Timeout;
 
   constructor(options: { ttlSeconds: number; now?: () => number }) {
     this.#ttlMs = options.ttlSeconds * 1000;
     this.#now = options.now ?? Date.now;
+    this.#sweeper = setInterval(() => this.sweep(), Math.min(this.#ttlMs, 60_000)).unref();
+  }
+
+  /** Drops expired conversations that nobody asked for again; runs by itself every minute. */
+  sweep(): void {
+    for (const id of this.#entries.keys()) this.#live(id);
   }
 
   async create(meta: ConversationMeta): Promise<boolean> {
@@ -67,6 +74,7 @@ export class MemoryHistoryStore implements HistoryStore {
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {
+    clearInterval(this.#sweeper);
     this.#entries.clear();
   }
 
