@@ -4,6 +4,7 @@
  * `subscribe`s; a reconnect resumes it with `subscribe {afterSeq: lastSeq}`.
  */
 import { Connection, initialToken } from './connection.js';
+import { conversationFromHash, setHash } from './hash.js';
 import { Transcript } from './transcript.js';
 
 const TURN_FRAMES = new Set([
@@ -14,6 +15,7 @@ const TURN_FRAMES = new Set([
   'tool-end',
   'turn-end',
 ]);
+const RETRY_MS = 2000;
 const EMPTY = 'Ask something. Try “what time is it in Tokyo?” or “what is (12+30)*2?”.';
 
 const $ = (id) => document.getElementById(id);
@@ -63,9 +65,9 @@ const state = {
   wantFresh: false,
 };
 
+const token = initialToken();
 const connection = new Connection({
-  token: initialToken(),
-  onOpen: () => {},
+  token,
   onFrame: handleFrame,
   onStatus: (kind, text) => {
     state.connected = false;
@@ -74,7 +76,7 @@ const connection = new Connection({
     render();
   },
 });
-ui.token.value = sessionStorage.getItem('agentgate.token') ?? '';
+ui.token.value = token;
 
 // ---- frames ------------------------------------------------------------------------
 
@@ -112,7 +114,7 @@ function onReady(ready) {
       afterSeq: state.lastSeq,
     });
   } else {
-    // Nothing to resume (or a new conversation was asked for): take this socket's fresh one.
+    // Nothing to resume: take this socket's fresh conversation.
     showConversation(ready.conversationId, false);
   }
   state.wantFresh = false;
@@ -177,10 +179,17 @@ function onError(frame) {
     connection.send({ type: 'history', conversationId: state.conversationId });
     return;
   }
-  if (state.phase === 'load' && (frame.code === 'not_found' || frame.code === 'forbidden')) {
-    const missing = state.conversationId;
-    showConversation(state.freshId, false);
-    transcript.notice(`Conversation ${missing} could not be opened: ${frame.message}`);
+  if (['load', 'resume', 'catch-up', 'reload'].includes(state.phase)) {
+    // Loading or resuming failed. Gone (expired, deleted, another user's): start afresh.
+    // A passing failure (rate_limited, unavailable): try again on a new socket.
+    if (frame.retryable) {
+      transcript.notice(frame);
+      setTimeout(() => connection.reconnectNow(), RETRY_MS);
+    } else {
+      const missing = state.conversationId;
+      showConversation(state.freshId, false);
+      transcript.notice(`Conversation ${missing} could not be opened: ${frame.message}`);
+    }
     return;
   }
   state.stopping = false;
@@ -238,18 +247,6 @@ function onTurnFrame(frame) {
 }
 
 // ---- conversations ------------------------------------------------------------------
-
-function conversationFromHash() {
-  const id = decodeURIComponent(location.hash.slice(1));
-  return /^[\w-]{1,200}$/.test(id) ? id : null;
-}
-
-function setHash(id) {
-  const url = new URL(location.href);
-  url.hash = id ? encodeURIComponent(id) : '';
-  if (url.href !== location.href)
-    history.replaceState(history.state, '', id ? url : url.pathname + url.search);
-}
 
 function leaveCurrent() {
   if (state.conversationId && state.exists) {
@@ -323,9 +320,12 @@ function canChat() {
 
 function fillModels(models) {
   const previous = ui.model.value;
+  // The region tells models apart only when they are not all in the same one.
+  const regions = new Set(models.map((model) => model.region));
   ui.model.replaceChildren(
     ...models.map((model) => {
-      const option = new Option(`${model.label} (${model.region})`, model.id);
+      const label = regions.size > 1 ? `${model.label} (${model.region})` : model.label;
+      const option = new Option(label, model.id);
       option.title = model.id;
       option.defaultSelected = model.default;
       return option;

@@ -34,7 +34,7 @@ export class Connection {
   #handlers;
 
   /**
-   * @param {{ token: string, onOpen: () => void, onFrame: (frame: object) => void,
+   * @param {{ token: string, onFrame: (frame: object) => void,
    *   onStatus: (state: string, text: string) => void }} handlers
    */
   constructor(handlers) {
@@ -58,7 +58,6 @@ export class Connection {
     this.#handlers.onStatus('connecting', this.#attempt ? 'Reconnecting…' : 'Connecting…');
     socket.addEventListener('open', () => {
       opened = true;
-      this.#handlers.onOpen();
     });
     socket.addEventListener('message', (event) => {
       let frame;

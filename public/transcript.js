@@ -124,7 +124,8 @@ class TurnView {
       this.node.dataset.state = stopReason;
       const parts = [];
       if (stopReason !== 'end_turn') parts.push(STOP_REASONS[stopReason] ?? stopReason);
-      if (usage) parts.push(`${usage.inputTokens} in · ${usage.outputTokens} out tokens`);
+      if (usage?.totalTokens)
+        parts.push(`${usage.inputTokens} in · ${usage.outputTokens} out tokens`);
       if (typeof durationMs === 'number') parts.push(seconds(durationMs));
       const stop = stopReason !== 'end_turn' ? 'turn-meta stopped' : 'turn-meta';
       this.node.append(el('p', { class: stop }, parts.join(' · ')));

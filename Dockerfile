@@ -1,0 +1,54 @@
+# syntax=docker/dockerfile:1
+#
+# agentgate image. Targets:
+#   runtime (default)  gateway or worker: `docker build -t agentgate .`
+#   emulator           the Bedrock emulator for demos (needs dev dependencies)
+# The code runs on Node 20 and 22; the image uses 22. TypeScript runs through tsx (a
+# runtime dependency), so there is no build step.
+
+ARG NODE_IMAGE=node:22-slim
+
+# ---- production dependencies only -------------------------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# ---- every dependency (the emulator needs @smithy/eventstream-codec) ---------------------
+FROM ${NODE_IMAGE} AS dev-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund && npm cache clean --force
+
+# ---- gateway / worker -------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000
+WORKDIR /app
+# Code and dependencies stay owned by root: the process (user node) can read, not change them.
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json package-lock.json tsconfig.json ./
+COPY src ./src
+COPY public ./public
+# The unprivileged user of the official image (uid 1000, home /home/node: mount
+# ~/.aws at /home/node/.aws for profile-based credentials).
+USER node
+EXPOSE 3000
+# /health answers without auth; the server binds 127.0.0.1 when auth is off, so probe that.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# node directly, not `npm start`: SIGTERM reaches close-with-grace, which drains and closes.
+# The worker runs the same image with: node --import tsx src/worker.ts
+CMD ["node", "--import", "tsx", "src/server.ts"]
+
+# ---- Bedrock emulator (demo profile of docker-compose.yml) --------------------------------
+FROM runtime AS emulator
+COPY --from=dev-deps /app/node_modules ./node_modules
+COPY scripts/emulator.ts ./scripts/emulator.ts
+COPY test/emulator ./test/emulator
+ENV EMULATOR_HOST=0.0.0.0 \
+    EMULATOR_PORT=4010
+EXPOSE 4010
+HEALTHCHECK NONE
+CMD ["node", "--import", "tsx", "scripts/emulator.ts"]

@@ -1,0 +1,310 @@
+/**
+ * `npm run loadtest -- [options]`: N WebSocket clients, each chatting M turns one after
+ * another in its own conversation, against a running gateway. Prints turns/s, time to first
+ * token, turn duration, frames/s, errors by code and (with --pid) the gateway's memory.
+ *
+ *   --url ws://127.0.0.1:3000/v1/ws   gateway endpoint
+ *   --clients 50 --turns 5            clients, and turns per client
+ *   --duration 60                     hard stop, in seconds: unfinished turns count as `timeout`
+ *   --token <key>                     sent as `Authorization: Bearer <key>`
+ *   --pid <gateway pid>               sample that process's RSS (Linux /proc, else `ps`)
+ *   --allow-remote                    permit a non-loopback gateway (off by default)
+ *   --json                            print the summary as JSON
+ *
+ * Every client is the same user, so raise the gateway's MAX_TURNS_PER_USER and
+ * MAX_SOCKETS_PER_USER above --clients, or most chats are refused with rate_limited.
+ */
+import { execFileSync } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+
+const PROMPTS = ['hello there', 'what is (12+30)*2?', 'what time is it in Tokyo?'];
+const LIMITS = { clients: 2000, turns: 1000, duration: 3600 };
+
+interface Options {
+  url: URL;
+  clients: number;
+  turns: number;
+  durationS: number;
+  token: string | undefined;
+  pid: number | undefined;
+  json: boolean;
+}
+
+type Frame = { type: string; [key: string]: unknown };
+
+/** What every client adds to; read once at the end. */
+interface Tally {
+  turnsDone: number;
+  ttftMs: number[];
+  turnMs: number[];
+  frames: number;
+  errors: Map<string, number>;
+  connected: number;
+  lastTurnEndAt: number;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`loadtest: ${message}\n`);
+  process.exit(2);
+}
+
+function count(name: string, raw: string, max: number): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    fail(`--${name} must be a whole number from 1 to ${max}, not "${raw}".`);
+  }
+  return value;
+}
+
+/** Loopback only, unless asked: a load test aimed at someone else's server is an attack. */
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  if (isIP(host) === 6) return host === '::1' || host.startsWith('::ffff:127.');
+  return false;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string', default: 'ws://127.0.0.1:3000/v1/ws' },
+      clients: { type: 'string', default: '50' },
+      turns: { type: 'string', default: '5' },
+      duration: { type: 'string', default: '60' },
+      token: { type: 'string' },
+      pid: { type: 'string' },
+      'allow-remote': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  let url: URL;
+  try {
+    url = new URL(values.url);
+  } catch {
+    fail(`--url is not a URL: ${values.url}`);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') fail('--url must be ws:// or wss://.');
+  if (!values['allow-remote'] && !isLoopback(url.hostname)) {
+    fail(`${url.hostname} is not a loopback address; pass --allow-remote if it is yours.`);
+  }
+  return {
+    url,
+    clients: count('clients', values.clients, LIMITS.clients),
+    turns: count('turns', values.turns, LIMITS.turns),
+    durationS: count('duration', values.duration, LIMITS.duration),
+    token: values.token,
+    pid: values.pid === undefined ? undefined : count('pid', values.pid, 2 ** 22),
+    json: values.json,
+  };
+}
+
+/** Resident memory of a process in bytes, or undefined once it cannot be read. */
+function rssOf(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+    if (kb) return Number(kb) * 1024;
+  } catch {
+    // No /proc (macOS): ask ps below.
+  }
+  try {
+    const kb = execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).trim();
+    return kb ? Number(kb) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function bump(errors: Map<string, number>, code: string): void {
+  errors.set(code, (errors.get(code) ?? 0) + 1);
+}
+
+/**
+ * One client: connects, chats its turns in its own conversation, one after another; a
+ * refused chat counts as an error and uses up that turn. Resolves when done or stopped.
+ */
+function runClient(
+  index: number,
+  options: Options,
+  tally: Tally,
+  stopped: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const headers = options.token ? { authorization: `Bearer ${options.token}` } : undefined;
+    const socket = new WebSocket(options.url, { headers });
+    let turn = 0;
+    let requestId = '';
+    let turnId: string | undefined;
+    let sentAt = 0;
+    let firstTokenSeen = false;
+    let finished = false;
+
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      stopped.removeEventListener('abort', onStop);
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
+        socket.terminate();
+      }
+      resolve();
+    };
+    const onStop = () => {
+      if (sentAt !== 0) bump(tally.errors, 'timeout');
+      finish();
+    };
+    stopped.addEventListener('abort', onStop);
+
+    const next = () => {
+      sentAt = 0;
+      turnId = undefined;
+      if (turn >= options.turns) return finish();
+      requestId = `lt${index}.${turn}`;
+      const content = PROMPTS[(index + turn) % PROMPTS.length]!;
+      turn += 1;
+      firstTokenSeen = false;
+      sentAt = performance.now();
+      socket.send(JSON.stringify({ type: 'chat', content, requestId }));
+    };
+
+    socket.on('unexpected-response', (_request, response) => {
+      bump(tally.errors, `http_${response.statusCode}`);
+      finish();
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      bump(tally.errors, `socket_${error.code ?? 'error'}`);
+      finish();
+    });
+    socket.on('close', (code) => {
+      if (!finished) bump(tally.errors, `closed_${code}`);
+      finish();
+    });
+    socket.on('message', (data) => {
+      tally.frames += 1;
+      const frame = JSON.parse(String(data)) as Frame;
+      const now = performance.now();
+      switch (frame.type) {
+        case 'ready':
+          tally.connected += 1;
+          return next();
+        case 'turn-start':
+          if (frame.requestId === requestId) turnId = frame.turnId as string;
+          return;
+        case 'token':
+          if (frame.turnId === turnId && !firstTokenSeen) {
+            firstTokenSeen = true;
+            tally.ttftMs.push(now - sentAt);
+          }
+          return;
+        case 'error':
+          bump(tally.errors, String(frame.code));
+          // A refused chat ends this attempt; an error inside a turn is followed by turn-end.
+          if (frame.requestId === requestId && frame.turnId === undefined) {
+            setTimeout(next, 100);
+          }
+          return;
+        case 'turn-end':
+          if (frame.turnId !== turnId) return;
+          tally.turnsDone += 1;
+          tally.turnMs.push(now - sentAt);
+          tally.lastTurnEndAt = now;
+          return next();
+      }
+    });
+  });
+}
+
+/** Nearest-rank percentile of ascending values. */
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+const ms = (value: number) => (Number.isNaN(value) ? 'n/a' : `${value.toFixed(1)} ms`);
+const mib = (bytes: number | undefined) =>
+  bytes === undefined ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const tally: Tally = {
+    turnsDone: 0,
+    ttftMs: [],
+    turnMs: [],
+    frames: 0,
+    errors: new Map(),
+    connected: 0,
+    lastTurnEndAt: 0,
+  };
+  const rss: number[] = [];
+  const sample = () => {
+    const value = options.pid === undefined ? undefined : rssOf(options.pid);
+    if (value !== undefined) rss.push(value);
+  };
+  sample();
+  const sampler = options.pid === undefined ? undefined : setInterval(sample, 250);
+  const stop = new AbortController();
+  setMaxListeners(options.clients + 10, stop.signal);
+  const deadline = setTimeout(() => stop.abort(), options.durationS * 1000);
+  process.once('SIGINT', () => stop.abort());
+
+  process.stderr.write(
+    `loadtest: ${options.clients} clients × ${options.turns} turns against ${options.url} (stop after ${options.durationS} s)\n`,
+  );
+  const startedAt = performance.now();
+  await Promise.all(
+    Array.from({ length: options.clients }, (_, i) => runClient(i, options, tally, stop.signal)),
+  );
+  const endedAt = performance.now();
+  clearTimeout(deadline);
+  if (sampler) clearInterval(sampler);
+  sample();
+
+  const seconds = (endedAt - startedAt) / 1000;
+  const ttft = [...tally.ttftMs].sort((a, b) => a - b);
+  const turns = [...tally.turnMs].sort((a, b) => a - b);
+  const summary = {
+    url: String(options.url),
+    clients: options.clients,
+    connected: tally.connected,
+    turnsPlanned: options.clients * options.turns,
+    turnsCompleted: tally.turnsDone,
+    elapsedS: Number(seconds.toFixed(2)),
+    turnsPerS: Number((tally.turnsDone / seconds).toFixed(2)),
+    framesPerS: Number((tally.frames / seconds).toFixed(1)),
+    ttftMs: { p50: percentile(ttft, 50), p95: percentile(ttft, 95), p99: percentile(ttft, 99) },
+    turnMs: { p50: percentile(turns, 50), p99: percentile(turns, 99) },
+    errors: Object.fromEntries([...tally.errors].sort((a, b) => b[1] - a[1])),
+    gatewayRssBytes:
+      options.pid === undefined
+        ? undefined
+        : { start: rss[0], peak: rss.length ? Math.max(...rss) : undefined, end: rss.at(-1) },
+  };
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  } else {
+    const errors = Object.entries(summary.errors);
+    const lines = [
+      `clients           ${summary.connected}/${summary.clients} connected`,
+      `turns             ${summary.turnsCompleted}/${summary.turnsPlanned} completed in ${summary.elapsedS} s`,
+      `turns/s           ${summary.turnsPerS}`,
+      `frames/s          ${summary.framesPerS} (${tally.frames} frames)`,
+      `first token       p50 ${ms(summary.ttftMs.p50)}  p95 ${ms(summary.ttftMs.p95)}  p99 ${ms(summary.ttftMs.p99)}`,
+      `turn duration     p50 ${ms(summary.turnMs.p50)}  p99 ${ms(summary.turnMs.p99)}`,
+      `errors            ${errors.length ? errors.map(([code, n]) => `${code} ${n}`).join(', ') : 'none'}`,
+    ];
+    if (summary.gatewayRssBytes) {
+      const { start, peak, end } = summary.gatewayRssBytes;
+      lines.push(`gateway RSS       start ${mib(start)}  peak ${mib(peak)}  end ${mib(end)}`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  process.exitCode = tally.turnsDone === options.clients * options.turns ? 0 : 1;
+}
+
+await main();
