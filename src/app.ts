@@ -19,6 +19,7 @@ import { createMetrics } from './metrics.ts';
 import { BedrockClients } from './providers/bedrock/clients.ts';
 import { createCredentials } from './providers/bedrock/credentials.ts';
 import { BedrockModels } from './providers/bedrock/models.ts';
+import { createTelemetry } from './telemetry.ts';
 
 const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
 const OPEN_PATHS = new Set(['/health', '/ready']);
@@ -55,6 +56,7 @@ export function createWorker(
     systemPrompt: config.agent.systemPrompt,
     maxSteps: config.agent.maxSteps,
     maxContextTokens: config.agent.maxContextTokens,
+    ...(deps.tracer ? { tracer: deps.tracer } : {}),
   });
   return new TurnWorker({
     ...deps,
@@ -77,8 +79,9 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
   const backends = await createBackends(config, log);
   const { clients, models } = createModels(config, log);
   const metrics = createMetrics();
+  const telemetry = createTelemetry(config.otelEndpoint);
   const worker = config.runWorker
-    ? createWorker(config, log, { ...backends, models, metrics })
+    ? createWorker(config, log, { ...backends, models, metrics, tracer: telemetry.tracer })
     : undefined;
   await worker?.start();
 
@@ -134,6 +137,7 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
     await worker?.drain(10_000);
     await backends.close();
     clients.destroy();
+    await telemetry.shutdown();
   });
   return app;
 }

@@ -3,6 +3,7 @@ import { AIMessage, SystemMessage, ToolMessage } from '@langchain/core/messages'
 import type { RunnableConfig } from '@langchain/core/runnables';
 import type { StructuredToolInterface } from '@langchain/core/tools';
 import { Annotation, END, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph';
+import { type Context, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import { isAbortError, toProtocolError } from '../providers/bedrock/errors.ts';
 import type { ModelEntry } from '../providers/bedrock/model-registry.ts';
 import type { BedrockModels } from '../providers/bedrock/models.ts';
@@ -15,6 +16,7 @@ export interface AgentOptions {
   readonly systemPrompt: string;
   readonly maxSteps: number;
   readonly maxContextTokens: number;
+  readonly tracer?: Tracer;
 }
 
 const AgentState = Annotation.Root({
@@ -27,6 +29,8 @@ type State = typeof AgentState.State;
 /** What a turn passes to the graph in `configurable`. */
 export interface TurnConfigurable {
   model: ModelEntry;
+  /** The turn's span, parent of the model and tool call spans. */
+  traceContext?: Context;
 }
 
 /**
@@ -39,15 +43,41 @@ export function createAgentGraph(options: AgentOptions) {
   const system = new SystemMessage(options.systemPrompt);
   const toolsByName = new Map(options.tools.map((t) => [t.name, t]));
 
+  const tracer = options.tracer ?? trace.getTracer('agentgate');
+
   const callModel = async (state: State, config: RunnableConfig) => {
-    const { model } = config.configurable as TurnConfigurable;
+    const { model, traceContext } = config.configurable as TurnConfigurable;
     const context = trimToBudget(repairConversation(state.messages), options.maxContextTokens);
+    const span = tracer.startSpan(
+      'bedrock.converse',
+      {
+        attributes: {
+          'gen_ai.system': 'aws.bedrock',
+          'gen_ai.request.model': model.modelId,
+          'cloud.region': model.region,
+          'agentgate.streaming': options.models.isStreaming(model),
+          'agentgate.messages': context.length,
+        },
+      },
+      traceContext,
+    );
     try {
       const reply = await options.models.invoke(model, [system, ...context], options.tools, config);
+      const usage = reply.usage_metadata;
+      if (usage) {
+        span.setAttributes({
+          'gen_ai.usage.input_tokens': usage.input_tokens,
+          'gen_ai.usage.output_tokens': usage.output_tokens,
+        });
+      }
       return { messages: [reply], steps: state.steps + 1 };
     } catch (error) {
       if (isAbortError(error) || config.signal?.aborted) throw error;
-      throw toProtocolError(error, { model: model.id, region: model.region });
+      const failure = toProtocolError(error, { model: model.id, region: model.region });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: failure.code });
+      throw failure;
+    } finally {
+      span.end();
     }
   };
 
@@ -60,6 +90,8 @@ export function createAgentGraph(options: AgentOptions) {
       const input = call.args ?? {};
       await dispatchCustomEvent(TOOL_START_EVENT, { toolCallId, name: call.name, input }, config);
       const started = performance.now();
+      const { traceContext } = config.configurable as TurnConfigurable;
+      const span = tracer.startSpan(`tool ${call.name}`, {}, traceContext);
       const tool = toolsByName.get(call.name);
       let output: string;
       let isError = false;
@@ -71,6 +103,9 @@ export function createAgentGraph(options: AgentOptions) {
         if (config.signal?.aborted) throw error;
         isError = true;
         output = `Error: ${(error as Error).message}`;
+        span.setStatus({ code: SpanStatusCode.ERROR, message: output.slice(0, 200) });
+      } finally {
+        span.end();
       }
       const end: ToolEndData = {
         toolCallId,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AIMessage, type BaseMessage, type HumanMessage } from '@langchain/core/messages';
+import { context, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
@@ -13,6 +14,8 @@ export interface TurnInput {
   readonly history: readonly BaseMessage[];
   readonly userMessage: HumanMessage;
   readonly signal: AbortSignal;
+  /** Names the turn in traces. */
+  readonly ids?: { readonly conversationId: string; readonly turnId: string };
 }
 
 export interface TurnOutcome {
@@ -28,6 +31,8 @@ export interface RunnerOptions {
   readonly maxSteps: number;
   readonly log: Logger;
   readonly logStreamEvents: boolean;
+  /** Spans of turns (here), model and tool calls (in the graph); a no-op tracer by default. */
+  readonly tracer?: Tracer;
 }
 
 /**
@@ -40,9 +45,19 @@ export async function* runTurn(
   input: TurnInput,
 ): AsyncGenerator<TurnEvent, TurnOutcome> {
   const normalizer = new TurnNormalizer();
+  const span = (options.tracer ?? trace.getTracer('agentgate')).startSpan('agentgate.turn', {
+    attributes: {
+      'agentgate.model': input.model.id,
+      'agentgate.conversation_id': input.ids?.conversationId ?? '',
+      'agentgate.turn_id': input.ids?.turnId ?? '',
+    },
+  });
   let stopReason: StopReason;
   try {
-    const configurable: TurnConfigurable = { model: input.model };
+    const configurable: TurnConfigurable = {
+      model: input.model,
+      traceContext: trace.setSpan(context.active(), span),
+    };
     const events = options.graph.streamEvents(
       { messages: [...input.history, input.userMessage] },
       {
@@ -72,8 +87,15 @@ export async function* runTurn(
         ...(failure.hints ? { hints: [...failure.hints] } : {}),
       };
       stopReason = 'error';
+      span.setStatus({ code: SpanStatusCode.ERROR, message: failure.code });
     }
   }
+  span.setAttributes({
+    'agentgate.stop_reason': stopReason,
+    'gen_ai.usage.input_tokens': normalizer.usage.inputTokens,
+    'gen_ai.usage.output_tokens': normalizer.usage.outputTokens,
+  });
+  span.end();
   return {
     stopReason,
     text: normalizer.text,
