@@ -6,7 +6,7 @@ import type { Config } from './config/config.ts';
 import type { JobQueue } from './queue/job-queue.ts';
 import { MemoryJobQueue } from './queue/memory-job-queue.ts';
 import { RedisJobQueue } from './queue/redis-job-queue.ts';
-import { RedisConnections, whenReady } from './redis/connection.ts';
+import { RedisConnections } from './redis/connection.ts';
 import type { HistoryStore } from './store/history-store.ts';
 import { MemoryHistoryStore } from './store/memory-history-store.ts';
 import { RedisHistoryStore } from './store/redis-history-store.ts';
@@ -53,9 +53,10 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
  * process: it starts unready (`/ready` 503) and connects when Redis comes.
  */
 async function createRedisBackends(config: Config, url: string, log: Logger): Promise<Backends> {
-  const connections = new RedisConnections({ url, log });
+  // Named by pid, so that CLIENT LIST tells which process holds which connection.
+  const connections = new RedisConnections({ url, log, name: `agentgate-${process.pid}` });
   try {
-    await whenReady(connections.command, STARTUP_WAIT_MS);
+    await connections.ready(STARTUP_WAIT_MS);
     log.info({ prefix: config.redisKeyPrefix }, 'state: in Redis');
   } catch (error) {
     log.warn({ err: error }, 'Redis is not reachable yet; starting unready, reconnecting');

@@ -3,6 +3,7 @@ import { createModels, createWorker } from './app.ts';
 import { createBackends } from './backends.ts';
 import { configFromProcess } from './config/from-process.ts';
 import { createLogger } from './logger.ts';
+import { createTelemetry } from './telemetry.ts';
 
 // The worker process (`npm run worker`): takes turn jobs from Redis and runs them. It
 // serves no HTTP; gateways started with RUN_WORKER=false queue the turns it runs.
@@ -16,7 +17,9 @@ if (!config.redisUrl) {
 
 const backends = await createBackends(config, log);
 const { clients, models } = createModels(config, log);
-const worker = createWorker(config, log, { ...backends, models });
+// Turns run here, so their traces start here (when OTEL_EXPORTER_OTLP_ENDPOINT is set).
+const telemetry = createTelemetry(config.otelEndpoint);
+const worker = createWorker(config, log, { ...backends, models, tracer: telemetry.tracer });
 
 // On SIGTERM/SIGINT: stop taking jobs, let running turns finish (the queue waits up to
 // 10 s; turns still running after that are reclaimed by another worker), close Redis.
@@ -25,6 +28,7 @@ closeWithGrace({ delay: 20_000 }, async ({ signal, err }) => {
   else log.info({ signal, running: worker.runningTurns }, 'worker shutting down');
   await backends.close();
   clients.destroy();
+  await telemetry.shutdown();
 });
 
 await worker.start();

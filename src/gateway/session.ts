@@ -264,8 +264,17 @@ export class Session {
       },
     };
     this.#watches.set(conversationId, watch);
-    await this.#deps.hub.add(conversationId, watch);
-    const { state, frames } = await this.#deps.bus.replay(conversationId, afterSeq);
+    let replay: Awaited<ReturnType<FrameBus['replay']>>;
+    try {
+      await this.#deps.hub.add(conversationId, watch);
+      replay = await this.#deps.bus.replay(conversationId, afterSeq);
+    } catch (error) {
+      // Redis is down: watch nothing rather than hold frames forever.
+      this.#watches.delete(conversationId);
+      this.#deps.hub.remove(conversationId, watch);
+      throw error;
+    }
+    const { state, frames } = replay;
     if (announce) this.#send({ type: 'subscribed', conversationId, ...state });
     watch.lastSentSeq = Math.min(afterSeq ?? state.lastSeq, state.lastSeq);
     if (watch.lastSentSeq + 1 < state.firstRetainedSeq) {

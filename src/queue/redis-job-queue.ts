@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type RedisConnections, whenReady } from '../redis/connection.ts';
 import { redisCall } from '../redis/errors.ts';
+import { JobStream } from '../redis/job-stream.ts';
 import {
   checkPrefix,
   conversationKeys,
@@ -14,16 +15,12 @@ import {
   queueKeys,
 } from '../redis/keys.ts';
 import { CANCEL_TURN, CLAIM_TURN, RENEW_TURN } from '../redis/scripts.ts';
-import { fieldOf, parseJob, readGroupEntries, type StreamEntry } from '../redis/stream-reply.ts';
-import type { ConsumeOptions, JobHandler, JobQueue, LostJobHandler, TurnJob } from './job-queue.ts';
+import { fieldOf, parseJob } from '../redis/stream-reply.ts';
+import type { ConsumeOptions, JobHandler, JobQueue, TurnJob } from './job-queue.ts';
+import { LostJobs } from './lost-jobs.ts';
 
-export interface RedisJobQueueOptions {
-  /** Commands go on the shared connection; the consumer opens its reader and subscriber. */
-  readonly connections: RedisConnections;
-  readonly log: Logger;
-  /** Lifetime of the per-conversation cancel marker. */
-  readonly ttlSeconds: number;
-  readonly prefix?: string;
+/** Timings and limits; every one has a default (TIMING). */
+export interface Timing {
   readonly turnLeaseMs?: number;
   /** How often a worker says its jobs are alive (resets their idle time, renews leases). */
   readonly heartbeatMs?: number;
@@ -37,6 +34,26 @@ export interface RedisJobQueueOptions {
   readonly blockMs?: number;
   /** On close, how long running jobs may take to finish before they are left to others. */
   readonly closeGraceMs?: number;
+}
+
+const TIMING: Required<Timing> = {
+  turnLeaseMs: DEFAULT_TURN_LEASE_MS,
+  heartbeatMs: 3_000,
+  reclaimIdleMs: 10_000,
+  reclaimIntervalMs: 3_000,
+  maxDeliveries: 3,
+  concurrency: 32,
+  blockMs: 2_000,
+  closeGraceMs: 10_000,
+};
+
+export interface RedisJobQueueOptions extends Timing {
+  /** Commands go on the shared connection; the consumer opens its reader and subscriber. */
+  readonly connections: RedisConnections;
+  readonly log: Logger;
+  /** Lifetime of the per-conversation cancel marker. */
+  readonly ttlSeconds: number;
+  readonly prefix?: string;
   readonly consumer?: string;
 }
 
@@ -45,8 +62,6 @@ interface Running {
   readonly controller: AbortController;
   done: Promise<void>;
 }
-
-const GROUP = 'workers';
 
 /**
  * Jobs on a Redis Stream read by the consumer group `workers`. A worker takes the job's
@@ -63,20 +78,14 @@ export class RedisJobQueue implements JobQueue {
   readonly #log: Logger;
   readonly #prefix: string;
   readonly #keys: QueueKeys;
+  readonly #stream: JobStream;
   readonly #ttl: number;
-  readonly #leaseMs: number;
-  readonly #heartbeatMs: number;
-  readonly #idleMs: number;
-  readonly #reclaimMs: number;
-  readonly #maxDeliveries: number;
-  readonly #concurrency: number;
-  readonly #blockMs: number;
-  readonly #graceMs: number;
+  readonly #o: Required<Timing>;
   readonly consumer: string;
   /** Running jobs by stream entry id. */
   readonly #running = new Map<string, Running>();
   #handler: JobHandler | undefined;
-  #onLost: LostJobHandler | undefined;
+  #lost: LostJobs | undefined;
   #reader: Redis | undefined;
   #control: Redis | undefined;
   #timers: NodeJS.Timeout[] = [];
@@ -88,37 +97,38 @@ export class RedisJobQueue implements JobQueue {
   #closed: Promise<void> | undefined;
 
   constructor(options: RedisJobQueueOptions) {
-    this.#connections = options.connections;
-    this.#redis = options.connections.command;
-    this.#log = options.log.child({ component: 'job-queue' });
-    this.#prefix = checkPrefix(options.prefix ?? DEFAULT_KEY_PREFIX);
+    const { connections, log, ttlSeconds, prefix, consumer, ...timing } = options;
+    this.#connections = connections;
+    this.#redis = connections.command;
+    this.#log = log.child({ component: 'job-queue' });
+    this.#prefix = checkPrefix(prefix ?? DEFAULT_KEY_PREFIX);
     this.#keys = queueKeys(this.#prefix);
-    this.#ttl = Math.max(1, Math.round(options.ttlSeconds));
-    this.#leaseMs = options.turnLeaseMs ?? DEFAULT_TURN_LEASE_MS;
-    this.#heartbeatMs = options.heartbeatMs ?? 3_000;
-    this.#idleMs = options.reclaimIdleMs ?? 10_000;
-    this.#reclaimMs = options.reclaimIntervalMs ?? 3_000;
-    this.#maxDeliveries = options.maxDeliveries ?? 3;
-    this.#concurrency = options.concurrency ?? 32;
-    this.#blockMs = options.blockMs ?? 2_000;
-    this.#graceMs = options.closeGraceMs ?? 10_000;
-    this.consumer =
-      options.consumer ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.#stream = new JobStream(this.#redis, this.#keys);
+    this.#ttl = Math.max(1, Math.round(ttlSeconds));
+    this.#o = { ...TIMING, ...withoutUndefined(timing) };
+    this.consumer = consumer ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   }
 
   async enqueue(job: TurnJob): Promise<void> {
-    await redisCall('queue turn', () =>
-      this.#redis.xadd(this.#keys.jobs, '*', 'job', JSON.stringify(job)),
-    );
+    await redisCall('queue turn', () => this.#stream.add(job));
   }
 
   async consume(handler: JobHandler, options: ConsumeOptions = {}): Promise<void> {
     if (this.#handler) throw new Error('This queue already has a consumer.');
     if (this.#stopping) throw new Error('The queue is closed.');
     this.#handler = handler;
-    this.#onLost = options.onLost;
-    this.#reader = this.#connections.open('blocking', 'agentgate-jobs');
-    const control = this.#connections.open('subscriber', 'agentgate-control');
+    this.#lost = new LostJobs({
+      stream: this.#stream,
+      consumer: this.consumer,
+      idleMs: this.#o.reclaimIdleMs,
+      maxDeliveries: this.#o.maxDeliveries,
+      onLost: options.onLost,
+      isRunning: (id) => this.#running.has(id),
+      ack: (id) => this.#ack(id),
+      log: this.#log,
+    });
+    this.#reader = this.#connections.open('blocking', 'jobs');
+    const control = this.#connections.open('subscriber', 'control');
     this.#control = control;
     control.on('message', (_channel: string, message: string) => this.#onCancel(message));
     control.on('ready', () => {
@@ -129,8 +139,8 @@ export class RedisJobQueue implements JobQueue {
         );
     });
     this.#timers = [
-      setInterval(() => void this.#heartbeat(), this.#heartbeatMs),
-      setInterval(() => void this.#reclaim(), this.#reclaimMs),
+      setInterval(() => void this.#heartbeat(), this.#o.heartbeatMs),
+      setInterval(() => void this.#reclaim(), this.#o.reclaimIntervalMs),
     ];
     for (const timer of this.#timers) timer.unref();
     this.#loop = this.#readLoop();
@@ -171,7 +181,7 @@ export class RedisJobQueue implements JobQueue {
       this.#log.info({ running: running.length }, 'waiting for running turns before closing');
       await Promise.race([
         Promise.allSettled(running),
-        sleep(this.#graceMs, undefined, { ref: false }),
+        sleep(this.#o.closeGraceMs, undefined, { ref: false }),
       ]);
     }
     for (const timer of this.#timers) clearInterval(timer);
@@ -181,7 +191,7 @@ export class RedisJobQueue implements JobQueue {
   async #readLoop(): Promise<void> {
     const reader = this.#reader!;
     while (!this.#stopping) {
-      const free = this.#concurrency - this.#running.size;
+      const free = this.#o.concurrency - this.#running.size;
       if (free <= 0) {
         await new Promise<void>((resolve) => {
           this.#slotFreed = resolve;
@@ -189,22 +199,10 @@ export class RedisJobQueue implements JobQueue {
         continue;
       }
       try {
-        await whenReady(reader, this.#blockMs);
+        await whenReady(reader, this.#o.blockMs);
         await this.#ensureGroup();
-        const reply = await reader.call(
-          'XREADGROUP',
-          'GROUP',
-          GROUP,
-          this.consumer,
-          'COUNT',
-          free,
-          'BLOCK',
-          this.#blockMs,
-          'STREAMS',
-          this.#keys.jobs,
-          '>',
-        );
-        for (const [id, fields] of readGroupEntries(reply)) await this.#take(id, fields);
+        const entries = await this.#stream.read(reader, this.consumer, free, this.#o.blockMs);
+        for (const [id, fields] of entries) await this.#take(id, fields);
       } catch (error) {
         if (this.#stopping) break;
         if (String(error).includes('NOGROUP')) this.#group = undefined;
@@ -216,14 +214,10 @@ export class RedisJobQueue implements JobQueue {
 
   /** The group reads from the start of the stream: jobs queued before any worker are kept. */
   #ensureGroup(): Promise<void> {
-    this.#group ??= this.#redis.xgroup('CREATE', this.#keys.jobs, GROUP, '0', 'MKSTREAM').then(
-      () => {},
-      (error: unknown) => {
-        if (String(error).includes('BUSYGROUP')) return;
-        this.#group = undefined;
-        throw error;
-      },
-    );
+    this.#group ??= this.#stream.createGroup().catch((error: unknown) => {
+      this.#group = undefined;
+      throw error;
+    });
     return this.#group;
   }
 
@@ -231,7 +225,7 @@ export class RedisJobQueue implements JobQueue {
     const raw = fieldOf(fields, 'job');
     const job = parseJob(raw);
     if (!job) {
-      await this.#park(id, raw, undefined, 'unreadable job');
+      await this.#lost!.park(id, raw, undefined, 'unreadable job');
       return;
     }
     const controller = new AbortController();
@@ -244,7 +238,7 @@ export class RedisJobQueue implements JobQueue {
       claim = await CLAIM_TURN.run(
         this.#redis,
         [k.running, k.seq, k.ended, k.cancelled],
-        [job.turnId, this.#leaseMs],
+        [job.turnId, this.#o.turnLeaseMs],
       );
     } catch (error) {
       // Left pending: a reclaimer ends the turn once Redis answers again.
@@ -258,7 +252,7 @@ export class RedisJobQueue implements JobQueue {
     if (claim === 0) {
       this.#finish(id);
       this.#log.warn({ turnId: job.turnId }, 'job whose turn is no longer this worker’s to run');
-      await this.#lose(id, job);
+      await this.#lost!.lose(id, job);
       return;
     }
     if (claim === 2) controller.abort();
@@ -278,7 +272,7 @@ export class RedisJobQueue implements JobQueue {
 
   async #ack(id: string): Promise<void> {
     try {
-      await this.#redis.multi().xack(this.#keys.jobs, GROUP, id).xdel(this.#keys.jobs, id).exec();
+      await this.#stream.ack(id);
     } catch (error) {
       // Still pending: a reclaimer hands it to onLost, which finds the turn ended.
       this.#log.warn({ err: error, id }, 'could not ack a finished job');
@@ -298,21 +292,24 @@ export class RedisJobQueue implements JobQueue {
     }
   }
 
+  async #reclaim(): Promise<void> {
+    if (this.#reclaiming || this.#stopping || !this.#lost) return;
+    this.#reclaiming = true;
+    try {
+      await this.#lost.reclaim();
+    } catch (error) {
+      if (String(error).includes('NOGROUP')) this.#group = undefined;
+      else this.#log.warn({ err: error }, 'reclaiming jobs failed');
+    } finally {
+      this.#reclaiming = false;
+    }
+  }
+
   async #heartbeat(): Promise<void> {
     if (this.#running.size === 0) return;
     const ids = [...this.#running.keys()];
     try {
-      const kept = new Set(
-        (await this.#redis.call(
-          'XCLAIM',
-          this.#keys.jobs,
-          GROUP,
-          this.consumer,
-          0,
-          ...ids,
-          'JUSTID',
-        )) as string[],
-      );
+      const kept = await this.#stream.touch(this.consumer, ids);
       await Promise.all(
         ids.map((id) => {
           const entry = this.#running.get(id);
@@ -324,97 +321,15 @@ export class RedisJobQueue implements JobQueue {
             return undefined;
           }
           const k = conversationKeys(this.#prefix, entry.job.conversationId);
-          return RENEW_TURN.run(this.#redis, [k.running], [entry.job.turnId, this.#leaseMs]);
+          return RENEW_TURN.run(this.#redis, [k.running], [entry.job.turnId, this.#o.turnLeaseMs]);
         }),
       );
     } catch (error) {
       this.#log.warn({ err: error }, 'heartbeat failed');
     }
   }
+}
 
-  async #reclaim(): Promise<void> {
-    if (this.#reclaiming || this.#stopping) return;
-    this.#reclaiming = true;
-    try {
-      let cursor = '0-0';
-      for (let round = 0; round < 10; round++) {
-        const [next, entries] = (await this.#redis.call(
-          'XAUTOCLAIM',
-          this.#keys.jobs,
-          GROUP,
-          this.consumer,
-          this.#idleMs,
-          cursor,
-          'COUNT',
-          20,
-        )) as [string, StreamEntry[]];
-        for (const [id, fields] of entries) {
-          // Our own live job whose heartbeat came late: nothing was lost.
-          if (!this.#running.has(id)) await this.#recover(id, fields);
-        }
-        if (next === '0-0') break;
-        cursor = next;
-      }
-    } catch (error) {
-      if (String(error).includes('NOGROUP')) this.#group = undefined;
-      else this.#log.warn({ err: error }, 'reclaiming jobs failed');
-    } finally {
-      this.#reclaiming = false;
-    }
-  }
-
-  async #recover(id: string, fields: string[] | null): Promise<void> {
-    const raw = fieldOf(fields, 'job');
-    const job = parseJob(raw);
-    const pending = (await this.#redis.call('XPENDING', this.#keys.jobs, GROUP, id, id, 1)) as [
-      string,
-      string,
-      number,
-      number,
-    ][];
-    const deliveries = pending[0]?.[3] ?? 0;
-    if (!job || deliveries > this.#maxDeliveries) {
-      await this.#park(id, raw, job, job ? `delivered ${deliveries} times` : 'unreadable job');
-      return;
-    }
-    this.#log.warn({ turnId: job.turnId, deliveries }, 'reclaimed the job of a dead worker');
-    await this.#lose(id, job);
-  }
-
-  /** onLost, then ack; if onLost fails the job stays pending and comes back (or is parked). */
-  async #lose(id: string, job: TurnJob): Promise<void> {
-    try {
-      await this.#onLost?.(job);
-      await this.#ack(id);
-    } catch (error) {
-      this.#log.warn(
-        { err: error, turnId: job.turnId },
-        'ending a lost turn failed; it will be retried',
-      );
-    }
-  }
-
-  /** Moves a job to the dead-letter stream, acks it, and still tries to end its turn once. */
-  async #park(id: string, raw: string | undefined, job: TurnJob | undefined, reason: string) {
-    this.#log.error({ id, reason, turnId: job?.turnId }, 'parking a job');
-    await this.#redis.xadd(
-      this.#keys.dead,
-      '*',
-      'job',
-      raw ?? '',
-      'reason',
-      reason,
-      'parkedAt',
-      new Date().toISOString(),
-    );
-    await this.#ack(id);
-    if (job) {
-      await this.#onLost?.(job).catch((error: unknown) =>
-        this.#log.error(
-          { err: error, turnId: job.turnId },
-          'could not end the turn of a parked job',
-        ),
-      );
-    }
-  }
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

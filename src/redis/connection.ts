@@ -35,23 +35,32 @@ export class RedisConnections {
   readonly command: Redis;
   readonly #url: string;
   readonly #log: Logger;
+  readonly #name: string;
   readonly #all = new Set<Redis>();
   #closed: Promise<void> | undefined;
 
+  /** `name` starts every connection's CLIENT SETNAME, to tell them apart in CLIENT LIST. */
   constructor(options: { url: string; log: Logger; name?: string }) {
     this.#url = options.url;
     this.#log = options.log.child({ component: 'redis' });
-    this.command = this.open('command', options.name ?? 'agentgate');
+    this.#name = options.name ?? 'agentgate';
+    this.command = this.open('command', 'commands');
   }
 
-  /** Opens a connection for `role`; it is closed by {@link close} if not before. */
-  open(role: ConnectionRole, name = `agentgate-${role}`): Redis {
+  /** Opens a connection for `role`, named `<name>-<purpose>`; {@link close} closes it. */
+  open(role: ConnectionRole, purpose: string = role): Redis {
     if (this.#closed) throw new Error('Redis connections are closed.');
+    const name = `${this.#name}-${purpose}`;
     const redis = new Redis(this.#url, optionsFor(role, name));
     watch(redis, this.#log.child({ connection: name }));
     this.#all.add(redis);
     redis.once('end', () => this.#all.delete(redis));
     return redis;
+  }
+
+  /** Resolves once the command connection is up; rejects after `timeoutMs`. */
+  ready(timeoutMs: number): Promise<void> {
+    return whenReady(this.command, timeoutMs);
   }
 
   /** Throws unless Redis answers PING within `timeoutMs`. */
@@ -66,14 +75,19 @@ export class RedisConnections {
   }
 }
 
+// One pending 'ready' wait per connection, however many callers wait on it.
+const readiness = new WeakMap<Redis, Promise<void>>();
+
 /** Resolves when `redis` is ready to take commands; rejects after `timeoutMs`. */
 export function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
-  return withTimeout(
-    new Promise<void>((resolve) => redis.once('ready', () => resolve())),
-    timeoutMs,
-    `Redis connection not ready (${redis.status})`,
-  );
+  let ready = readiness.get(redis);
+  if (!ready) {
+    ready = new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+    readiness.set(redis, ready);
+    void ready.then(() => readiness.delete(redis));
+  }
+  return withTimeout(ready, timeoutMs, `Redis connection not ready (${redis.status})`);
 }
 
 /** Closes a connection: QUIT when it is up (replies already sent arrive), else at once. */

@@ -1,0 +1,186 @@
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PublishedFrame } from '../../src/bus/frame-bus.ts';
+import { RedisFrameBus } from '../../src/bus/redis-frame-bus.ts';
+import { ProtocolError } from '../../src/protocol/errors.ts';
+import type { TurnEvent } from '../../src/protocol/frames.ts';
+import type { RedisConnections } from '../../src/redis/connection.ts';
+import { conversationKeys } from '../../src/redis/keys.ts';
+import {
+  adminRedis,
+  deletePrefix,
+  eventually,
+  killConnection,
+  testConnections,
+  testLog,
+  testPrefix,
+} from './fixture.ts';
+
+let prefix: string;
+let admin: Redis;
+let open: { bus: RedisFrameBus; connections: RedisConnections; name: string }[];
+
+async function process(name: string, options: { turnLeaseMs?: number } = {}) {
+  const connections = await testConnections(name);
+  const bus = new RedisFrameBus({ connections, log: testLog, prefix, ttlSeconds: 600, ...options });
+  open.push({ bus, connections, name });
+  return bus;
+}
+
+beforeEach(() => {
+  prefix = testPrefix();
+  admin = adminRedis();
+  open = [];
+});
+afterEach(async () => {
+  for (const { bus, connections } of open) {
+    await bus.close();
+    await connections.close();
+  }
+  await deletePrefix(admin, prefix);
+  admin.disconnect();
+});
+
+const start = { type: 'turn-start', model: 'm1', userMessage: { content: 'hi' } } as const;
+const token = (text: string): TurnEvent => ({ type: 'token', text });
+const end: TurnEvent = {
+  type: 'turn-end',
+  stopReason: 'end_turn',
+  text: '',
+  usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+  durationMs: 1,
+  model: 'm1',
+};
+const seqs = (frames: PublishedFrame[]) => frames.map((p) => p.frame.seq);
+const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+describe('redis frame bus', () => {
+  it('gives a subscriber in another process the same frames and seq values', async () => {
+    const a = await process('gw-a');
+    const b = await process('gw-b');
+    const received: PublishedFrame[] = [];
+    const off = await b.subscribe('c1', (p) => received.push(p));
+    const sent = [await a.startTurn('c1', 't1', start)];
+    for (let i = 0; i < 30; i++) sent.push(await a.publish('c1', 't1', token(`${i} `)));
+    sent.push(await a.publish('c1', 't1', end));
+    await eventually(() => received.length === 32, 3_000, 'all frames on B');
+    expect(received.map((p) => p.json)).toEqual(sent.map((p) => p!.json));
+    off();
+  });
+
+  it('drops frames of a turn that has ended or lost the conversation to another', async () => {
+    const bus = await process('gw');
+    await bus.startTurn('c1', 't1', start);
+    await bus.publish('c1', 't1', end);
+    await expect(bus.publish('c1', 't1', token('late'))).rejects.toMatchObject({
+      code: 'worker_lost',
+    });
+    await bus.startTurn('c1', 't2', start);
+    await expect(bus.publish('c1', 't1', end)).rejects.toBeInstanceOf(ProtocolError);
+    const { state, frames } = await bus.replay('c1', 0);
+    expect(seqs(frames)).toEqual([1, 2, 3]);
+    expect(state.runningTurnId).toBe('t2');
+  });
+
+  it('lets a turn whose lease lapsed end, if no other turn started', async () => {
+    const bus = await process('gw', { turnLeaseMs: 200 });
+    await bus.startTurn('c1', 't1', start);
+    expect(await admin.pttl(conversationKeys(prefix, 'c1').running)).toBeGreaterThan(100);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await bus.replay('c1')).state.runningTurnId).toBeNull();
+    await bus.publish('c1', 't1', {
+      type: 'error',
+      code: 'worker_lost',
+      message: 'x',
+      retryable: true,
+    });
+    await bus.publish('c1', 't1', end);
+    expect(seqs((await bus.replay('c1', 0)).frames)).toEqual([1, 2, 3]);
+  });
+
+  it('renews the lease with every frame of the turn', async () => {
+    const bus = await process('gw', { turnLeaseMs: 1_000 });
+    await bus.startTurn('c1', 't1', start);
+    for (let i = 0; i < 5; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await bus.publish('c1', 't1', token('.'));
+    }
+    expect((await bus.replay('c1')).state.runningTurnId).toBe('t1');
+  });
+
+  it('puts every key of a conversation under one hash tag, with a time to live', async () => {
+    const bus = await process('gw');
+    await bus.startTurn('c_1', 't1', start);
+    await bus.publish('c_1', 't1', end);
+    const keys = await admin.keys(`${prefix}*`);
+    expect(keys.sort()).toEqual(['ended', 'frames', 'seq'].map((s) => `${prefix}{c_1}:${s}`));
+    for (const key of keys) expect(await admin.ttl(key)).toBeGreaterThan(590);
+  });
+
+  it('catches up from the log after its subscriber connection drops', async () => {
+    const a = await process('gw-a');
+    const b = await process('gw-b');
+    const received: PublishedFrame[] = [];
+    await b.subscribe('c1', (p) => received.push(p));
+    await a.startTurn('c1', 't1', start);
+    await eventually(() => received.length === 1, 3_000, 'first frame');
+    await killConnection(admin, 'gw-b-frames');
+    // Published while B is away: Pub/Sub loses these; the log does not.
+    for (let i = 0; i < 10; i++) await a.publish('c1', 't1', token(`${i}`));
+    await eventually(() => received.length === 11, 5_000, 'frames after the reconnect');
+    await a.publish('c1', 't1', end);
+    await eventually(() => received.length === 12, 3_000, 'turn-end live again');
+    expect(seqs(received)).toEqual(upTo(12));
+  });
+
+  it('fills a gap in the live frames from the log', async () => {
+    const bus = await process('gw');
+    const received: PublishedFrame[] = [];
+    await bus.subscribe('c1', (p) => received.push(p));
+    await bus.startTurn('c1', 't1', start);
+    // A frame that reached the log but never the channel.
+    const k = conversationKeys(prefix, 'c1');
+    const missing = { type: 'token', conversationId: 'c1', turnId: 't1', seq: 2, text: 'lost' };
+    await admin.incr(k.seq);
+    await admin.xadd(k.frames, '2-0', 'f', JSON.stringify(missing));
+    await bus.publish('c1', 't1', token('after'));
+    await eventually(() => received.length === 3, 3_000, 'three frames');
+    expect(seqs(received)).toEqual([1, 2, 3]);
+    expect(received[1]!.frame).toEqual(missing);
+  });
+
+  it('delivers each frame once when subscribing races the connection and live frames', async () => {
+    const a = await process('gw-a');
+    // B's subscriber connection is still connecting when B subscribes.
+    const connections = await testConnections('gw-b');
+    const b = new RedisFrameBus({ connections, log: testLog, prefix, ttlSeconds: 600 });
+    open.push({ bus: b, connections, name: 'gw-b' });
+    const received: PublishedFrame[] = [];
+    const publishing = (async () => {
+      await a.startTurn('c1', 't1', start);
+      for (let i = 0; i < 50; i++) await a.publish('c1', 't1', token(`${i}`));
+    })();
+    await b.subscribe('c1', (p) => received.push(p));
+    await publishing;
+    await a.publish('c1', 't1', end);
+    await eventually(() => received.at(-1)?.frame.type === 'turn-end', 3_000, 'turn-end');
+    const got = seqs(received);
+    expect(new Set(got).size).toBe(got.length);
+    expect(got).toEqual(upTo(52).slice(52 - got.length));
+  });
+
+  it('starts a deleted conversation again from seq 1 for subscribers elsewhere', async () => {
+    const a = await process('gw-a');
+    const b = await process('gw-b');
+    const received: PublishedFrame[] = [];
+    await b.subscribe('c1', (p) => received.push(p));
+    await a.startTurn('c1', 't1', start);
+    await a.publish('c1', 't1', token('x'));
+    await a.publish('c1', 't1', end);
+    await eventually(() => received.length === 3, 3_000, 'first life');
+    await a.delete('c1');
+    await a.startTurn('c1', 't2', start);
+    await eventually(() => received.length === 4, 3_000, 'second life');
+    expect(received[3]!.frame).toMatchObject({ turnId: 't2', seq: 1 });
+  });
+});

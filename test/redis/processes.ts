@@ -1,0 +1,218 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import type { Emulator } from '../emulator/index.ts';
+import { eventually } from './fixture.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** A port that was free a moment ago (the OS hands out a fresh one each time). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A child process of the test, with its output kept for when a test fails. */
+export class Child {
+  readonly process: ChildProcess;
+  readonly name: string;
+  readonly output: string[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(name: string, command: string, args: string[], env: Record<string, string>) {
+    this.name = name;
+    this.process = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const stream of [this.process.stdout, this.process.stderr]) {
+      stream?.on('data', (chunk: Buffer) => this.output.push(String(chunk)));
+    }
+    this.exited = new Promise((resolve) => this.process.once('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.process.pid ?? -1;
+  }
+
+  get running(): boolean {
+    return this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  /** SIGTERM, then SIGKILL if it has not gone after `graceMs`. Idempotent. */
+  async stop(graceMs = 15_000): Promise<void> {
+    if (!this.running) return;
+    this.process.kill('SIGTERM');
+    const timer = setTimeout(() => this.process.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Dies at once, as on a crash or an OOM kill. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.process.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** The output so far, for failure messages. */
+  log(): string {
+    return `--- ${this.name} (pid ${this.pid}) ---\n${this.output.join('')}`;
+  }
+}
+
+/** Environment of a gateway or worker process: the emulator as Bedrock, fake keys. */
+export function processEnv(emulator: Emulator, redisUrl: string, prefix: string, extra = {}) {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    HOST: '127.0.0.1',
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: prefix,
+    AWS_ENDPOINT_URL_BEDROCK_RUNTIME: emulator.url,
+    AWS_ACCESS_KEY_ID: 'AKIDREDISTEST',
+    AWS_SECRET_ACCESS_KEY: 'test-secret',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    BEDROCK_MAX_ATTEMPTS: '1',
+    LOG_LEVEL: process.env.TEST_CHILD_LOG_LEVEL ?? 'warn',
+    ...extra,
+  };
+}
+
+const tsx = (entry: string) => ['--import', 'tsx', entry];
+
+export interface GatewayProcess extends Child {
+  readonly url: string;
+  readonly wsUrl: string;
+}
+
+/** `tsx src/server.ts` with RUN_WORKER=false on a free port; resolves once /health answers. */
+export async function startGatewayProcess(
+  name: string,
+  env: Record<string, string>,
+): Promise<GatewayProcess> {
+  const port = await freePort();
+  const child = new Child(name, process.execPath, tsx('src/server.ts'), {
+    RUN_WORKER: 'false',
+    ...env,
+    PORT: String(port),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(
+    async () => {
+      if (!child.running) throw new Error(`${name} exited\n${child.log()}`);
+      return fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
+    },
+    30_000,
+    `${name} listening`,
+  );
+  return Object.assign(child, { url, wsUrl: `ws://127.0.0.1:${port}/v1/ws` });
+}
+
+/** `tsx src/worker.ts`; resolves once it reads jobs (its connection shows in CLIENT LIST). */
+export async function startWorkerProcess(
+  name: string,
+  env: Record<string, string>,
+  redisUrl: string,
+): Promise<Child> {
+  const child = new Child(name, process.execPath, tsx('src/worker.ts'), env);
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    await eventually(
+      async () => {
+        if (!child.running) throw new Error(`${name} exited\n${child.log()}`);
+        const list = (await redis.call('CLIENT', 'LIST')) as string;
+        return list.includes(` name=agentgate-${child.pid}-jobs `);
+      },
+      30_000,
+      `${name} reading jobs`,
+    );
+  } finally {
+    redis.disconnect();
+  }
+  return child;
+}
+
+/** A redis-server of the test's own, which it can stop and start again with its data. */
+export class OwnRedis {
+  readonly port: number;
+  readonly url: string;
+  readonly #dir = mkdtempSync(path.join(tmpdir(), 'agentgate-redis-'));
+  #server: Child | undefined;
+
+  private constructor(port: number) {
+    this.port = port;
+    this.url = `redis://127.0.0.1:${port}`;
+  }
+
+  static async start(): Promise<OwnRedis> {
+    const redis = new OwnRedis(await freePort());
+    await redis.restart();
+    return redis;
+  }
+
+  /** Starts the server (again), loading what it saved when it stopped. */
+  async restart(): Promise<void> {
+    this.#server = new Child(
+      'redis-server',
+      'redis-server',
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.#dir,
+      ],
+      { PATH: process.env.PATH ?? '' },
+    );
+    const probe = new Redis(this.url, { maxRetriesPerRequest: 1, lazyConnect: true });
+    // Refused connections are expected until the server listens; ping() says when it does.
+    probe.on('error', () => {});
+    try {
+      await eventually(
+        () =>
+          probe.ping().then(
+            () => true,
+            () => false,
+          ),
+        10_000,
+        'redis-server up',
+      );
+    } finally {
+      probe.disconnect();
+    }
+  }
+
+  /** SHUTDOWN SAVE: the data is kept on disk, as a Redis with persistence keeps it. */
+  async stop(): Promise<void> {
+    const server = this.#server;
+    if (!server?.running) return;
+    const admin = new Redis(this.url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+    admin.on('error', () => {}); // it reconnects to a server that is going: expected to fail
+    // The server closes the connection as it goes: no reply is the expected answer.
+    await admin.call('SHUTDOWN', 'SAVE').catch(() => undefined);
+    admin.disconnect();
+    await server.exited;
+  }
+
+  async close(): Promise<void> {
+    await this.#server?.kill();
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
