@@ -75,7 +75,13 @@ export class TurnWorker {
       const history = (await store.messages(job.conversationId)).map((m) => m.message);
       turn = runTurn(
         { ...this.#options, log },
-        { model, history, userMessage, signal: controller.signal },
+        {
+          model,
+          history,
+          userMessage,
+          signal: controller.signal,
+          ids: { conversationId: job.conversationId, turnId: job.turnId },
+        },
       );
       for (let step = await turn.next(); ; step = await turn.next()) {
         if (step.done) {
@@ -94,7 +100,9 @@ export class TurnWorker {
     } catch (error) {
       // The store or the bus failed; the agent's own failures arrive as events.
       controller.abort();
-      await turn?.return(undefined as never).catch(() => undefined);
+      await turn
+        ?.return(undefined as never)
+        .catch((e: unknown) => log.debug({ err: e }, 'the aborted turn failed as it stopped'));
       // The user message is kept whatever happens (once: commits are per turn id).
       await store
         .commitTurn(job.conversationId, job.turnId, [userMessage], new Date())

@@ -45,7 +45,8 @@ export class SubscriptionHub {
     this.#topics.delete(conversationId);
     topic.subscription.then(
       (unsubscribe) => unsubscribe(),
-      () => {},
+      // A subscription that failed was reported to the `add` that made it; nothing to undo.
+      () => undefined,
     );
   }
 
