@@ -31,7 +31,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
   if (config.redisUrl) return createRedisBackends(config, config.redisUrl, log);
   log.info('state: in memory (set REDIS_URL to share state between processes)');
   const store = new MemoryHistoryStore({ ttlSeconds: config.sessionTtlSeconds });
-  const bus = new MemoryFrameBus();
+  const bus = new MemoryFrameBus({ idleTtlMs: config.sessionTtlSeconds * 1000 });
   const queue = new MemoryJobQueue();
   let closed: Promise<void> | undefined;
   return {
