@@ -16,6 +16,7 @@ import { registerRestRoutes } from './gateway/rest-routes.ts';
 import { UserTurnLimiter } from './gateway/turn-limiter.ts';
 import { registerWebSocketRoute } from './gateway/ws-route.ts';
 import { createMetrics } from './metrics.ts';
+import { CLOSE_CODES } from './protocol/errors.ts';
 import { BedrockClients } from './providers/bedrock/clients.ts';
 import { createCredentials } from './providers/bedrock/credentials.ts';
 import { BedrockModels } from './providers/bedrock/models.ts';
@@ -92,6 +93,13 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
   // refused upgrade's socket is destroyed once the 401/403 response is sent.
   await app.register(fastifyWebsocket, {
     options: { maxPayload: config.limits.maxFrameBytes * 4 },
+    // First step of shutdown: tell every client (1001); turns go on and drain in onClose.
+    preClose(done) {
+      for (const socket of this.websocketServer.clients) {
+        socket.close(CLOSE_CODES.goingAway, 'server shutting down');
+      }
+      done();
+    },
   });
   app.decorateRequest('userId', ANONYMOUS);
   app.addHook('onRequest', async (request, reply) => {

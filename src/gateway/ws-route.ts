@@ -27,9 +27,6 @@ export function registerWebSocketRoute(app: FastifyInstance, deps: SessionDeps):
     }
   }, HEARTBEAT_MS).unref();
   app.addHook('onClose', async () => clearInterval(heartbeat));
-  app.addHook('preClose', async () => {
-    for (const socket of sockets) socket.close(CLOSE_CODES.goingAway, 'server shutting down');
-  });
 
   app.get('/v1/ws', { websocket: true }, (socket, request) => {
     const userId = request.userId;

@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { type Emulator, startEmulator } from '../emulator/index.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { checkTurn } from '../helpers/invariants.ts';
+import { TestClient } from '../helpers/ws-client.ts';
 
 let emulator: Emulator;
 beforeAll(async () => {
@@ -58,6 +59,51 @@ describe('operations', () => {
     ).toBe(true);
     expect(events.some((m) => m.startsWith('[Stream Event] on_chat_model_end '))).toBe(true);
     expect(lines.join('')).not.toContain('test-secret');
+  });
+
+  it('closes every socket with 1001 on shutdown and lets the running turn finish', async () => {
+    emulator.reset();
+    const gw = await startGateway({}, emulator);
+    const client = await gw.connect();
+    emulator.enqueue({
+      blocks: [{ text: 'finishing before shutdown' }],
+      chunkChars: 2,
+      delayMs: 5,
+    });
+    client.send({ type: 'chat', content: 'one last thing' });
+    await client.next((f) => f.type === 'token');
+    await gw.app.close();
+    expect((await client.closed).code).toBe(1001);
+    // The model was asked to the end: the turn was not cut off by the shutdown.
+    expect(emulator.requests).toHaveLength(1);
+    expect(emulator.requests[0]!.aborted).toBe(false);
+    await gw.close();
+  });
+
+  it('never logs a token, whether sent in the query or as a Bearer header', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    await withGateway(
+      { AUTH_API_KEYS: 'key-that-must-stay-secret:alice', LOG_LEVEL: 'trace' },
+      async (gw) => {
+        const client = await TestClient.connect(`${gw.wsUrl}?token=key-that-must-stay-secret`);
+        emulator.enqueue({ blocks: [{ text: 'hi alice' }] });
+        await client.chat('hello');
+        await client.close();
+        const rest = await fetch(`${gw.url}/v1/models`, {
+          headers: { authorization: 'Bearer key-that-must-stay-secret' },
+        });
+        expect(rest.status).toBe(200);
+      },
+      sink,
+    );
+    expect(lines.some((l) => l.includes('/v1/ws'))).toBe(true);
+    expect(lines.join('')).not.toContain('key-that-must-stay-secret');
   });
 
   it('sends only the newest turns that fit MAX_CONTEXT_TOKENS, and keeps the history whole', async () => {
