@@ -33,15 +33,21 @@ async function withGateway<T>(
   }
 }
 
+/** A log destination that keeps every line. */
+function captureLogs() {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { lines, sink };
+}
+
 describe('operations', () => {
   it('logs each LangChain stream event with LOG_STREAM_EVENTS', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
+    const { lines, sink } = captureLogs();
     await withGateway(
       { LOG_STREAM_EVENTS: 'true', LOG_LEVEL: 'info' },
       async (gw) => {
@@ -81,13 +87,7 @@ describe('operations', () => {
   });
 
   it('never logs a token, whether sent in the query or as a Bearer header', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
+    const { lines, sink } = captureLogs();
     await withGateway(
       { AUTH_API_KEYS: 'key-that-must-stay-secret:alice', LOG_LEVEL: 'trace' },
       async (gw) => {
