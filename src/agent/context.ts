@@ -1,12 +1,5 @@
 import { AIMessage, type BaseMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
-
-/** Text of a message's content, whether a string or a list of blocks (text blocks only). */
-export function textOf(content: BaseMessage['content']): string {
-  if (typeof content === 'string') return content;
-  return content
-    .map((block) => (block.type === 'text' && typeof block.text === 'string' ? block.text : ''))
-    .join('');
-}
+import { textOf } from './content.ts';
 
 const NOT_RUN =
   'This tool call was not run: the turn ended before it (error, cancel or step limit).';
@@ -17,7 +10,8 @@ const NO_ANSWER = '(The previous turn ended without an answer.)';
  * it starts with a user message, roles alternate, and every tool call is answered by a
  * tool result right after it. Tool calls left without a result get one that says they
  * were not run; orphan tool results and empty assistant messages are dropped; between two
- * user messages in a row goes an assistant message saying the turn had no answer. The stored history itself is never changed.
+ * user messages in a row goes an assistant message saying the turn had no answer. The
+ * stored history itself is never changed.
  */
 export function repairConversation(history: readonly BaseMessage[]): BaseMessage[] {
   const out: BaseMessage[] = [];

@@ -1,6 +1,7 @@
 import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messages';
 import type { StreamEvent } from '@langchain/core/tracers/log_stream';
 import { MAX_TOOL_OUTPUT_BYTES, type TurnEvent, type Usage } from '../protocol/frames.ts';
+import { type ContentPieces, contentPieces } from './content.ts';
 
 /** Custom events the agent's tool node dispatches around each tool call. */
 export const TOOL_START_EVENT = 'agentgate.tool-start';
@@ -15,11 +16,6 @@ export interface ToolEndData extends ToolStartData {
   output: string;
   isError: boolean;
   durationMs: number;
-}
-
-interface ContentPieces {
-  text: string;
-  reasoning: string;
 }
 
 /**
@@ -120,23 +116,6 @@ export class TurnNormalizer {
     }
     return [];
   }
-}
-
-/** Text and reasoning of a message's content: a string, or blocks (text, reasoning, tool use). */
-export function contentPieces(content: unknown): ContentPieces {
-  if (typeof content === 'string') return { text: content, reasoning: '' };
-  const pieces = { text: '', reasoning: '' };
-  if (!Array.isArray(content)) return pieces;
-  for (const block of content as Record<string, unknown>[]) {
-    if (block.type === 'text' && typeof block.text === 'string') pieces.text += block.text;
-    else if (block.type === 'reasoning_content') {
-      const inner = block.reasoningText as { text?: unknown } | undefined;
-      if (typeof inner?.text === 'string') pieces.reasoning += inner.text;
-    } else if (block.type === 'reasoning' && typeof block.reasoning === 'string') {
-      pieces.reasoning += block.reasoning;
-    }
-  }
-  return pieces;
 }
 
 /** Cuts a string to at most `maxBytes` UTF-8 bytes without splitting a character. */

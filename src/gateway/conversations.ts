@@ -1,5 +1,5 @@
 import { AIMessage, ToolMessage } from '@langchain/core/messages';
-import { textOf } from '../agent/context.ts';
+import { textOf } from '../agent/content.ts';
 import type { FrameBus } from '../bus/frame-bus.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { HistoryMessage } from '../protocol/frames.ts';

@@ -1,11 +1,7 @@
 import { AIMessage, type BaseMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { describe, expect, it } from 'vitest';
-import {
-  estimateTokens,
-  repairConversation,
-  textOf,
-  trimToBudget,
-} from '../../src/agent/context.ts';
+import { textOf } from '../../src/agent/content.ts';
+import { estimateTokens, repairConversation, trimToBudget } from '../../src/agent/context.ts';
 
 // ---- builders ---------------------------------------------------------------------------
 

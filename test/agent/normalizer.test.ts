@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { contentPieces, truncateUtf8 } from '../../src/agent/normalizer.ts';
+import { contentPieces } from '../../src/agent/content.ts';
+import { truncateUtf8 } from '../../src/agent/normalizer.ts';
 
 const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 
