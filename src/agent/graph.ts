@@ -1,5 +1,5 @@
 import { dispatchCustomEvent } from '@langchain/core/callbacks/dispatch';
-import { AIMessage, SystemMessage, ToolMessage } from '@langchain/core/messages';
+import { AIMessage, SystemMessage, type ToolMessage } from '@langchain/core/messages';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import type { StructuredToolInterface } from '@langchain/core/tools';
 import { Annotation, END, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph';
@@ -8,7 +8,12 @@ import { isAbortError, toProtocolError } from '../providers/bedrock/errors.ts';
 import type { ModelEntry } from '../providers/bedrock/model-registry.ts';
 import type { BedrockModels } from '../providers/bedrock/models.ts';
 import { repairConversation, trimToBudget } from './context.ts';
-import { TOOL_END_EVENT, TOOL_START_EVENT, type ToolEndData } from './normalizer.ts';
+import {
+  TOOL_END_EVENT,
+  TOOL_START_EVENT,
+  type ToolEndData,
+  toolResultMessage,
+} from './normalizer.ts';
 
 export interface AgentOptions {
   readonly models: BedrockModels;
@@ -83,6 +88,7 @@ export function createAgentGraph(options: AgentOptions) {
 
   const runTools = async (state: State, config: RunnableConfig) => {
     const last = state.messages.at(-1) as AIMessage;
+    const { traceContext } = config.configurable as TurnConfigurable;
     const results: ToolMessage[] = [];
     for (const call of last.tool_calls ?? []) {
       config.signal?.throwIfAborted();
@@ -90,7 +96,6 @@ export function createAgentGraph(options: AgentOptions) {
       const input = call.args ?? {};
       await dispatchCustomEvent(TOOL_START_EVENT, { toolCallId, name: call.name, input }, config);
       const started = performance.now();
-      const { traceContext } = config.configurable as TurnConfigurable;
       const span = tracer.startSpan(`tool ${call.name}`, {}, traceContext);
       const tool = toolsByName.get(call.name);
       let output: string;
@@ -116,14 +121,7 @@ export function createAgentGraph(options: AgentOptions) {
         durationMs: Math.round(performance.now() - started),
       };
       await dispatchCustomEvent(TOOL_END_EVENT, end, config);
-      results.push(
-        new ToolMessage({
-          content: output,
-          tool_call_id: toolCallId,
-          name: call.name,
-          status: isError ? 'error' : 'success',
-        }),
-      );
+      results.push(toolResultMessage(end));
     }
     return { messages: results };
   };

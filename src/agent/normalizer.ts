@@ -93,14 +93,7 @@ export class TurnNormalizer {
     }
     if (name === TOOL_END_EVENT) {
       const d = data as ToolEndData;
-      this.completed.push(
-        new ToolMessage({
-          content: d.output,
-          tool_call_id: d.toolCallId,
-          name: d.name,
-          status: d.isError ? 'error' : 'success',
-        }),
-      );
+      this.completed.push(toolResultMessage(d));
       const output = truncateUtf8(d.output, MAX_TOOL_OUTPUT_BYTES);
       return [
         {
@@ -116,6 +109,16 @@ export class TurnNormalizer {
     }
     return [];
   }
+}
+
+/** The history message of a finished tool call: its whole output, never the cut one. */
+export function toolResultMessage(end: ToolEndData): ToolMessage {
+  return new ToolMessage({
+    content: end.output,
+    tool_call_id: end.toolCallId,
+    name: end.name,
+    status: end.isError ? 'error' : 'success',
+  });
 }
 
 /** Cuts a string to at most `maxBytes` UTF-8 bytes without splitting a character. */

@@ -1,5 +1,5 @@
 import { HumanMessage } from '@langchain/core/messages';
-import type { FrameBus } from '../bus/frame-bus.ts';
+import { type FrameBus, failTurn } from '../bus/frame-bus.ts';
 import type { Metrics } from '../metrics.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { TurnEvent } from '../protocol/frames.ts';
@@ -173,22 +173,22 @@ export class TurnWorker {
     const text = own.map((f) => (f.type === 'token' ? f.text : '')).join('');
     log.warn('ending the turn of a lost worker');
     try {
-      if (!own.some((f) => f.type === 'error')) {
-        await bus.publish(job.conversationId, job.turnId, {
-          type: 'error',
-          code: 'worker_lost',
-          message: 'The process running this turn stopped; the turn was ended. Send it again.',
-          retryable: true,
-        });
-      }
-      await bus.publish(job.conversationId, job.turnId, {
-        type: 'turn-end',
-        stopReason: 'error',
-        text,
-        usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
-        durationMs: Math.max(0, Date.now() - Date.parse(job.acceptedAt)) || 0,
-        model: (models.find(job.model) ?? models.default).id,
-      });
+      const lost = {
+        code: 'worker_lost' as const,
+        message: 'The process running this turn stopped; the turn was ended. Send it again.',
+        retryable: true,
+      };
+      await failTurn(
+        bus,
+        job.conversationId,
+        job.turnId,
+        own.some((f) => f.type === 'error') ? undefined : lost,
+        {
+          text,
+          model: (models.find(job.model) ?? models.default).id,
+          durationMs: Math.max(0, Date.now() - Date.parse(job.acceptedAt)) || 0,
+        },
+      );
     } catch (error) {
       if (!(error instanceof ProtocolError && error.code === 'worker_lost')) throw error;
       log.info('the turn had ended already');

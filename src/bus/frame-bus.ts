@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../protocol/errors.ts';
 import type { TurnEvent, TurnFrame } from '../protocol/frames.ts';
 
 /** A turn frame with its JSON text, serialised once for every socket that receives it. */
@@ -59,4 +60,25 @@ export function toPublished(
   const { type, ...fields } = event;
   const frame = { type, conversationId, turnId, seq, ...fields } as TurnFrame;
   return { frame, json: JSON.stringify(frame) };
+}
+
+/**
+ * Ends, from outside, a turn that cannot go on (no worker will run it, or its worker died):
+ * one `error` unless the turn sent one already, then `turn-end` with stopReason `error`
+ * and the text its tokens carried so far (PROTOCOL.md invariants 2 and 5).
+ */
+export async function failTurn(
+  bus: FrameBus,
+  conversationId: string,
+  turnId: string,
+  error: { code: ErrorCode; message: string; retryable: boolean } | undefined,
+  end: { text: string; model: string; durationMs: number },
+): Promise<void> {
+  if (error) await bus.publish(conversationId, turnId, { type: 'error', ...error });
+  await bus.publish(conversationId, turnId, {
+    type: 'turn-end',
+    stopReason: 'error',
+    usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+    ...end,
+  });
 }

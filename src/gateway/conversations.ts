@@ -48,10 +48,15 @@ export class Conversations {
     return (await this.#store.messages(conversationId, limit)).map(toHistoryMessage);
   }
 
-  /** Cancels a running turn, then forgets history and frames. */
-  async delete(conversationId: string): Promise<boolean> {
+  /** Stops the conversation's running turn, wherever it runs; nothing when none runs. */
+  async cancel(conversationId: string): Promise<void> {
     const { state } = await this.#bus.replay(conversationId);
     if (state.runningTurnId) await this.#queue.cancel(conversationId, state.runningTurnId);
+  }
+
+  /** Cancels a running turn, then forgets history and frames. */
+  async delete(conversationId: string): Promise<boolean> {
+    await this.cancel(conversationId);
     const existed = await this.#store.delete(conversationId);
     await this.#bus.delete(conversationId);
     return existed;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { HumanMessage } from '@langchain/core/messages';
 import type { Logger } from 'pino';
-import type { FrameBus, PublishedFrame } from '../bus/frame-bus.ts';
+import { type FrameBus, failTurn, type PublishedFrame } from '../bus/frame-bus.ts';
 import type { Config } from '../config/config.ts';
 import type { Metrics } from '../metrics.ts';
 import { ProtocolError } from '../protocol/errors.ts';
@@ -137,13 +137,9 @@ export class Session {
         }
         return;
       }
-      case 'cancel': {
+      case 'cancel':
         await conversations.access(this.userId, frame.conversationId, this.freshConversationId);
-        const { state } = await this.#deps.bus.replay(frame.conversationId);
-        if (state.runningTurnId)
-          await this.#deps.queue.cancel(frame.conversationId, state.runningTurnId);
-        return;
-      }
+        return conversations.cancel(frame.conversationId);
       case 'history': {
         const meta = await conversations.access(
           this.userId,
@@ -223,20 +219,17 @@ export class Session {
       // The turn started but no worker will run it: end it so that nothing hangs.
       this.#log.error({ err: error, turnId }, 'could not queue the turn');
       await store.commitTurn(conversationId, turnId, [new HumanMessage(frame.content)], new Date());
-      await bus.publish(conversationId, turnId, {
-        type: 'error',
-        code: 'unavailable',
-        message: 'The turn could not be queued; try again.',
-        retryable: true,
-      });
-      await bus.publish(conversationId, turnId, {
-        type: 'turn-end',
-        stopReason: 'error',
-        text: '',
-        usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
-        durationMs: 0,
-        model: model.id,
-      });
+      await failTurn(
+        bus,
+        conversationId,
+        turnId,
+        {
+          code: 'unavailable',
+          message: 'The turn could not be queued; try again.',
+          retryable: true,
+        },
+        { text: '', model: model.id, durationMs: 0 },
+      );
     }
   }
 
