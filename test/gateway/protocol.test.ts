@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { ServerFrame } from '../../src/protocol/frames.ts';
 import type { Reply } from '../emulator/index.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
-import { checkTurn } from '../helpers/invariants.ts';
+import { checkStored, checkTurn } from '../helpers/invariants.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
 let gw: TestGateway;
@@ -178,7 +178,9 @@ describe('turns and conversations', () => {
     expect(aborted.operation).toBe('converse-stream');
     const end = await client.next((f) => f.type === 'turn-end');
     expect(end.stopReason).toBe('cancelled');
-    checkTurn(client.frames.filter((f) => f.turnId === end.turnId));
+    const cancelled = client.frames.filter((f) => f.turnId === end.turnId);
+    checkTurn(cancelled);
+    await checkStored(client, cancelled);
     gw.emulator.enqueue(plain('Back again.'));
     const next = await client.chat('still there?');
     expect(checkTurn(next).end.stopReason).toBe('end_turn');
@@ -303,6 +305,7 @@ describe('Bedrock errors inside a turn', () => {
       const client = await gw.connect();
       gw.emulator.enqueue(reply);
       const frames = await client.chat('fail please');
+      await checkStored(client, frames);
       const { end } = checkTurn(frames);
       const errors = frames.filter((f) => f.type === 'error');
       expect(errors).toHaveLength(1);
@@ -320,6 +323,7 @@ describe('Bedrock errors inside a turn', () => {
       failAfterEvents: { events: 4, exception: 'modelStreamErrorException' },
     });
     const failed = await client.chat('break midway');
+    await checkStored(client, failed);
     const { end, text } = checkTurn(failed);
     expect(end.stopReason).toBe('error');
     expect(text.length).toBeGreaterThan(0);

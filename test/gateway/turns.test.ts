@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Reply } from '../emulator/index.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
-import { checkTurn } from '../helpers/invariants.ts';
+import { checkStored, checkTurn } from '../helpers/invariants.ts';
 import type { Frame, TestClient } from '../helpers/ws-client.ts';
 
 const SONNET = 'anthropic.claude-3-5-sonnet-20241022-v2:0';
@@ -26,6 +26,7 @@ const toolUse = (name: string, input: Record<string, unknown>, toolUseId?: strin
 async function turn(client: TestClient, content: string, ...replies: Reply[]) {
   gw.emulator.enqueue(...replies);
   const frames = await client.chat(content);
+  await checkStored(client, frames);
   return { frames, ...checkTurn(frames) };
 }
 

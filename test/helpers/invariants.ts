@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { TurnFrame } from '../../src/protocol/frames.ts';
-import type { Frame } from './ws-client.ts';
+import type { Frame, TestClient } from './ws-client.ts';
 
 /**
  * Holds the frames of one turn, as one client received them, to PROTOCOL.md's invariants
@@ -50,4 +50,39 @@ export function checkTurn(frames: Frame[]): { text: string; end: Frame } {
   expect(errors.length).toBeLessThanOrEqual(1);
   if (errors.length === 1) expect(last.stopReason).toBe('error');
   return { text, end: last };
+}
+
+/**
+ * Holds a finished turn to invariant 6, through the `history` frame: the turn's user
+ * message is stored exactly once, followed by the tool results of its tool calls and by
+ * the assistant text it sent (all of it when it finished, at most what it sent otherwise).
+ * Call it right after the turn, while it is the conversation's newest.
+ */
+export async function checkStored(client: TestClient, frames: Frame[]): Promise<void> {
+  const start = frames[0]!;
+  const end = frames.at(-1)!;
+  const since = client.frames.length;
+  client.send({ type: 'history', conversationId: start.conversationId });
+  const history = await client.next((f) => f.type === 'history', 5_000, since);
+  const messages = history.messages as { role: string; content: string; toolCallId?: string }[];
+  const content = (start.userMessage as { content: string }).content;
+  const at = messages.findLastIndex((m) => m.role === 'user');
+  expect(messages[at]?.content, 'the user message is stored').toBe(content);
+  expect(messages[at - 1], 'and stored once').not.toEqual({
+    ...messages[at],
+    createdAt: expect.anything(),
+  });
+  const after = messages.slice(at + 1);
+  expect(after.filter((m) => m.role === 'tool').map((m) => m.toolCallId)).toEqual(
+    frames.filter((f) => f.type === 'tool-end').map((f) => f.toolCallId),
+  );
+  const stored = after
+    .filter((m) => m.role === 'assistant')
+    .map((m) => m.content)
+    .join('');
+  if (['end_turn', 'max_tokens', 'step_limit'].includes(end.stopReason as string)) {
+    expect(stored, 'the assistant text is stored whole').toBe(end.text);
+  } else {
+    expect((end.text as string).startsWith(stored), 'no text stored that was not sent').toBe(true);
+  }
 }

@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { checkTurn } from './invariants.ts';
 
 export type Frame = Record<string, unknown> & { type: string };
 
@@ -73,7 +74,10 @@ export class TestClient {
     });
   }
 
-  /** Sends a chat and returns every frame of the turn it starts, through `turn-end`. */
+  /**
+   * Sends a chat and returns every frame of the turn it starts, through `turn-end`, held to
+   * the protocol's turn invariants; or the error that refused the chat.
+   */
   async chat(
     content: string,
     extra: Record<string, unknown> = {},
@@ -88,7 +92,9 @@ export class TestClient {
       since,
     );
     if (start.type === 'error') return [start];
-    return this.turnFrames(start.turnId as string, timeoutMs);
+    const frames = await this.turnFrames(start.turnId as string, timeoutMs);
+    checkTurn(frames);
+    return frames;
   }
 
   /** Every frame received of a turn, once its `turn-end` has arrived. */
