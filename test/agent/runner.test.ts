@@ -65,8 +65,8 @@ it('cuts a tool output over 16 KiB in tool-end and flags it, but gives the model
     isError: false,
   });
   const output = (end as { output: string }).output;
-  expect(Buffer.byteLength(output)).toBeLessThanOrEqual(16 * 1024);
-  expect(big.startsWith(output)).toBe(true);
+  // 8,192 two-byte characters: exactly 16 KiB, no character split.
+  expect(output).toBe('é'.repeat(8192));
   expect(step.value.stopReason).toBe('end_turn');
   const stored = step.value.completed.find((m) => m.getType() === 'tool');
   expect(stored?.content).toBe(big);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -448,35 +449,57 @@ describe('configuration documentation', () => {
   });
 });
 
-describe('server start-up', () => {
-  it('exits non-zero naming a bad model entry and the accepted forms', async () => {
-    const result = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-      const child = spawn('npx', ['tsx', 'src/server.ts'], {
-        cwd: repoRoot,
+/** Runs the server from `cwd` with `env`; resolves once it exits (killed after 15 s). */
+function runServer(cwd: string, env: Record<string, string>) {
+  return new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    const child = spawn(
+      path.join(repoRoot, 'node_modules/.bin/tsx'),
+      [path.join(repoRoot, 'src/server.ts')],
+      {
+        cwd,
         env: {
           ...process.env,
-          BEDROCK_MODEL_ARNS: 'not-a-model',
           AWS_EC2_METADATA_DISABLED: 'true',
           PORT: '0',
           HOST: '127.0.0.1',
+          ...env,
         },
         stdio: ['ignore', 'ignore', 'pipe'],
         detached: true,
-      });
-      let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-        stderr += chunk;
-      });
-      // If the bad entry were accepted the server would listen forever: stop it.
-      const timer = setTimeout(() => {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      }, 15_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stderr });
-      });
+      },
+    );
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
     });
+    // If the bad entry were accepted the server would listen forever: stop it.
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    }, 15_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+describe('server start-up', () => {
+  it('reads .env from the working directory, under the real environment', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'agentgate-dotenv-'));
+    writeFileSync(
+      path.join(dir, '.env'),
+      'BEDROCK_MODEL_ARNS=from-dotenv-file\nMAX_AGENT_STEPS=0\n',
+    );
+    const result = await runServer(dir, { MAX_AGENT_STEPS: '5' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('"from-dotenv-file"');
+    // The real environment's MAX_AGENT_STEPS=5 wins over the file's bad 0.
+    expect(result.stderr).not.toContain('MAX_AGENT_STEPS');
+  }, 20_000);
+
+  it('exits non-zero naming a bad model entry and the accepted forms', async () => {
+    const result = await runServer(repoRoot, { BEDROCK_MODEL_ARNS: 'not-a-model' });
     expect(result.code).not.toBe(0);
     expect(result.code).not.toBeNull();
     expect(result.stderr).toContain('"not-a-model"');

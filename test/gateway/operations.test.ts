@@ -106,6 +106,30 @@ describe('operations', () => {
     expect(lines.join('')).not.toContain('key-that-must-stay-secret');
   });
 
+  it('keeps AWS secrets and signatures out of the logs of failed turns', async () => {
+    const { lines, sink } = captureLogs();
+    await withGateway(
+      { LOG_LEVEL: 'trace', BEDROCK_MAX_ATTEMPTS: '2' },
+      async (gw) => {
+        const client = await gw.connect();
+        for (const error of [
+          'AccessDeniedException',
+          'ThrottlingException',
+          'ValidationException',
+        ] as const) {
+          emulator.enqueue({ error }, { error });
+          const frames = await client.chat(`fail with ${error}`);
+          expect(frames.find((f) => f.type === 'error')).toBeDefined();
+        }
+      },
+      sink,
+    );
+    const text = lines.join('');
+    expect(text).toContain('turn failed');
+    expect(text).not.toContain('test-secret');
+    expect(text).not.toContain('Signature=');
+  });
+
   it('sends only the newest turns that fit MAX_CONTEXT_TOKENS, and keeps the history whole', async () => {
     await withGateway({ MAX_CONTEXT_TOKENS: '1000' }, async (gw) => {
       const client = await gw.connect();

@@ -158,6 +158,14 @@ describe('regions and model entries', () => {
 });
 
 describe('connections', () => {
+  it('keeps one client per region, shared by the models of that region', async () => {
+    const arn =
+      'arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0';
+    const { clients } = modelsFor({ ...keys, BEDROCK_MODEL_ARNS: `${HAIKU},us.${HAIKU},${arn}` });
+    expect(clients.get('us-east-1')).toBe(clients.get('us-east-1'));
+    expect(clients.get('eu-west-1')).not.toBe(clients.get('us-east-1'));
+  });
+
   it('opens at most 2 connections for 20 sequential streamed calls', async () => {
     const { models } = modelsFor(keys);
     const before = emulator.connections;
@@ -320,9 +328,13 @@ describe('error mapping', () => {
     expect(mapped.code).toBe('bedrock_unreachable');
   });
 
-  it('never puts the secret key in a message', async () => {
-    const mapped = await failure({}, { error: 'AccessDeniedException' });
-    expect(JSON.stringify({ m: mapped.message, h: mapped.hints })).not.toContain('env-secret');
-    expect(mapped).toBeInstanceOf(ProtocolError);
+  it('maps a connection or socket timeout to bedrock_unreachable', () => {
+    const where = { model: HAIKU, region: 'us-east-1' };
+    const timeout = Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+    const cause = Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' });
+    expect(toProtocolError(timeout, where).code).toBe('bedrock_unreachable');
+    expect(toProtocolError(new Error('wrapped', { cause }), where).code).toBe(
+      'bedrock_unreachable',
+    );
   });
 });
