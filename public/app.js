@@ -100,7 +100,7 @@ function onReady(ready) {
   fillModels(ready.models);
   const hashId = state.conversationId === null ? conversationFromHash() : null;
   if (state.wantFresh) {
-    showConversation(ready.conversationId, false);
+    showConversation(ready.conversationId);
   } else if (hashId) {
     load(hashId);
   } else if (state.phase === 'load' || state.phase === 'reload') {
@@ -115,20 +115,18 @@ function onReady(ready) {
     });
   } else {
     // Nothing to resume: take this socket's fresh conversation.
-    showConversation(ready.conversationId, false);
+    showConversation(ready.conversationId);
   }
   state.wantFresh = false;
 }
 
 function onHistory(frame) {
   if (frame.conversationId !== state.conversationId) return;
+  transcript.clear(frame.messages.length ? '' : EMPTY);
+  transcript.history(frame.messages);
   if (state.phase === 'load') {
-    transcript.clear(frame.messages.length ? '' : EMPTY);
-    transcript.history(frame.messages);
     connection.send({ type: 'subscribe', conversationId: state.conversationId });
   } else if (state.phase === 'reload') {
-    transcript.clear(frame.messages.length ? '' : EMPTY);
-    transcript.history(frame.messages);
     state.phase = 'live';
     const held = state.held;
     state.held = [];
@@ -187,7 +185,7 @@ function onError(frame) {
       setTimeout(() => connection.reconnectNow(), RETRY_MS);
     } else {
       const missing = state.conversationId;
-      showConversation(state.freshId, false);
+      showConversation(state.freshId);
       transcript.notice(`Conversation ${missing} could not be opened: ${frame.message}`);
     }
     return;
@@ -265,11 +263,10 @@ function leaveCurrent() {
 }
 
 /** Shows a conversation that has no turns yet (a socket's fresh one). */
-function showConversation(id, exists) {
+function showConversation(id) {
   leaveCurrent();
   state.conversationId = id;
-  state.exists = exists;
-  setHash(exists ? id : null);
+  setHash(null);
   transcript.clear(EMPTY);
 }
 
@@ -285,7 +282,7 @@ function load(id) {
 function newConversation() {
   if (!state.connected) return;
   if (!state.freshUsed && state.conversationId !== state.freshId) {
-    showConversation(state.freshId, false);
+    showConversation(state.freshId);
   } else if (state.conversationId !== state.freshId || state.exists) {
     // This socket's fresh conversation is taken: a new socket brings a new one.
     leaveCurrent();

@@ -44,7 +44,6 @@ interface Tally {
   frames: number;
   errors: Map<string, number>;
   connected: number;
-  lastTurnEndAt: number;
 }
 
 function fail(message: string): never {
@@ -213,7 +212,6 @@ function runClient(
           if (frame.turnId !== turnId) return;
           tally.turnsDone += 1;
           tally.turnMs.push(now - sentAt);
-          tally.lastTurnEndAt = now;
           return next();
       }
     });
@@ -239,7 +237,6 @@ async function main(): Promise<void> {
     frames: 0,
     errors: new Map(),
     connected: 0,
-    lastTurnEndAt: 0,
   };
   const rss: number[] = [];
   const sample = () => {

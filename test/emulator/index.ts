@@ -4,7 +4,6 @@ export { BEDROCK_ERROR_STATUS, type BedrockErrorName } from './errors.ts';
 export { Emulator, type StartOptions, startEmulator } from './server.ts';
 export type {
   Block,
-  DynamicReply,
   EmulatorOptions,
   ErrorReply,
   MessageReply,

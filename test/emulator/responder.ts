@@ -46,8 +46,8 @@ function head(answer: Answer, status: number, contentType: string): void {
 }
 
 /** An error as Bedrock sends it: status, `x-amzn-errortype`, `{"message"}`. */
-export function sendError(answer: Answer, name: string, message?: string, status?: number): void {
-  const code = status ?? statusOf(name);
+export function sendError(answer: Answer, name: string, message?: string): void {
+  const code = statusOf(name);
   answer.onStatus(code);
   answer.res.writeHead(code, {
     'content-type': 'application/json',

@@ -227,10 +227,9 @@ export class Emulator {
       return;
     }
 
-    const queued = this.#queue.shift() ?? defaultReply(body, this.#paceMs);
-    const reply = 'reply' in queued ? queued.reply(record) : queued;
+    const reply = this.#queue.shift() ?? defaultReply(body, this.#paceMs);
     if (isErrorReply(reply)) {
-      sendError(answer, reply.error, reply.message, reply.status);
+      sendError(answer, reply.error, reply.message);
       return;
     }
     checkReply(reply);

@@ -65,16 +65,9 @@ export interface MessageReply {
 export interface ErrorReply {
   error: BedrockErrorName;
   message?: string;
-  /** Default: the status Bedrock uses for this error. */
-  status?: number;
 }
 
-/** A reply computed from the request it answers. */
-export interface DynamicReply {
-  reply: (request: RecordedRequest) => MessageReply | ErrorReply;
-}
-
-export type Reply = MessageReply | ErrorReply | DynamicReply;
+export type Reply = MessageReply | ErrorReply;
 
 export type Operation = 'converse' | 'converse-stream';
 
