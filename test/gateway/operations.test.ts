@@ -1,14 +1,15 @@
-import { mkdtempSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { Writable } from 'node:stream';
+import type net from 'node:net';
+import type { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Emulator, startEmulator } from '../emulator/index.ts';
-import { startGateway } from '../helpers/gateway.ts';
+import { captureLogs, closedPort, withHome } from '../helpers/env.ts';
+import {
+  startGateway,
+  type TestGateway,
+  withGateway as withTestGateway,
+} from '../helpers/gateway.ts';
 import { checkTurn } from '../helpers/invariants.ts';
-import { TestClient } from '../helpers/ws-client.ts';
 
 let emulator: Emulator;
 beforeAll(async () => {
@@ -18,31 +19,14 @@ afterAll(async () => {
   await emulator.close();
 });
 
-/** Runs `fn` against a gateway started with `env`, closing it afterwards. */
-async function withGateway<T>(
+/** A gateway on the shared emulator, reset for each use. */
+function withGateway<T>(
   env: Record<string, string>,
-  fn: (gw: Awaited<ReturnType<typeof startGateway>>) => Promise<T>,
+  fn: (gw: TestGateway) => Promise<T>,
   logTo?: Writable,
 ): Promise<T> {
   emulator.reset();
-  const gw = await startGateway(env, emulator, logTo);
-  try {
-    return await fn(gw);
-  } finally {
-    await gw.close();
-  }
-}
-
-/** A log destination that keeps every line. */
-function captureLogs() {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  return { lines, sink };
+  return withTestGateway(env, fn, { emulator, ...(logTo ? { logTo } : {}) });
 }
 
 describe('operations', () => {
@@ -91,7 +75,7 @@ describe('operations', () => {
     await withGateway(
       { AUTH_API_KEYS: 'key-that-must-stay-secret:alice', LOG_LEVEL: 'trace' },
       async (gw) => {
-        const client = await TestClient.connect(`${gw.wsUrl}?token=key-that-must-stay-secret`);
+        const client = await gw.connect('?token=key-that-must-stay-secret');
         emulator.enqueue({ blocks: [{ text: 'hi alice' }] });
         await client.chat('hello');
         await client.close();
@@ -150,10 +134,7 @@ describe('operations', () => {
   });
 
   it('ends a turn with bedrock_unreachable when the endpoint is closed', async () => {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as net.AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
+    const port = await closedPort();
     await withGateway(
       { AWS_ENDPOINT_URL_BEDROCK_RUNTIME: `http://127.0.0.1:${port}` },
       async (gw) => {
@@ -169,14 +150,10 @@ describe('operations', () => {
   });
 
   it('ends a turn with aws_credentials_missing and its hints when no credentials exist', async () => {
-    const home = mkdtempSync(path.join(os.tmpdir(), 'agentgate-nocreds-'));
-    const saved = process.env.HOME;
-    process.env.HOME = home;
-    try {
-      await withGateway({ AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }, async (gw) => {
+    await withHome({}, () =>
+      withGateway({ AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }, async (gw) => {
         const client = await gw.connect();
         const frames = await client.chat('hello?');
-        checkTurn(frames);
         const error = frames.find((f) => f.type === 'error')!;
         expect(error.code).toBe('aws_credentials_missing');
         const hints = (error.hints as string[]).join(' ');
@@ -189,10 +166,8 @@ describe('operations', () => {
           expect(hints).toContain(remedy);
         }
         expect(emulator.requests).toHaveLength(0);
-      });
-    } finally {
-      process.env.HOME = saved;
-    }
+      }),
+    );
   });
 
   it('closes a socket that stops reading with 1013 and keeps serving others', async () => {

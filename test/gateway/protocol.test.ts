@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ServerFrame } from '../../src/protocol/frames.ts';
 import type { Reply } from '../emulator/index.ts';
-import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startGateway, type TestGateway, withGateway } from '../helpers/gateway.ts';
 import { checkStored, checkTurn } from '../helpers/invariants.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
@@ -423,31 +423,26 @@ describe('auth and origins', () => {
 
   it('accepts an HS256 JWT whose sub is the user, and refuses a forged or expired one', async () => {
     const secret = 'a-jwt-secret-of-32-characters-ok';
-    const jwtGateway = await startGateway({ AUTH_JWT_SECRET: secret }, gw.emulator);
-    try {
-      const sign = (claims: object, key = secret) => {
-        const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-        const body = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
-        return `${body}.${createHmac('sha256', key).update(body).digest('base64url')}`;
-      };
-      const now = Math.floor(Date.now() / 1000);
-      const carol = await TestClient.connect(
-        `${jwtGateway.wsUrl}?token=${sign({ sub: 'carol', exp: now + 60 })}`,
-      );
-      expect(carol.ready.userId).toBe('carol');
-      await carol.close();
-      expect(
-        await refusal(
-          `${jwtGateway.wsUrl}?token=${sign({ sub: 'carol' }, 'another-secret-entirely-x')}`,
-        ),
-      ).toBe(401);
-      expect(
-        await refusal(`${jwtGateway.wsUrl}?token=${sign({ sub: 'carol', exp: now - 1 })}`),
-      ).toBe(401);
-      expect(await refusal(`${jwtGateway.wsUrl}?token=${sign({ exp: now + 60 })}`)).toBe(401);
-    } finally {
-      await jwtGateway.close();
-    }
+    const sign = (claims: object, key = secret) => {
+      const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const body = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
+      return `${body}.${createHmac('sha256', key).update(body).digest('base64url')}`;
+    };
+    const now = Math.floor(Date.now() / 1000);
+    await withGateway(
+      { AUTH_JWT_SECRET: secret },
+      async (jwt) => {
+        const carol = await jwt.connect(`?token=${sign({ sub: 'carol', exp: now + 60 })}`);
+        expect(carol.ready.userId).toBe('carol');
+        const forged = sign({ sub: 'carol' }, 'another-secret-entirely-x');
+        expect(await refusal(`${jwt.wsUrl}?token=${forged}`)).toBe(401);
+        expect(await refusal(`${jwt.wsUrl}?token=${sign({ sub: 'carol', exp: now - 1 })}`)).toBe(
+          401,
+        );
+        expect(await refusal(`${jwt.wsUrl}?token=${sign({ exp: now + 60 })}`)).toBe(401);
+      },
+      { emulator: gw.emulator },
+    );
   });
 
   it("accepts a token and keeps another user's conversation forbidden", async () => {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Reply } from '../emulator/index.ts';
-import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startGateway, type TestGateway, withGateway } from '../helpers/gateway.ts';
 import { checkStored, checkTurn } from '../helpers/invariants.ts';
 import type { Frame, TestClient } from '../helpers/ws-client.ts';
 
@@ -210,52 +210,55 @@ describe('a turn through the gateway', () => {
 
 describe('configuration', () => {
   it('sends SYSTEM_PROMPT as the system prompt', async () => {
-    const other = await startGateway({ SYSTEM_PROMPT: 'Be brief.' }, gw.emulator);
-    try {
-      await turn(await other.connect(), 'hi', { blocks: [{ text: 'Hi.' }] });
-      expect(gw.emulator.requests[0]!.body).toMatchObject({ system: [{ text: 'Be brief.' }] });
-    } finally {
-      await other.close();
-    }
+    await withGateway(
+      { SYSTEM_PROMPT: 'Be brief.' },
+      async (other) => {
+        await turn(await other.connect(), 'hi', { blocks: [{ text: 'Hi.' }] });
+        expect(gw.emulator.requests[0]!.body).toMatchObject({ system: [{ text: 'Be brief.' }] });
+      },
+      { emulator: gw.emulator },
+    );
   });
 });
 
 describe('streaming modes', () => {
   it('delivers the text of a non-streaming model once', async () => {
-    const other = await startGateway({ BEDROCK_NON_STREAMING_MODELS: SONNET }, gw.emulator);
-    try {
-      const client = await other.connect();
-      const { frames, end } = await turn(
-        client,
-        'tool then answer',
-        // The second call repeats text of the first: a substring test would drop it.
-        { blocks: [{ text: 'OK. ' }, toolUse('calculator', { expression: '3*3' })] },
-        { blocks: [{ text: 'OK.' }] },
-      );
-      expect(gw.emulator.requests.map((r) => r.operation)).toEqual(['converse', 'converse']);
-      expect(of(frames, 'token').map((f) => f.text)).toEqual(['OK. ', 'OK.']);
-      expect(end.text).toBe('OK. OK.');
-    } finally {
-      await other.close();
-    }
+    await withGateway(
+      { BEDROCK_NON_STREAMING_MODELS: SONNET },
+      async (other) => {
+        const client = await other.connect();
+        const { frames, end } = await turn(
+          client,
+          'tool then answer',
+          // The second call repeats text of the first: a substring test would drop it.
+          { blocks: [{ text: 'OK. ' }, toolUse('calculator', { expression: '3*3' })] },
+          { blocks: [{ text: 'OK.' }] },
+        );
+        expect(gw.emulator.requests.map((r) => r.operation)).toEqual(['converse', 'converse']);
+        expect(of(frames, 'token').map((f) => f.text)).toEqual(['OK. ', 'OK.']);
+        expect(end.text).toBe('OK. OK.');
+      },
+      { emulator: gw.emulator },
+    );
   });
 
   it('falls back to Converse when streaming tool use is refused, without doubling text', async () => {
-    const other = await startGateway({}, gw.emulator);
-    try {
-      gw.emulator.refuseStreamingToolUse(SONNET);
-      const client = await other.connect();
-      const first = await turn(client, 'hi', { blocks: [{ text: 'Hello there.' }] });
-      expect(first.end.text).toBe('Hello there.');
-      const second = await turn(client, 'again', { blocks: [{ text: 'Hello again.' }] });
-      expect(second.end.text).toBe('Hello again.');
-      expect(gw.emulator.requests.map((r) => r.operation)).toEqual([
-        'converse-stream',
-        'converse',
-        'converse',
-      ]);
-    } finally {
-      await other.close();
-    }
+    await withGateway(
+      {},
+      async (other) => {
+        gw.emulator.refuseStreamingToolUse(SONNET);
+        const client = await other.connect();
+        const first = await turn(client, 'hi', { blocks: [{ text: 'Hello there.' }] });
+        expect(first.end.text).toBe('Hello there.');
+        const second = await turn(client, 'again', { blocks: [{ text: 'Hello again.' }] });
+        expect(second.end.text).toBe('Hello again.');
+        expect(gw.emulator.requests.map((r) => r.operation)).toEqual([
+          'converse-stream',
+          'converse',
+          'converse',
+        ]);
+      },
+      { emulator: gw.emulator },
+    );
   });
 });

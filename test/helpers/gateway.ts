@@ -50,6 +50,9 @@ export async function startGateway(
   const url = `http://127.0.0.1:${port}`;
   const wsUrl = `ws://127.0.0.1:${port}/v1/ws`;
   const clients: TestClient[] = [];
+  const closeClients = async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  };
   return {
     app,
     config,
@@ -61,13 +64,25 @@ export async function startGateway(
       clients.push(client);
       return client;
     },
-    async closeClients() {
-      await Promise.all(clients.splice(0).map((c) => c.close()));
-    },
+    closeClients,
     async close() {
-      await Promise.all(clients.splice(0).map((c) => c.close()));
+      await closeClients();
       await app.close();
       if (!shared) await emulator.close();
     },
   };
+}
+
+/** Runs `fn` against a gateway started with `env` (see startGateway), closing it after. */
+export async function withGateway<T>(
+  env: Record<string, string>,
+  fn: (gw: TestGateway) => Promise<T>,
+  options: { emulator?: Emulator; logTo?: DestinationStream } = {},
+): Promise<T> {
+  const gw = await startGateway(env, options.emulator, options.logTo);
+  try {
+    return await fn(gw);
+  } finally {
+    await gw.close();
+  }
 }

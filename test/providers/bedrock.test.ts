@@ -1,5 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BedrockRuntimeClient, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
@@ -9,9 +8,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_TOOLS } from '../../src/agent/tools/index.ts';
 import { createModels } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import { ProtocolError } from '../../src/protocol/errors.ts';
 import { toProtocolError } from '../../src/providers/bedrock/errors.ts';
 import { type Emulator, startEmulator } from '../emulator/index.ts';
+import { closedPort, withHome } from '../helpers/env.ts';
 
 const log = pino({ level: 'silent' });
 const HAIKU = 'anthropic.claude-3-5-haiku-20241022-v1:0';
@@ -45,29 +44,6 @@ function modelsFor(env: Record<string, string>) {
 const keys = { AWS_ACCESS_KEY_ID: 'AKIDENVKEYS', AWS_SECRET_ACCESS_KEY: 'env-secret' };
 const ask = (text = 'hello') => [new HumanMessage(text)];
 const plain = (text: string) => ({ blocks: [{ text }] });
-
-/** A temporary HOME with ~/.aws files, set for the duration of `fn`. */
-async function withHome<T>(files: Record<string, string>, fn: (home: string) => Promise<T>) {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'agentgate-home-'));
-  mkdirSync(path.join(home, '.aws'));
-  for (const [name, text] of Object.entries(files))
-    writeFileSync(path.join(home, '.aws', name), text);
-  const saved = process.env.HOME;
-  process.env.HOME = home;
-  try {
-    return await fn(home);
-  } finally {
-    process.env.HOME = saved;
-  }
-}
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('credentials', () => {
   it('signs with the environment keys even when AWS_PROFILE is set too', async () => {
