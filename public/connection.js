@@ -20,7 +20,7 @@ export function initialToken() {
   return sessionStorage.getItem(TOKEN_KEY) ?? '';
 }
 
-export function saveToken(token) {
+function saveToken(token) {
   if (token) sessionStorage.setItem(TOKEN_KEY, token);
   else sessionStorage.removeItem(TOKEN_KEY);
 }

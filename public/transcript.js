@@ -43,7 +43,7 @@ class TurnView {
     this.#transcript = transcript;
     this.node = el('article', {
       class: 'turn assistant',
-      'data-turn-id': turnId ?? undefined,
+      'data-turn-id': turnId,
       'aria-label': 'Assistant',
     });
   }

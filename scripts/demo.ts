@@ -19,7 +19,6 @@ const config = loadConfig({
   AWS_ACCESS_KEY_ID: 'AKIDDEMO',
   AWS_SECRET_ACCESS_KEY: 'demo-secret',
   AWS_EC2_METADATA_DISABLED: 'true',
-  REDIS_URL: process.env.REDIS_URL ?? '',
 });
 const app = await buildApp(config, createLogger(config));
 closeWithGrace({ delay: 5_000 }, async () => {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { ConverseRequestBody, MessageReply, WireContentBlock, WireMessage } from './types.ts';
 
 /** Pause between demo deltas when the emulator has no `paceMs`: a model's typing speed. */
-export const DEMO_PACE_MS = 20;
+const DEMO_PACE_MS = 20;
 
 const CITY_ZONES: [RegExp, string][] = [
   [/\btokyo\b/i, 'Asia/Tokyo'],
@@ -46,7 +46,7 @@ function demoToolUseId(body: ConverseRequestBody): string {
   return `tooluse_${digest.slice(0, 22)}`;
 }
 
-export function findExpression(text: string): string | undefined {
+function findExpression(text: string): string | undefined {
   const runs = (text.match(EXPRESSION_RUN) ?? []).map((run) => run.trim());
   return runs.filter((run) => HAS_OPERATION.test(run)).sort((a, b) => b.length - a.length)[0];
 }

@@ -29,7 +29,7 @@ export interface Usage {
   totalTokens: number;
 }
 
-export interface ReplyPlan {
+interface ReplyPlan {
   blocks: PlannedBlock[];
   stopReason: StopReason;
   usage: Usage;
@@ -37,7 +37,7 @@ export interface ReplyPlan {
   chunks: string[] | undefined;
 }
 
-export function newToolUseId(): string {
+function newToolUseId(): string {
   return `tooluse_${randomBytes(16).toString('base64url').slice(0, 22)}`;
 }
 
@@ -66,7 +66,7 @@ export function estimateTokens(text: string): number {
 }
 
 /** All the text a request carries: system prompt, text, tool inputs and tool results. */
-export function requestText(body: ConverseRequestBody | undefined): string {
+function requestText(body: ConverseRequestBody | undefined): string {
   const parts: string[] = [];
   for (const system of body?.system ?? []) parts.push(system.text ?? '');
   for (const message of body?.messages ?? []) {

@@ -1,6 +1,6 @@
 /** Who signed a request, read from its SigV4 `Authorization` header (the signature is not checked). */
 
-export interface SigV4Scope {
+interface SigV4Scope {
   accessKeyId: string | undefined;
   region: string | undefined;
   service: string | undefined;

@@ -15,9 +15,9 @@ export type AnyRequest = IncomingMessage | Http2ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse;
 
 /** Handles one request; `connectionId` numbers the TCP connection that carried it (1, 2, 3…). */
-export type RequestHandler = (req: AnyRequest, res: AnyResponse, connectionId: number) => void;
+type RequestHandler = (req: AnyRequest, res: AnyResponse, connectionId: number) => void;
 
-export interface TransportCounters {
+interface TransportCounters {
   connections: number;
   http2Sessions: number;
   http1Connections: number;
