@@ -4,10 +4,11 @@ import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { endLostTurn } from './agent/end-lost-turn.ts';
 import { createAgentGraph } from './agent/graph.ts';
 import { BUILTIN_TOOLS } from './agent/tools/index.ts';
 import { TurnWorker } from './agent/turn-worker.ts';
-import { createBackends } from './backends.ts';
+import { type Backends, createBackends } from './backends.ts';
 import type { Config } from './config/config.ts';
 import { ANONYMOUS, authenticate, tokenOf } from './gateway/auth.ts';
 import { Conversations } from './gateway/conversations.ts';
@@ -40,6 +41,19 @@ export function createModels(config: Config, log: Logger) {
     log,
   });
   return { clients, models };
+}
+
+/**
+ * Ends the turns of jobs whose worker died (PROTOCOL.md invariant 8). Every process wires
+ * it, gateways without a worker too: a turn ends even when its only worker is gone.
+ */
+export function watchLostTurns(
+  backends: Pick<Backends, 'bus' | 'store' | 'queue'>,
+  models: BedrockModels,
+  log: Logger,
+): void {
+  const deps = { ...backends, models, log: log.child({ component: 'lost-turns' }) };
+  backends.queue.watchLost((job) => endLostTurn(deps, job));
 }
 
 /** Builds the worker that runs turns taken from the queue. */
@@ -81,6 +95,7 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
   const { clients, models } = createModels(config, log);
   const metrics = createMetrics();
   const telemetry = createTelemetry(config.otelEndpoint);
+  watchLostTurns(backends, models, log);
   const worker = config.runWorker
     ? createWorker(config, log, { ...backends, models, metrics, tracer: telemetry.tracer })
     : undefined;
@@ -93,7 +108,8 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
   // refused upgrade's socket is destroyed once the 401/403 response is sent.
   await app.register(fastifyWebsocket, {
     options: { maxPayload: config.limits.maxFrameBytes * 4 },
-    // First step of shutdown: tell every client (1001); turns go on and drain in onClose.
+    // First step of shutdown: tell every client (1001); turns go on and drain in onClose
+    // (the queue's close waits for them, then aborts what is left).
     preClose(done) {
       for (const socket of this.websocketServer.clients) {
         socket.close(CLOSE_CODES.goingAway, 'server shutting down');
@@ -142,7 +158,6 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
   await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/' });
 
   app.addHook('onClose', async () => {
-    await worker?.drain(10_000);
     await backends.close();
     clients.destroy();
     await telemetry.shutdown();

@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace';
-import { createModels, createWorker } from './app.ts';
+import { createModels, createWorker, watchLostTurns } from './app.ts';
 import { createBackends } from './backends.ts';
 import { configFromProcess } from './config/from-process.ts';
 import { createLogger } from './logger.ts';
@@ -20,9 +20,10 @@ const { clients, models } = createModels(config, log);
 // Turns run here, so their traces start here (when OTEL_EXPORTER_OTLP_ENDPOINT is set).
 const telemetry = createTelemetry(config.otelEndpoint);
 const worker = createWorker(config, log, { ...backends, models, tracer: telemetry.tracer });
+watchLostTurns(backends, models, log);
 
 // On SIGTERM/SIGINT: stop taking jobs, let running turns finish (the queue waits up to
-// 10 s; turns still running after that are reclaimed by another worker), close Redis.
+// 10 s, then aborts the turns still running, which end as cancelled), close Redis.
 closeWithGrace({ delay: 20_000 }, async ({ signal, err }) => {
   if (err) log.error({ err }, 'closing after an error');
   else log.info({ signal, running: worker.runningTurns }, 'worker shutting down');

@@ -1,5 +1,5 @@
 import { HumanMessage } from '@langchain/core/messages';
-import { type FrameBus, failTurn } from '../bus/frame-bus.ts';
+import type { FrameBus } from '../bus/frame-bus.ts';
 import type { Metrics } from '../metrics.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { TurnEvent } from '../protocol/frames.ts';
@@ -29,20 +29,12 @@ export class TurnWorker {
   }
 
   async start(): Promise<void> {
-    await this.#options.queue.consume((job, signal) => this.#track(job, signal), {
-      onLost: (job) => this.#endLost(job),
-    });
+    await this.#options.queue.consume((job, signal) => this.#track(job, signal));
   }
 
   /** Turns running in this worker. */
   get runningTurns(): number {
     return this.#running.size;
-  }
-
-  /** Resolves when every running turn has ended, or after `timeoutMs`. */
-  async drain(timeoutMs: number): Promise<void> {
-    const all = Promise.allSettled(this.#running.values());
-    await Promise.race([all, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
   }
 
   #track(job: TurnJob, signal: AbortSignal): Promise<void> {
@@ -142,56 +134,5 @@ export class TurnWorker {
     }).catch((e: unknown) => log.error({ err: e }, 'could not publish turn-end'));
     this.#options.metrics?.turns.inc({ stop_reason: outcome.stopReason });
     this.#options.metrics?.turnSeconds.observe(elapsed());
-  }
-
-  /**
-   * Ends the turn of a job whose worker died (PROTOCOL.md invariant 8): the user message
-   * is stored once, then `error` worker_lost and `turn-end` are published unless the turn
-   * has ended already. The turn is not run again. Throws when it could not do so; the
-   * queue then retries.
-   */
-  async #endLost(job: TurnJob): Promise<void> {
-    const { bus, store, models } = this.#options;
-    const log = this.#options.log.child({ turnId: job.turnId, conversationId: job.conversationId });
-    if (!(await store.get(job.conversationId))) {
-      log.warn('lost turn of a conversation that no longer exists');
-      return;
-    }
-    const { state, frames } = await bus.replay(job.conversationId, 0);
-    if (state.runningTurnId !== null && state.runningTurnId !== job.turnId) {
-      log.warn({ running: state.runningTurnId }, 'lost turn never ran; another turn runs now');
-      return;
-    }
-    await store.commitTurn(
-      job.conversationId,
-      job.turnId,
-      [new HumanMessage(job.content)],
-      new Date(),
-    );
-    const own = frames.map((p) => p.frame).filter((f) => f.turnId === job.turnId);
-    if (own.some((f) => f.type === 'turn-end')) return;
-    const text = own.map((f) => (f.type === 'token' ? f.text : '')).join('');
-    log.warn('ending the turn of a lost worker');
-    try {
-      const lost = {
-        code: 'worker_lost' as const,
-        message: 'The process running this turn stopped; the turn was ended. Send it again.',
-        retryable: true,
-      };
-      await failTurn(
-        bus,
-        job.conversationId,
-        job.turnId,
-        own.some((f) => f.type === 'error') ? undefined : lost,
-        {
-          text,
-          model: (models.find(job.model) ?? models.default).id,
-          durationMs: Math.max(0, Date.now() - Date.parse(job.acceptedAt)) || 0,
-        },
-      );
-    } catch (error) {
-      if (!(error instanceof ProtocolError && error.code === 'worker_lost')) throw error;
-      log.info('the turn had ended already');
-    }
   }
 }

@@ -45,7 +45,6 @@ export interface FrameBus {
   ): Promise<{ state: ConversationFrames; frames: PublishedFrame[] }>;
   /** Forgets the conversation's frames and running turn. */
   delete(conversationId: string): Promise<void>;
-  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

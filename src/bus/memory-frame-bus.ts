@@ -89,8 +89,6 @@ export class MemoryFrameBus implements FrameBus {
     this.#dropIfIdle(conversationId, channel);
   }
 
-  async ping() {}
-
   async close() {
     clearInterval(this.#sweeper);
     this.#channels.clear();

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { TurnEvent } from '../protocol/frames.ts';
 import type { RedisConnections } from '../redis/connection.ts';
-import { redisCall } from '../redis/errors.ts';
+import { execOrThrow, redisCall } from '../redis/errors.ts';
 import { frameTemplate, parsePublished, withSeq } from '../redis/frame-json.ts';
 import {
   type ConversationKeys,
@@ -148,16 +148,14 @@ export class RedisFrameBus implements FrameBus {
   async delete(conversationId: string): Promise<void> {
     const k = this.#keys(conversationId);
     await redisCall('delete frames', () =>
-      this.#redis
-        .multi()
-        .del(k.running, k.seq, k.frames, k.ended, k.cancelled)
-        .publish(k.live, RESET)
-        .exec(),
+      execOrThrow(
+        this.#redis
+          .multi()
+          .del(k.running, k.seq, k.frames, k.ended, k.cancelled)
+          .publish(k.live, RESET)
+          .exec(),
+      ),
     );
-  }
-
-  async ping(): Promise<void> {
-    await redisCall('ping', () => this.#redis.ping());
   }
 
   /** Stops every subscription; the connection manager closes the subscriber. Idempotent. */

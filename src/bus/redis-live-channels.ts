@@ -7,7 +7,7 @@ import { parsePublished } from '../redis/frame-json.ts';
 import type { FrameListener, PublishedFrame } from './frame-bus.ts';
 
 /** Where a channel catches up from: the conversation's frame log. */
-export interface FrameLog {
+interface FrameLog {
   /** Seq of the newest frame, 0 before the first. */
   lastSeq(conversationId: string): Promise<number>;
   /** The retained frames with seq > afterSeq, in order. */

@@ -19,22 +19,25 @@ export type JobHandler = (job: TurnJob, signal: AbortSignal) => Promise<void>;
  */
 export type LostJobHandler = (job: TurnJob) => Promise<void>;
 
-export interface ConsumeOptions {
-  /**
-   * Called for each job this queue takes over but will not run. It must end the turn if
-   * the turn is still open and may be called again for the same job (it is acknowledged
-   * once this resolves). Queues that cannot lose a job (in memory) never call it.
-   */
-  readonly onLost?: LostJobHandler;
-}
-
 /** Turn jobs from gateways to workers, and cancellation of running jobs. */
 export interface JobQueue {
   enqueue(job: TurnJob): Promise<void>;
   /** Delivers jobs to `handler` until close. */
-  consume(handler: JobHandler, options?: ConsumeOptions): Promise<void>;
+  consume(handler: JobHandler): Promise<void>;
+  /**
+   * Ends the turns of jobs this queue takes over but will not run (their worker died, or
+   * they were parked) by calling `onLost`, until close. Every process that shares a queue
+   * runs it, gateways included, so that a turn ends even when no worker is left.
+   * `onLost` must end the turn if it is still open and may be called again for the same
+   * job (it is acknowledged once this resolves). Queues that cannot lose a job (in
+   * memory) never call it.
+   */
+  watchLost(onLost: LostJobHandler): void;
   /** Asks whichever worker runs the turn to stop it. */
   cancel(conversationId: string, turnId: string): Promise<void>;
-  ping(): Promise<void>;
+  /**
+   * Stops taking jobs, lets running ones finish for a grace period, then aborts the
+   * signals of those still running and stops. Idempotent.
+   */
   close(): Promise<void>;
 }

@@ -5,12 +5,13 @@ import type { LostJobHandler, TurnJob } from './job-queue.ts';
 
 export interface LostJobsOptions {
   readonly stream: JobStream;
-  /** This worker's consumer name: reclaimed entries become its own. */
+  /** This process's consumer name: reclaimed entries become its own. */
   readonly consumer: string;
   readonly idleMs: number;
   readonly maxDeliveries: number;
-  readonly onLost: LostJobHandler | undefined;
-  /** True for an entry this worker runs right now (its heartbeat was merely late). */
+  /** Who ends lost turns; while nobody does (not watching), lost jobs stay pending. */
+  readonly onLost: () => LostJobHandler | undefined;
+  /** True for an entry this process runs right now (its heartbeat was merely late). */
   readonly isRunning: (id: string) => boolean;
   /** Acks an entry, logging rather than throwing. */
   readonly ack: (id: string) => Promise<void>;
@@ -48,8 +49,13 @@ export class LostJobs {
 
   /** onLost, then ack; if onLost fails the entry stays pending, comes back, and is parked in the end. */
   async lose(id: string, job: TurnJob): Promise<void> {
+    const onLost = this.#o.onLost();
+    if (!onLost) {
+      this.#o.log.warn({ turnId: job.turnId }, 'nobody here ends lost turns; left to a reclaimer');
+      return;
+    }
     try {
-      await this.#o.onLost?.(job);
+      await onLost(job);
       await this.#o.ack(id);
     } catch (error) {
       this.#o.log.warn(
@@ -66,7 +72,7 @@ export class LostJobs {
     await this.#o.ack(id);
     if (!job) return;
     try {
-      await this.#o.onLost?.(job);
+      await this.#o.onLost()?.(job);
     } catch (error) {
       this.#o.log.error(
         { err: error, turnId: job.turnId },

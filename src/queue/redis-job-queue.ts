@@ -16,7 +16,7 @@ import {
 } from '../redis/keys.ts';
 import { CANCEL_TURN, CLAIM_TURN, RENEW_TURN } from '../redis/scripts.ts';
 import { fieldOf, parseJob } from '../redis/stream-reply.ts';
-import type { ConsumeOptions, JobHandler, JobQueue, TurnJob } from './job-queue.ts';
+import type { JobHandler, JobQueue, LostJobHandler, TurnJob } from './job-queue.ts';
 import { LostJobs } from './lost-jobs.ts';
 
 /** Timings and limits; every one has a default (TIMING). */
@@ -32,9 +32,12 @@ export interface Timing {
   /** Jobs one worker runs at once. */
   readonly concurrency?: number;
   readonly blockMs?: number;
-  /** On close, how long running jobs may take to finish before they are left to others. */
+  /** On close, how long running jobs may take to finish before their signals abort. */
   readonly closeGraceMs?: number;
 }
+
+/** After the grace, how long aborted jobs get to publish their last frames and ack. */
+const SETTLE_MS = 2_000;
 
 const TIMING: Required<Timing> = {
   turnLeaseMs: DEFAULT_TURN_LEASE_MS,
@@ -67,10 +70,11 @@ interface Running {
  * Jobs on a Redis Stream read by the consumer group `workers`. A worker takes the job's
  * turn (CLAIM_TURN), runs it, then acks and deletes the entry. While it runs, the worker
  * heartbeats: XCLAIM JUSTID on its own entries resets their idle time and renews the turn's
- * lease. Every worker also reclaims (XAUTOCLAIM) entries idle past `reclaimIdleMs`: those
- * jobs are never run again but handed to `onLost`, which ends their turns; a job delivered
- * more than `maxDeliveries` times is parked on the dead-letter stream. Cancels travel on a
- * control channel and as a per-conversation marker for jobs not yet taken.
+ * lease (and finds cancels the control channel missed). Every process that watches for lost
+ * jobs (`watchLost`: gateways and workers alike) reclaims (XAUTOCLAIM) entries idle past
+ * `reclaimIdleMs`: those jobs are never run again but handed to `onLost`, which ends their
+ * turns; a job delivered more than `maxDeliveries` times is parked on the dead-letter
+ * stream. Cancels travel on a control channel and as a per-conversation marker.
  */
 export class RedisJobQueue implements JobQueue {
   readonly #connections: RedisConnections;
@@ -85,7 +89,8 @@ export class RedisJobQueue implements JobQueue {
   /** Running jobs by stream entry id. */
   readonly #running = new Map<string, Running>();
   #handler: JobHandler | undefined;
-  #lost: LostJobs | undefined;
+  #onLost: LostJobHandler | undefined;
+  readonly #lost: LostJobs;
   #reader: Redis | undefined;
   #control: Redis | undefined;
   #timers: NodeJS.Timeout[] = [];
@@ -107,26 +112,26 @@ export class RedisJobQueue implements JobQueue {
     this.#ttl = Math.max(1, Math.round(ttlSeconds));
     this.#o = { ...TIMING, ...withoutUndefined(timing) };
     this.consumer = consumer ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.#lost = new LostJobs({
+      stream: this.#stream,
+      consumer: this.consumer,
+      idleMs: this.#o.reclaimIdleMs,
+      maxDeliveries: this.#o.maxDeliveries,
+      onLost: () => this.#onLost,
+      isRunning: (id) => this.#running.has(id),
+      ack: (id) => this.#ack(id),
+      log: this.#log,
+    });
   }
 
   async enqueue(job: TurnJob): Promise<void> {
     await redisCall('queue turn', () => this.#stream.add(job));
   }
 
-  async consume(handler: JobHandler, options: ConsumeOptions = {}): Promise<void> {
+  async consume(handler: JobHandler): Promise<void> {
     if (this.#handler) throw new Error('This queue already has a consumer.');
     if (this.#stopping) throw new Error('The queue is closed.');
     this.#handler = handler;
-    this.#lost = new LostJobs({
-      stream: this.#stream,
-      consumer: this.consumer,
-      idleMs: this.#o.reclaimIdleMs,
-      maxDeliveries: this.#o.maxDeliveries,
-      onLost: options.onLost,
-      isRunning: (id) => this.#running.has(id),
-      ack: (id) => this.#ack(id),
-      log: this.#log,
-    });
     this.#reader = this.#connections.open('blocking', 'jobs');
     const control = this.#connections.open('subscriber', 'control');
     this.#control = control;
@@ -138,12 +143,21 @@ export class RedisJobQueue implements JobQueue {
           this.#log.warn({ err: error }, 'control channel subscribe failed'),
         );
     });
-    this.#timers = [
-      setInterval(() => void this.#heartbeat(), this.#o.heartbeatMs),
-      setInterval(() => void this.#reclaim(), this.#o.reclaimIntervalMs),
-    ];
-    for (const timer of this.#timers) timer.unref();
+    this.#every(this.#o.heartbeatMs, () => this.#heartbeat());
     this.#loop = this.#readLoop();
+  }
+
+  watchLost(onLost: LostJobHandler): void {
+    if (this.#onLost) throw new Error('This queue already watches for lost jobs.');
+    if (this.#stopping) throw new Error('The queue is closed.');
+    this.#onLost = onLost;
+    this.#every(this.#o.reclaimIntervalMs, () => this.#reclaim());
+  }
+
+  #every(ms: number, task: () => Promise<void>): void {
+    const timer = setInterval(() => void task(), ms);
+    timer.unref();
+    this.#timers.push(timer);
   }
 
   async cancel(conversationId: string, turnId: string): Promise<void> {
@@ -157,14 +171,10 @@ export class RedisJobQueue implements JobQueue {
     );
   }
 
-  async ping(): Promise<void> {
-    await redisCall('ping', () => this.#redis.ping());
-  }
-
   /**
-   * Stops taking jobs, lets running ones finish for up to `closeGraceMs` (heartbeats go
-   * on meanwhile), then stops. Jobs still running are left pending: another worker
-   * reclaims them. Idempotent.
+   * The one drain of a worker: stops taking jobs, lets running ones finish for up to
+   * `closeGraceMs` (heartbeats go on meanwhile), then aborts the signals of those still
+   * running and gives them a moment to end their turns and ack. Idempotent.
    */
   close(): Promise<void> {
     this.#closed ??= this.#shutdown();
@@ -176,16 +186,24 @@ export class RedisJobQueue implements JobQueue {
     this.#slotFreed?.();
     this.#reader?.disconnect(false);
     await this.#loop;
-    const running = [...this.#running.values()].map((r) => r.done);
-    if (running.length > 0) {
-      this.#log.info({ running: running.length }, 'waiting for running turns before closing');
-      await Promise.race([
-        Promise.allSettled(running),
-        sleep(this.#o.closeGraceMs, undefined, { ref: false }),
-      ]);
+    if (this.#running.size > 0) {
+      this.#log.info({ running: this.#running.size }, 'waiting for running turns before closing');
+      await this.#settle(this.#o.closeGraceMs);
+    }
+    if (this.#running.size > 0) {
+      this.#log.warn({ running: this.#running.size }, 'aborting turns still running at close');
+      for (const entry of this.#running.values()) entry.controller.abort();
+      await this.#settle(SETTLE_MS);
     }
     for (const timer of this.#timers) clearInterval(timer);
     this.#control?.disconnect(false);
+  }
+
+  async #settle(ms: number): Promise<void> {
+    await Promise.race([
+      Promise.allSettled([...this.#running.values()].map((r) => r.done)),
+      sleep(ms, undefined, { ref: false }),
+    ]);
   }
 
   async #readLoop(): Promise<void> {
@@ -225,7 +243,7 @@ export class RedisJobQueue implements JobQueue {
     const raw = fieldOf(fields, 'job');
     const job = parseJob(raw);
     if (!job) {
-      await this.#lost!.park(id, raw, undefined, 'unreadable job');
+      await this.#lost.park(id, raw, undefined, 'unreadable job');
       return;
     }
     const controller = new AbortController();
@@ -252,7 +270,7 @@ export class RedisJobQueue implements JobQueue {
     if (claim === 0) {
       this.#finish(id);
       this.#log.warn({ turnId: job.turnId }, 'job whose turn is no longer this worker’s to run');
-      await this.#lost!.lose(id, job);
+      await this.#lost.lose(id, job);
       return;
     }
     if (claim === 2) controller.abort();
@@ -293,7 +311,7 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async #reclaim(): Promise<void> {
-    if (this.#reclaiming || this.#stopping || !this.#lost) return;
+    if (this.#reclaiming || this.#stopping) return;
     this.#reclaiming = true;
     try {
       await this.#lost.reclaim();
@@ -311,17 +329,26 @@ export class RedisJobQueue implements JobQueue {
     try {
       const kept = await this.#stream.touch(this.consumer, ids);
       await Promise.all(
-        ids.map((id) => {
+        ids.map(async (id) => {
           const entry = this.#running.get(id);
-          if (!entry) return undefined;
+          if (!entry) return;
           if (!kept.has(id)) {
             // Acked by a reclaimer that took us for dead: the turn was ended; stop running it.
             this.#log.warn({ turnId: entry.job.turnId }, 'job was taken over; stopping it');
             entry.controller.abort();
-            return undefined;
+            return;
           }
           const k = conversationKeys(this.#prefix, entry.job.conversationId);
-          return RENEW_TURN.run(this.#redis, [k.running], [entry.job.turnId, this.#o.turnLeaseMs]);
+          const renewed = await RENEW_TURN.run(
+            this.#redis,
+            [k.running, k.cancelled],
+            [entry.job.turnId, this.#o.turnLeaseMs],
+          );
+          // A cancel the control channel missed (its subscriber was reconnecting).
+          if (renewed === 'cancelled' && !entry.controller.signal.aborted) {
+            this.#log.info({ turnId: entry.job.turnId }, 'cancel found by the heartbeat');
+            entry.controller.abort();
+          }
         }),
       );
     } catch (error) {

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
  * What a connection is for. Commands share one connection; a subscriber or a blocking
  * reader (XREADGROUP BLOCK) each needs its own, since either holds its connection.
  */
-export type ConnectionRole = 'command' | 'subscriber' | 'blocking';
+type ConnectionRole = 'command' | 'subscriber' | 'blocking';
 
 /** How long a command may wait for its reply before it fails (a hung Redis). */
 const COMMAND_TIMEOUT_MS = 3_000;
@@ -91,7 +91,7 @@ export function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
 }
 
 /** Closes a connection: QUIT when it is up (replies already sent arrive), else at once. */
-export async function disconnect(redis: Redis): Promise<void> {
+async function disconnect(redis: Redis): Promise<void> {
   if (redis.status === 'end') return;
   if (redis.status === 'ready') {
     try {
@@ -118,7 +118,7 @@ function watch(redis: Redis, log: Logger): void {
   });
 }
 
-export async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${message} within ${ms} ms.`)), ms);

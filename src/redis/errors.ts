@@ -9,7 +9,7 @@ const TRANSIENT_REPLIES =
  * Turns a failed Redis call into what a client should see: `unavailable` (retryable) when
  * Redis cannot be reached or cannot serve; any other error reply is a bug and passes on.
  */
-export function asUnavailable(error: unknown, what: string): unknown {
+function asUnavailable(error: unknown, what: string): unknown {
   if (error instanceof ProtocolError) return error;
   if (error instanceof ReplyError && !TRANSIENT_REPLIES.test((error as Error).message))
     return error;
@@ -25,4 +25,19 @@ export async function redisCall<T>(what: string, call: () => Promise<T>): Promis
   } catch (error) {
     throw asUnavailable(error, what);
   }
+}
+
+/** What ioredis's `exec()` resolves: one `[error, reply]` per queued command, or null. */
+type ExecReplies = [error: Error | null, reply: unknown][] | null;
+
+/**
+ * Runs a MULTI and returns its replies; throws the first error inside it (ioredis resolves
+ * `exec()` even when a queued command failed) or when the transaction was discarded.
+ */
+export async function execOrThrow(exec: Promise<ExecReplies>): Promise<unknown[]> {
+  const replies = await exec;
+  if (!replies) throw new Error('Redis discarded the transaction (EXEC returned null).');
+  const failed = replies.find(([error]) => error);
+  if (failed) throw failed[0];
+  return replies.map(([, reply]) => reply);
 }

@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { TurnJob } from '../queue/job-queue.ts';
+import { execOrThrow } from './errors.ts';
 import type { QueueKeys } from './keys.ts';
 import { readGroupEntries, type StreamEntry } from './stream-reply.ts';
 
 /** The consumer group every worker reads the job stream with. */
-export const GROUP = 'workers';
+const GROUP = 'workers';
 
 /**
  * The stream commands of the job queue, in one place: what each reply looks like is
@@ -50,7 +51,9 @@ export class JobStream {
 
   /** Done with a job: acked and deleted, so a group made anew never sees it again. */
   async ack(id: string): Promise<void> {
-    await this.#redis.multi().xack(this.#keys.jobs, GROUP, id).xdel(this.#keys.jobs, id).exec();
+    await execOrThrow(
+      this.#redis.multi().xack(this.#keys.jobs, GROUP, id).xdel(this.#keys.jobs, id).exec(),
+    );
   }
 
   /**

@@ -40,7 +40,8 @@ return 1
 const APPEND = `
 local function append()
   local seq = redis.call('INCR', KEYS[2])
-  local added = redis.pcall('XADD', KEYS[3], 'MAXLEN', ARGV[4], seq .. '-0', 'f', ARGV[2] .. seq .. ARGV[3])
+  local frame = ARGV[2] .. seq .. ARGV[3]
+  local added = redis.pcall('XADD', KEYS[3], 'MAXLEN', ARGV[4], seq .. '-0', 'f', frame)
   if type(added) == 'table' and added.err then
     -- The counter was lost (evicted) while the log was not: seq never goes backwards.
     local info = redis.call('XINFO', 'STREAM', KEYS[3])
@@ -48,11 +49,12 @@ local function append()
       if info[i] == 'last-generated-id' then seq = tonumber(string.match(info[i + 1], '^(%d+)')) + 1 end
     end
     redis.call('SET', KEYS[2], seq)
-    redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], seq .. '-0', 'f', ARGV[2] .. seq .. ARGV[3])
+    frame = ARGV[2] .. seq .. ARGV[3]
+    redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], seq .. '-0', 'f', frame)
   end
   redis.call('EXPIRE', KEYS[2], ARGV[6])
   redis.call('EXPIRE', KEYS[3], ARGV[6])
-  redis.call('PUBLISH', ARGV[7], ARGV[2] .. seq .. ARGV[3])
+  redis.call('PUBLISH', ARGV[7], frame)
   return seq
 end
 `;
@@ -127,10 +129,17 @@ if redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1 then return 2 end
 return 1
 `);
 
-/** Renews a running turn's lease. KEYS: running. ARGV: turnId, leaseMs. */
+/**
+ * The heartbeat of a running turn: renews its lease and says whether it was cancelled (a
+ * cancel published while the worker's control subscriber was away is found here).
+ * KEYS: running, cancelled. ARGV: turnId, leaseMs. Returns 'cancelled', 1 (renewed) or 0
+ * (the turn no longer holds the conversation).
+ */
 export const RENEW_TURN = new LuaScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
+local renewed = 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then renewed = redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 'cancelled' end
+return renewed
 `);
 
 /**

@@ -37,7 +37,5 @@ export interface HistoryStore {
   ): Promise<boolean>;
   /** Removes the conversation; false if there was none. */
   delete(conversationId: string): Promise<boolean>;
-  /** Throws when the store cannot be used. */
-  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -71,8 +71,6 @@ export class MemoryHistoryStore implements HistoryStore {
     return this.#entries.delete(conversationId);
   }
 
-  async ping(): Promise<void> {}
-
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#entries.clear();

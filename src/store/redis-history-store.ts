@@ -1,6 +1,6 @@
 import type { BaseMessage } from '@langchain/core/messages';
 import type { Redis } from 'ioredis';
-import { redisCall } from '../redis/errors.ts';
+import { execOrThrow, redisCall } from '../redis/errors.ts';
 import { checkPrefix, conversationKeys, DEFAULT_KEY_PREFIX } from '../redis/keys.ts';
 import { COMMIT_TURN, CREATE_CONVERSATION } from '../redis/scripts.ts';
 import type { ConversationMeta, HistoryStore, StoredMessage } from './history-store.ts';
@@ -89,14 +89,10 @@ export class RedisHistoryStore implements HistoryStore {
 
   async delete(conversationId: string): Promise<boolean> {
     const k = this.#keys(conversationId);
-    const replies = await redisCall('delete conversation', () =>
-      this.#redis.multi().exists(k.meta).del(k.meta, k.messages, k.turns).exec(),
+    const [existed] = await redisCall('delete conversation', () =>
+      execOrThrow(this.#redis.multi().exists(k.meta).del(k.meta, k.messages, k.turns).exec()),
     );
-    return replies?.[0]?.[1] === 1;
-  }
-
-  async ping(): Promise<void> {
-    await redisCall('ping', () => this.#redis.ping());
+    return existed === 1;
   }
 
   /** The connection belongs to whoever created it; nothing to release here. */

@@ -208,8 +208,4 @@ describe.each([
     });
     expect((await h.bus.startTurn('c1', 't2', start()))!.frame.seq).toBe(1);
   });
-
-  it('answers ping', async () => {
-    await expect(h.bus.ping()).resolves.toBeUndefined();
-  });
 });

@@ -174,8 +174,4 @@ describe.each([
     expect(await h.store.create(meta('c1'))).toBe(true);
     expect(await h.store.commitTurn('c1', 't1', [new HumanMessage('y')], at)).toBe(true);
   });
-
-  it('answers ping', async () => {
-    await expect(h.store.ping()).resolves.toBeUndefined();
-  });
 });

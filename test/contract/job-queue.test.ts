@@ -24,7 +24,7 @@ interface Harness {
 }
 
 async function memoryHarness(): Promise<Harness> {
-  const queue = new MemoryJobQueue();
+  const queue = new MemoryJobQueue({ closeGraceMs: 500 });
   const bus = new MemoryFrameBus();
   return { gateway: queue, worker: queue, bus, close: () => queue.close() };
 }
@@ -35,7 +35,11 @@ async function redisHarness(): Promise<Harness> {
   const workerConnections = await testConnections();
   const options = { log: testLog, prefix, ttlSeconds: 3600, blockMs: 200 };
   const gateway = new RedisJobQueue({ ...options, connections: gatewayConnections });
-  const worker = new RedisJobQueue({ ...options, connections: workerConnections });
+  const worker = new RedisJobQueue({
+    ...options,
+    connections: workerConnections,
+    closeGraceMs: 500,
+  });
   const bus = new RedisFrameBus({ ...options, connections: gatewayConnections });
   return {
     gateway,
@@ -125,7 +129,31 @@ describe.each([
     expect(signals.get('t2')!.aborted).toBe(false);
   });
 
-  it('answers ping', async () => {
-    await expect(h.gateway.ping()).resolves.toBeUndefined();
+  it('on close, lets running jobs finish within the grace, then aborts the rest', async () => {
+    const outcome = new Map<string, string>();
+    const started = new Set<string>();
+    await h.worker.consume(
+      (j, signal) =>
+        new Promise<void>((resolve) => {
+          started.add(j.turnId);
+          const timer = setTimeout(
+            () => {
+              outcome.set(j.turnId, 'finished');
+              resolve();
+            },
+            j.turnId === 'quick' ? 150 : 60_000,
+          );
+          signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            outcome.set(j.turnId, 'aborted');
+            resolve();
+          });
+        }),
+    );
+    await submit(h, job('quick'));
+    await submit(h, job('slow'));
+    await eventually(() => started.size === 2, 5_000, 'both jobs running');
+    await h.worker.close();
+    expect(Object.fromEntries(outcome)).toEqual({ quick: 'finished', slow: 'aborted' });
   });
 });

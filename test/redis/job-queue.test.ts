@@ -9,6 +9,7 @@ import {
   adminRedis,
   deletePrefix,
   eventually,
+  killConnection,
   testConnections,
   testLog,
   testPrefix,
@@ -49,9 +50,9 @@ afterEach(async () => {
   admin.disconnect();
 });
 
-/** A worker: its own connections and queue. */
-async function worker(options: Partial<RedisJobQueueOptions> = {}) {
-  const connections = await testConnections();
+/** A worker: its own connections (named `name` if given) and queue. */
+async function worker(options: Partial<RedisJobQueueOptions> = {}, name?: string) {
+  const connections = await testConnections(name);
   const queue = new RedisJobQueue({
     connections,
     log: testLog,
@@ -117,12 +118,10 @@ describe('redis job queue', () => {
     const b = await worker();
     const lost: TurnJob[] = [];
     let bRan = false;
-    await b.queue.consume(
-      async () => {
-        bRan = true;
-      },
-      { onLost: async (j) => void lost.push(j) },
-    );
+    b.queue.watchLost(async (j) => void lost.push(j));
+    await b.queue.consume(async () => {
+      bRan = true;
+    });
     const submitted = job('t1');
     await submit(submitted);
     await eventually(() => started, 5_000, 'job started on A');
@@ -136,21 +135,23 @@ describe('redis job queue', () => {
     await eventually(async () => (await pendingCount()) === 0, 2_000, 'ack');
   });
 
-  it('keeps a live job that runs longer than the idle timeout', async () => {
-    const a = await worker();
-    let done = false;
+  it('keeps a live job that runs longer than the idle timeout and the lease', async () => {
+    const runningKey = `${prefix}{c_t1}:running`;
+    // A lease shorter than the job: only the heartbeat keeps the turn holding its conversation.
+    const a = await worker({ turnLeaseMs: 1_000 });
+    let holder: string | null | undefined;
     await a.queue.consume(async () => {
       await new Promise((resolve) => setTimeout(resolve, 4_000));
-      done = true;
+      holder = await admin.get(runningKey);
     });
     const b = await worker();
     const lost: TurnJob[] = [];
-    await b.queue.consume(async () => {}, { onLost: async (j) => void lost.push(j) });
+    b.queue.watchLost(async (j) => void lost.push(j));
+    await b.queue.consume(async () => {});
     await submit(job('t1'));
-    await eventually(() => done, 8_000, 'long job done');
+    await eventually(() => holder !== undefined, 8_000, 'long job done');
+    expect(holder).toBe('t1');
     expect(lost).toEqual([]);
-    // The heartbeat renewed the turn's lease all along.
-    expect(await admin.pttl(`${prefix}{c_t1}:running`)).toBeGreaterThan(50_000);
   });
 
   it('parks a job delivered more than maxDeliveries times, and still ends its turn', async () => {
@@ -162,11 +163,9 @@ describe('redis job queue', () => {
     await a.connections.close();
     const b = await worker({ maxDeliveries: 3 });
     let calls = 0;
-    await b.queue.consume(async () => {}, {
-      onLost: async () => {
-        calls++;
-        if (calls <= 2) throw new Error('cannot end the turn yet');
-      },
+    b.queue.watchLost(async () => {
+      calls++;
+      if (calls <= 2) throw new Error('cannot end the turn yet');
     });
     await eventually(
       async () => (await admin.xlen(queueKeys(prefix).dead)) === 1,
@@ -205,12 +204,10 @@ describe('redis job queue', () => {
     const w = await worker();
     let ran = false;
     const lost: string[] = [];
-    await w.queue.consume(
-      async () => {
-        ran = true;
-      },
-      { onLost: async (j) => void lost.push(j.turnId) },
-    );
+    w.queue.watchLost(async (j) => void lost.push(j.turnId));
+    await w.queue.consume(async () => {
+      ran = true;
+    });
     await eventually(() => lost.length === 1, 5_000, 'onLost');
     expect(ran).toBe(false);
   });
@@ -225,7 +222,8 @@ describe('redis job queue', () => {
     });
     const b = await worker();
     const lost: string[] = [];
-    await b.queue.consume(async () => {}, { onLost: async (j) => void lost.push(j.turnId) });
+    b.queue.watchLost(async (j) => void lost.push(j.turnId));
+    await b.queue.consume(async () => {});
     await submit(job('t1'));
     await eventually(() => lost.length === 1, 5_000, 'taken over');
     expect(signal?.aborted).toBe(false);
@@ -245,6 +243,57 @@ describe('redis job queue', () => {
     await Promise.all([w.queue.close(), w.queue.close()]);
     expect(finished).toBe(true);
     await w.queue.close();
+    expect(await pendingCount()).toBe(0);
+  });
+
+  it('aborts a job whose cancel was published while its control subscriber was away', async () => {
+    const name = `wc${Date.now().toString(36)}`;
+    const w = await worker({}, name);
+    let signal: AbortSignal | undefined;
+    await w.queue.consume((_j, s) => {
+      signal = s;
+      return new Promise((resolve) => s.addEventListener('abort', () => resolve()));
+    });
+    await submit(job('t1'));
+    await eventually(() => signal, 5_000, 'job running');
+    // The subscriber reconnects after ~100 ms; the cancel is published before that.
+    await killConnection(admin, `${name}-control`);
+    await gateway().cancel('c_t1', 't1');
+    // Heartbeats every 100 ms: the abort comes within a few of them.
+    await eventually(() => signal?.aborted, 1_000, 'abort found by the heartbeat');
+  });
+
+  it('stops taking jobs as soon as it closes, while running ones drain', async () => {
+    const w = await worker({ closeGraceMs: 3_000 });
+    const seen: string[] = [];
+    await w.queue.consume(async (j) => {
+      seen.push(j.turnId);
+      await new Promise((resolve) => setTimeout(resolve, 800));
+    });
+    await submit(job('t1'));
+    await eventually(() => seen.length === 1, 5_000, 't1 running');
+    const closed = w.queue.close();
+    await submit(job('t2'));
+    await closed;
+    expect(seen).toEqual(['t1']);
+    // t2 is still queued for another worker: never delivered, not pending.
+    expect(await admin.xlen(queueKeys(prefix).jobs)).toBe(1);
+    expect(await pendingCount()).toBe(0);
+  });
+
+  it('on close, aborts the jobs still running after the grace, and acks them once they end', async () => {
+    const w = await worker({ closeGraceMs: 500 });
+    let signal: AbortSignal | undefined;
+    await w.queue.consume((_j, s) => {
+      signal = s;
+      return new Promise((resolve) => s.addEventListener('abort', () => resolve()));
+    });
+    await submit(job('t1'));
+    await eventually(() => signal, 5_000, 'job running');
+    const started = Date.now();
+    await w.queue.close();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+    expect(signal?.aborted).toBe(true);
     expect(await pendingCount()).toBe(0);
   });
 });
