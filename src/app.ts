@@ -10,7 +10,7 @@ import { BUILTIN_TOOLS } from './agent/tools/index.ts';
 import { TurnWorker } from './agent/turn-worker.ts';
 import { type Backends, createBackends } from './backends.ts';
 import type { Config } from './config/config.ts';
-import { ANONYMOUS, authenticate, tokenOf } from './gateway/auth.ts';
+import { markRoutesPublic, registerAccess } from './gateway/access.ts';
 import { Conversations } from './gateway/conversations.ts';
 import { SubscriptionHub } from './gateway/hub.ts';
 import { registerRestRoutes } from './gateway/rest-routes.ts';
@@ -24,7 +24,6 @@ import { BedrockModels } from './providers/bedrock/models.ts';
 import { createTelemetry } from './telemetry.ts';
 
 const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
-const OPEN_PATHS = new Set(['/health', '/ready']);
 
 /** Builds the model layer shared by gateway and worker. */
 export function createModels(config: Config, log: Logger) {
@@ -104,8 +103,8 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
   const hub = new SubscriptionHub(backends.bus);
   const conversations = new Conversations(backends);
 
-  // Registered before the auth hook: its own onRequest hook must run first, so that a
-  // refused upgrade's socket is destroyed once the 401/403 response is sent.
+  // Registered before the access hook: its own onRequest hook must run first (it marks
+  // upgrade requests), and it destroys a refused upgrade's socket once the answer is sent.
   await app.register(fastifyWebsocket, {
     options: { maxPayload: config.limits.maxFrameBytes * 4 },
     // First step of shutdown: tell every client (1001); turns go on and drain in onClose
@@ -117,27 +116,7 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
       done();
     },
   });
-  app.decorateRequest('userId', ANONYMOUS);
-  app.addHook('onRequest', async (request, reply) => {
-    const route = request.url.split('?')[0] ?? '';
-    if (route === '/v1/ws' && config.allowedOrigins) {
-      const origin = request.headers.origin;
-      if (origin !== undefined && !config.allowedOrigins.includes(origin)) {
-        return reply
-          .code(403)
-          .send({ error: { code: 'forbidden', message: 'Origin not allowed.' } });
-      }
-    }
-    if (!config.auth.enabled || OPEN_PATHS.has(route)) return;
-    if (!route.startsWith('/v1/') && route !== '/metrics') return;
-    const userId = authenticate(config.auth, tokenOf(request));
-    if (!userId) {
-      return reply.code(401).send({
-        error: { code: 'unauthorized', message: 'A valid API key or token is required.' },
-      });
-    }
-    request.userId = userId;
-  });
+  registerAccess(app, { auth: config.auth, allowedOrigins: config.allowedOrigins });
 
   registerWebSocketRoute(app, {
     ...backends,
@@ -155,7 +134,11 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
     metrics: metrics.registry,
     checkReady: backends.ping,
   });
-  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/' });
+  // The web page is public: it takes its token from its own URL and sends it on the upgrade.
+  await app.register(async (scope) => {
+    markRoutesPublic(scope);
+    await scope.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/' });
+  });
 
   app.addHook('onClose', async () => {
     await backends.close();

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { BedrockModels } from '../providers/bedrock/models.ts';
 import type { Conversations } from './conversations.ts';
+import { sendHttpError } from './http-error.ts';
 
 export interface RestDeps {
   readonly models: BedrockModels;
@@ -12,19 +13,14 @@ export interface RestDeps {
   readonly checkReady: () => Promise<void>;
 }
 
-const STATUS: Partial<Record<ProtocolError['code'], number>> = {
-  not_found: 404,
-  // Another user's conversation is not revealed to exist.
-  forbidden: 404,
-  unauthorized: 401,
-  unavailable: 503,
-};
+/** Probes answer without a token; every other route needs one when auth is on. */
+const PUBLIC = { config: { access: 'public' } } as const;
 
 /** `/health`, `/ready`, `/metrics`, `/v1/models` and the conversation routes. */
 export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
-  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/health', PUBLIC, async () => ({ status: 'ok' }));
 
-  app.get('/ready', async (_request, reply) => {
+  app.get('/ready', PUBLIC, async (_request, reply) => {
     try {
       await deps.checkReady();
       return { status: 'ready' };
@@ -53,7 +49,7 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
     async (request, reply) => {
       const limit = request.query.limit === undefined ? undefined : Number(request.query.limit);
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
-        return sendError(
+        return sendHttpError(
           reply,
           new ProtocolError('bad_frame', 'limit must be a whole number ≥ 1.'),
         );
@@ -79,10 +75,11 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
   });
 }
 
+/** Another user's conversation is not revealed to exist over REST: forbidden is 404. */
 function sendError(reply: FastifyReply, error: unknown) {
   if (!(error instanceof ProtocolError)) throw error;
-  const status = STATUS[error.code] ?? 400;
-  const code = error.code === 'forbidden' ? 'not_found' : error.code;
-  const message = error.code === 'forbidden' ? 'No such conversation.' : error.message;
-  return reply.code(status).send({ error: { code, message, retryable: error.retryable } });
+  return sendHttpError(
+    reply,
+    error.code === 'forbidden' ? new ProtocolError('not_found', 'No such conversation.') : error,
+  );
 }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { type FrameBus, failTurn, type PublishedFrame } from '../bus/frame-bus.ts';
 import type { Config } from '../config/config.ts';
 import type { Metrics } from '../metrics.ts';
-import { ProtocolError } from '../protocol/errors.ts';
+import { errorBody, ProtocolError } from '../protocol/errors.ts';
 import {
   type ChatFrame,
   type ClientFrame,
@@ -298,14 +298,7 @@ export class Session {
 
   #error(error: ProtocolError, requestId?: string): void {
     this.#deps.metrics.clientErrors.inc({ code: error.code });
-    this.#send({
-      type: 'error',
-      code: error.code,
-      message: error.message,
-      retryable: error.retryable,
-      ...(error.hints ? { hints: [...error.hints] } : {}),
-      ...(requestId !== undefined ? { requestId } : {}),
-    });
+    this.#send({ type: 'error', ...errorBody(error, requestId) });
   }
 
   /** Writes unless the client has stopped reading: past the buffer limit it is closed. */

@@ -1,7 +1,8 @@
 import type {} from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
-import { CLOSE_CODES } from '../protocol/errors.ts';
+import { CLOSE_CODES, errorBody, ProtocolError } from '../protocol/errors.ts';
+import type { ServerFrame } from '../protocol/frames.ts';
 import { Session, type SessionDeps } from './session.ts';
 
 const HEARTBEAT_MS = 30_000;
@@ -28,7 +29,7 @@ export function registerWebSocketRoute(app: FastifyInstance, deps: SessionDeps):
   }, HEARTBEAT_MS).unref();
   app.addHook('onClose', async () => clearInterval(heartbeat));
 
-  app.get('/v1/ws', { websocket: true }, (socket, request) => {
+  app.get('/v1/ws', { websocket: true, config: { upgrade: true } }, (socket, request) => {
     const userId = request.userId;
     const session = new Session(
       userId,
@@ -63,14 +64,11 @@ export function registerWebSocketRoute(app: FastifyInstance, deps: SessionDeps):
     const count = (socketsPerUser.get(userId) ?? 0) + 1;
     socketsPerUser.set(userId, count);
     if (count > deps.limits.maxSocketsPerUser) {
-      socket.send(
-        JSON.stringify({
-          type: 'error',
-          code: 'rate_limited',
-          message: `Too many open sockets for this user (limit ${deps.limits.maxSocketsPerUser}).`,
-          retryable: true,
-        }),
+      const refusal = new ProtocolError(
+        'rate_limited',
+        `Too many open sockets for this user (limit ${deps.limits.maxSocketsPerUser}).`,
       );
+      socket.send(JSON.stringify({ type: 'error', ...errorBody(refusal) } satisfies ServerFrame));
       socket.close(CLOSE_CODES.tryAgainLater, 'too many sockets');
       return;
     }

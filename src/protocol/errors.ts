@@ -1,19 +1,21 @@
 /**
- * The protocol's error codes: one table, the only place a code, its default `retryable`
- * flag and its plain-words remedies are defined. Codes are never renamed or reused.
+ * The protocol's error codes: one table, the only place a code, its HTTP status, its
+ * default `retryable` flag and its plain-words remedies are defined. Codes are never
+ * renamed or reused.
  */
 export const ERROR_CODES = {
-  bad_frame: { retryable: false },
-  frame_too_large: { retryable: false },
-  unknown_type: { retryable: false },
-  rate_limited: { retryable: true },
-  unauthorized: { retryable: false },
-  forbidden: { retryable: false },
-  not_found: { retryable: false },
-  replay_gap: { retryable: false },
-  turn_in_progress: { retryable: true },
-  unknown_model: { retryable: false },
+  bad_frame: { status: 400, retryable: false },
+  frame_too_large: { status: 413, retryable: false },
+  unknown_type: { status: 400, retryable: false },
+  rate_limited: { status: 429, retryable: true },
+  unauthorized: { status: 401, retryable: false },
+  forbidden: { status: 403, retryable: false },
+  not_found: { status: 404, retryable: false },
+  replay_gap: { status: 409, retryable: false },
+  turn_in_progress: { status: 409, retryable: true },
+  unknown_model: { status: 400, retryable: false },
   aws_credentials_missing: {
+    status: 502,
     retryable: false,
     hints: [
       'Run `aws configure` to set up default credentials.',
@@ -23,6 +25,7 @@ export const ERROR_CODES = {
     ],
   },
   aws_access_denied: {
+    status: 502,
     retryable: false,
     hints: [
       'Enable access to this model in the AWS console: Bedrock → Model access.',
@@ -31,6 +34,7 @@ export const ERROR_CODES = {
     ],
   },
   bedrock_unreachable: {
+    status: 502,
     retryable: true,
     hints: [
       'Set AWS_DEFAULT_REGION to a region where Bedrock is offered (for example us-east-1).',
@@ -39,17 +43,21 @@ export const ERROR_CODES = {
     ],
   },
   bedrock_throttled: {
+    status: 429,
     retryable: true,
     hints: [
       'Bedrock throttled this request after every retry; wait a little and try again.',
       'Raise BEDROCK_MAX_ATTEMPTS, or ask AWS for a higher quota for this model.',
     ],
   },
-  model_error: { retryable: false },
-  unavailable: { retryable: true },
-  worker_lost: { retryable: true },
-  internal: { retryable: false },
-} as const satisfies Record<string, { retryable: boolean; hints?: readonly string[] }>;
+  model_error: { status: 502, retryable: false },
+  unavailable: { status: 503, retryable: true },
+  worker_lost: { status: 503, retryable: true },
+  internal: { status: 500, retryable: false },
+} as const satisfies Record<
+  string,
+  { status: number; retryable: boolean; hints?: readonly string[] }
+>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -71,6 +79,31 @@ export class ProtocolError extends Error {
     this.retryable = options.retryable ?? entry.retryable;
     this.hints = options.hints ?? entry.hints;
   }
+}
+
+/** The body of an error, on WebSocket (`{type: 'error', ...body}`) and HTTP (`{error: body}`). */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+  hints?: string[];
+  requestId?: string;
+}
+
+/** Builds every error body the gateway sends, from a ProtocolError and the table. */
+export function errorBody(error: ProtocolError, requestId?: string): ErrorBody {
+  return {
+    code: error.code,
+    message: error.message,
+    retryable: error.retryable,
+    ...(error.hints ? { hints: [...error.hints] } : {}),
+    ...(requestId !== undefined ? { requestId } : {}),
+  };
+}
+
+/** The HTTP status of an error code, from the table. */
+export function httpStatus(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
 }
 
 /** WebSocket close codes the gateway uses. */
