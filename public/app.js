@@ -1,6 +1,6 @@
 /**
- * The agentgate web page: one WebSocket (see PROTOCOL.md), one conversation shown at a time,
- * its id in the URL hash. A reload loads the conversation with `history` and then
+ * The agentgate web page: one WebSocket (see docs/protocol.md), one conversation shown at a
+ * time, its id in the URL hash. A reload loads the conversation with `history` and then
  * `subscribe`s; a reconnect resumes it with `subscribe {afterSeq: lastSeq}`.
  */
 import { Connection, initialToken } from './connection.js';

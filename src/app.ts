@@ -43,7 +43,7 @@ export function createModels(config: Config, log: Logger) {
 }
 
 /**
- * Ends the turns of jobs whose worker died (PROTOCOL.md invariant 8). Every process wires
+ * Ends the turns of jobs whose worker died (docs/protocol.md, invariant 8). Every process wires
  * it, gateways without a worker too: a turn ends even when its only worker is gone.
  */
 export function watchLostTurns(

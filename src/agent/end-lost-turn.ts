@@ -14,7 +14,7 @@ export interface EndLostTurnDeps {
 }
 
 /**
- * Ends the turn of a job whose worker died (PROTOCOL.md invariant 8): the user message
+ * Ends the turn of a job whose worker died (invariant 8 of docs/protocol.md): the user message
  * is stored once, then `error` worker_lost and `turn-end` are published unless the turn
  * has ended already. The turn is not run again. Throws when it could not do so; the
  * queue then retries. Every process with Redis runs it (gateways too), not only workers.

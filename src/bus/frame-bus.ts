@@ -64,7 +64,7 @@ export function toPublished(
 /**
  * Ends, from outside, a turn that cannot go on (no worker will run it, or its worker died):
  * one `error` unless the turn sent one already, then `turn-end` with stopReason `error`
- * and the text its tokens carried so far (PROTOCOL.md invariants 2 and 5).
+ * and the text its tokens carried so far (docs/protocol.md, invariants 2 and 5).
  */
 export async function failTurn(
   bus: FrameBus,

@@ -5,7 +5,7 @@ import {
   parseModelList,
 } from '../providers/bedrock/model-registry.ts';
 
-/** The seed document's two models; the first is the default. */
+/** The two models offered by default; the first is the default. */
 export const DEFAULT_MODELS =
   'anthropic.claude-3-5-sonnet-20241022-v2:0,anthropic.claude-3-5-haiku-20241022-v1:0';
 

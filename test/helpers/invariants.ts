@@ -3,8 +3,8 @@ import { TurnFrame } from '../../src/protocol/frames.ts';
 import type { Frame, TestClient } from './ws-client.ts';
 
 /**
- * Holds the frames of one turn, as one client received them, to PROTOCOL.md's invariants
- * 1–5: shape (schema), order, contiguous seq, one turn-end last, text equal to the tokens,
+ * Holds the frames of one turn, as one client received them, to invariants 1–5 of
+ * docs/protocol.md: shape (schema), order, contiguous seq, one turn-end last, text equal to the tokens,
  * every tool-start ended once, one error at most and then stopReason error.
  */
 export function checkTurn(frames: Frame[]): { text: string; end: Frame } {

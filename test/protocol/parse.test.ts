@@ -1,11 +1,8 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, ProtocolError } from '../../src/protocol/errors.ts';
 import { type ParseResult, parseClientFrame } from '../../src/protocol/parse.ts';
+import { codeSpans, readDoc, section, tableRows } from '../helpers/docs.ts';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const MAX = 65_536;
 
 function parse(data: string | Buffer, isBinary = false, max = MAX): ParseResult {
@@ -249,20 +246,14 @@ describe('parseClientFrame requestId', () => {
   });
 });
 
-describe('ERROR_CODES against PROTOCOL.md', () => {
-  const protocol = readFileSync(path.resolve(repoRoot, '..', 'shared', 'PROTOCOL.md'), 'utf8');
-  const start = protocol.indexOf('## Error codes');
-  const section = protocol.slice(start, protocol.indexOf('\n## ', start + 1));
-  const rows = section
-    .split('\n')
-    .filter((line) => line.startsWith('| `'))
-    .flatMap((line) => {
-      const [, codeCell = '', , retryable = ''] = line.split('|');
-      return [...codeCell.matchAll(/`([a-z_]+)`/g)].map((m) => ({
-        code: m[1]!,
-        retryable: retryable.trim(),
-      }));
-    });
+describe('ERROR_CODES against docs/protocol.md', () => {
+  const rows = tableRows(section(readDoc('protocol.md'), 'Errors'), [
+    'code',
+    'when',
+    'retryable',
+  ]).flatMap(([codeCell = '', , retryable = '']) =>
+    codeSpans(codeCell).map((code) => ({ code, retryable })),
+  );
 
   it('finds the table', () => {
     expect(rows.length).toBeGreaterThanOrEqual(18);

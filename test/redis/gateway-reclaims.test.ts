@@ -13,8 +13,8 @@ import {
   startWorkerProcess,
 } from './processes.ts';
 
-// PROTOCOL.md invariant 8 with no other worker alive: the gateway that accepted the turn
-// (RUN_WORKER=false) ends it.
+// Invariant 8 of docs/protocol.md with no other worker alive: the gateway that accepted the
+// turn (RUN_WORKER=false) ends it.
 
 let emulator: Emulator;
 let admin: Redis;

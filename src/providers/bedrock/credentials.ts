@@ -14,10 +14,11 @@ export interface CredentialSettings {
 }
 
 /**
- * The seed's precedence: environment keys, then AWS_PROFILE (credentials file, config file,
- * SSO, credential_process — fromIni resolves all four), then the default profile, then
- * web identity, the container role and the instance role. The SDK's own default chain
- * prefers AWS_PROFILE over environment keys when both are set, hence this explicit chain.
+ * The precedence docs/configuration.md gives: environment keys, then AWS_PROFILE (credentials
+ * file, config file, SSO, credential_process — fromIni resolves all four), then the default
+ * profile, then web identity, the container role and the instance role. The SDK's own
+ * default chain prefers AWS_PROFILE over environment keys when both are set, hence this
+ * explicit chain.
  * Clients memoise what it returns, so it runs once per client until the credentials expire.
  */
 export function createCredentials(settings: CredentialSettings): AwsCredentialIdentityProvider {
