@@ -18,6 +18,24 @@ export interface ConversationFrames {
 export type TurnStartEvent = Extract<TurnEvent, { type: 'turn-start' }>;
 export type FrameListener = (published: PublishedFrame) => void;
 
+/**
+ * What a subscriber hears when a bus cannot keep its promise of every frame once, in seq
+ * order. Only a bus whose store can lose data (Redis) ever calls it.
+ */
+export interface DeliveryTrouble {
+  /**
+   * The conversation's frame log went backwards: its store lost its data. A turn that was
+   * open has been ended with `error` and `turn-end` first; delivery goes on with frames
+   * after `lastSeq` of the log as it is now.
+   */
+  reset(lastSeq: number): void;
+  /**
+   * The store has been unreachable too long while a turn was open: frames may be missing
+   * and cannot be read. The subscriber's clients should resume with `afterSeq` later.
+   */
+  unreachable(): void;
+}
+
 /** How many turn frames of a conversation are kept for replay, at least. */
 export const RETAINED_FRAMES = 1000;
 
@@ -37,7 +55,11 @@ export interface FrameBus {
   /** Publishes a frame of a running turn; `turn-end` ends the turn. */
   publish(conversationId: string, turnId: string, event: TurnEvent): Promise<PublishedFrame>;
   /** Delivers frames published from now on; resolves once delivery is in place. */
-  subscribe(conversationId: string, listener: FrameListener): Promise<() => void>;
+  subscribe(
+    conversationId: string,
+    listener: FrameListener,
+    trouble?: DeliveryTrouble,
+  ): Promise<() => void>;
   /** The conversation's frame state and the retained frames with `seq > afterSeq`. */
   replay(
     conversationId: string,
@@ -61,23 +83,39 @@ export function toPublished(
   return { frame, json: JSON.stringify(frame) };
 }
 
+/** An error that ends a turn from outside, as its `error` frame carries it. */
+export interface TurnFailure {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly retryable: boolean;
+}
+
 /**
- * Ends, from outside, a turn that cannot go on (no worker will run it, or its worker died):
- * one `error` unless the turn sent one already, then `turn-end` with stopReason `error`
- * and the text its tokens carried so far (docs/protocol.md, invariants 2 and 5).
+ * The last frames of a turn that cannot go on (no worker will run it, its worker died, its
+ * store lost it): one `error` unless the turn sent one already (`error` undefined), then
+ * `turn-end` with stopReason `error` and the text its tokens carried so far
+ * (docs/protocol.md, invariants 2 and 5).
  */
-export async function failTurn(
-  bus: FrameBus,
-  conversationId: string,
-  turnId: string,
-  error: { code: ErrorCode; message: string; retryable: boolean } | undefined,
+export function failureEvents(
+  error: TurnFailure | undefined,
   end: { text: string; model: string; durationMs: number },
-): Promise<void> {
-  if (error) await bus.publish(conversationId, turnId, { type: 'error', ...error });
-  await bus.publish(conversationId, turnId, {
+): TurnEvent[] {
+  const turnEnd: TurnEvent = {
     type: 'turn-end',
     stopReason: 'error',
     usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
     ...end,
-  });
+  };
+  return error ? [{ type: 'error', ...error }, turnEnd] : [turnEnd];
+}
+
+/** Ends, from outside, a turn that cannot go on, through the bus (see failureEvents). */
+export async function failTurn(
+  bus: FrameBus,
+  conversationId: string,
+  turnId: string,
+  error: TurnFailure | undefined,
+  end: { text: string; model: string; durationMs: number },
+): Promise<void> {
+  for (const event of failureEvents(error, end)) await bus.publish(conversationId, turnId, event);
 }

@@ -15,6 +15,7 @@ import {
 import { PUBLISH_FRAME, REPLAY, START_TURN } from '../redis/scripts.ts';
 import {
   type ConversationFrames,
+  type DeliveryTrouble,
   type FrameBus,
   type FrameListener,
   type PublishedFrame,
@@ -65,8 +66,10 @@ export class RedisFrameBus implements FrameBus {
       subscriber: this.#sub,
       log: this.#log,
       frames: {
-        lastSeq: async (id) => Number((await this.#redis.get(this.#keys(id).seq)) ?? 0),
-        framesAfter: async (id, afterSeq) => (await this.replay(id, afterSeq)).frames,
+        after: async (id, afterSeq) => {
+          const { state, frames } = await this.replay(id, afterSeq);
+          return { lastSeq: state.lastSeq, runningTurnId: state.runningTurnId, frames };
+        },
       },
     });
   }
@@ -121,9 +124,13 @@ export class RedisFrameBus implements FrameBus {
     return withSeq(template, Number(seq));
   }
 
-  async subscribe(conversationId: string, listener: FrameListener): Promise<() => void> {
+  async subscribe(
+    conversationId: string,
+    listener: FrameListener,
+    trouble?: DeliveryTrouble,
+  ): Promise<() => void> {
     if (this.#closed) throw new ProtocolError('unavailable', 'The frame bus is closed.');
-    return this.#live.subscribe(conversationId, this.#keys(conversationId).live, listener);
+    return this.#live.subscribe(conversationId, this.#keys(conversationId).live, listener, trouble);
   }
 
   async replay(

@@ -1,10 +1,12 @@
 import { AIMessage, ToolMessage } from '@langchain/core/messages';
 import { textOf } from '../agent/content.ts';
+import { assertNever } from '../assert-never.ts';
 import type { FrameBus } from '../bus/frame-bus.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { HistoryMessage } from '../protocol/frames.ts';
 import type { JobQueue } from '../queue/job-queue.ts';
 import type { ConversationMeta, HistoryStore, StoredMessage } from '../store/history-store.ts';
+import { ConversationIds } from './conversation-ids.ts';
 
 /**
  * Access to conversations for gateways (WebSocket and REST alike): who may see what,
@@ -14,16 +16,19 @@ export class Conversations {
   readonly #store: HistoryStore;
   readonly #bus: FrameBus;
   readonly #queue: JobQueue;
+  readonly ids: ConversationIds;
 
   constructor(deps: { store: HistoryStore; bus: FrameBus; queue: JobQueue }) {
     this.#store = deps.store;
     this.#bus = deps.bus;
     this.#queue = deps.queue;
+    this.ids = new ConversationIds(() => deps.store.idSecret());
   }
 
   /**
-   * The conversation's metadata if `userId` owns it; undefined for `fresh`, an id this
-   * caller was handed but that has no turn yet. Throws not_found or forbidden.
+   * The conversation's metadata if `userId` owns it; undefined for a conversation that has
+   * no turn yet but was issued to `userId` (in a `ready`, on any gateway) or is `fresh`
+   * (the caller's own, not used yet). Throws not_found or forbidden.
    */
   async access(
     userId: string,
@@ -33,7 +38,23 @@ export class Conversations {
     const meta = await this.#store.get(conversationId);
     if (!meta) {
       if (conversationId === fresh) return undefined;
-      throw new ProtocolError('not_found', `No conversation ${conversationId}.`);
+      const owner = await this.ids.ownerOf(conversationId, userId);
+      switch (owner) {
+        case 'caller':
+          return undefined;
+        case 'another user':
+          throw new ProtocolError(
+            'forbidden',
+            `Conversation ${conversationId} belongs to another user.`,
+          );
+        case 'unknown':
+          throw new ProtocolError(
+            'not_found',
+            `No conversation ${conversationId} (it never existed, expired, or its data was lost).`,
+          );
+        default:
+          return assertNever(owner);
+      }
     }
     if (meta.owner !== userId) {
       throw new ProtocolError(

@@ -1,7 +1,7 @@
-import type { FrameBus, PublishedFrame } from '../bus/frame-bus.ts';
+import type { DeliveryTrouble, FrameBus, PublishedFrame } from '../bus/frame-bus.ts';
 
-/** Something that receives the frames of the conversations it watches. */
-export interface FrameSink {
+/** Something that receives the frames of the conversations it watches (and hears of trouble). */
+export interface FrameSink extends Partial<DeliveryTrouble> {
   deliver(published: PublishedFrame): void;
 }
 
@@ -28,9 +28,20 @@ export class SubscriptionHub {
     let topic = this.#topics.get(conversationId);
     if (!topic) {
       const sinks = new Set<FrameSink>();
-      const subscription = this.#bus.subscribe(conversationId, (published) => {
-        for (const s of sinks) s.deliver(published);
-      });
+      const subscription = this.#bus.subscribe(
+        conversationId,
+        (published) => {
+          for (const s of sinks) s.deliver(published);
+        },
+        {
+          reset: (lastSeq) => {
+            for (const s of [...sinks]) s.reset?.(lastSeq);
+          },
+          unreachable: () => {
+            for (const s of [...sinks]) s.unreachable?.();
+          },
+        },
+      );
       topic = { sinks, subscription };
       this.#topics.set(conversationId, topic);
       subscription.catch(() => this.#topics.delete(conversationId));

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { type FrameBus, failTurn, type PublishedFrame } from '../bus/frame-bus.ts';
 import type { Config } from '../config/config.ts';
 import type { Metrics } from '../metrics.ts';
-import { errorBody, ProtocolError } from '../protocol/errors.ts';
+import { CLOSE_CODES, errorBody, ProtocolError } from '../protocol/errors.ts';
 import {
   type ChatFrame,
   type ClientFrame,
@@ -55,7 +55,9 @@ export class Session {
   readonly id = newId('s');
   readonly userId: string;
   /** The conversation announced in `ready`, used by chats that name none. */
-  readonly freshConversationId = newId('c');
+  #readyConversationId = '';
+  /** The ready conversation until this session creates it: it needs no stored data. */
+  #fresh: string | undefined;
   readonly #deps: SessionDeps;
   readonly #transport: Transport;
   readonly #log: Logger;
@@ -72,13 +74,22 @@ export class Session {
     this.#log = deps.log.child({ sessionId: this.id, userId });
   }
 
-  start(): void {
+  /** Sends `ready` with a conversation issued to this user; frames wait for it. */
+  async start(): Promise<void> {
+    try {
+      this.#readyConversationId = await this.#deps.conversations.ids.issue(this.userId);
+    } catch (error) {
+      // Redis is down: an id only this socket recognises (chats are refused meanwhile).
+      this.#log.warn({ err: error }, 'could not issue a shared conversation id');
+      this.#readyConversationId = newId('c');
+    }
+    this.#fresh = this.#readyConversationId;
     this.#send({
       type: 'ready',
       protocol: PROTOCOL_VERSION,
       sessionId: this.id,
       userId: this.userId,
-      conversationId: this.freshConversationId,
+      conversationId: this.#readyConversationId,
       models: this.#deps.models.entries.map((m, i) => ({
         id: m.id,
         label: m.label,
@@ -127,7 +138,7 @@ export class Session {
       case 'chat':
         return this.#chat(frame);
       case 'subscribe':
-        await conversations.access(this.userId, frame.conversationId, this.freshConversationId);
+        await conversations.access(this.userId, frame.conversationId, this.#fresh);
         return this.#watch(frame.conversationId, frame.afterSeq, true);
       case 'unsubscribe': {
         const watch = this.#watches.get(frame.conversationId);
@@ -138,14 +149,10 @@ export class Session {
         return;
       }
       case 'cancel':
-        await conversations.access(this.userId, frame.conversationId, this.freshConversationId);
+        await conversations.access(this.userId, frame.conversationId, this.#fresh);
         return conversations.cancel(frame.conversationId);
       case 'history': {
-        const meta = await conversations.access(
-          this.userId,
-          frame.conversationId,
-          this.freshConversationId,
-        );
+        const meta = await conversations.access(this.userId, frame.conversationId, this.#fresh);
         const messages = meta ? await conversations.history(frame.conversationId, frame.limit) : [];
         this.#send({ type: 'history', conversationId: frame.conversationId, messages });
         return;
@@ -165,8 +172,8 @@ export class Session {
         `Unknown model "${frame.model}"; use one of ready.models.`,
       );
     }
-    const conversationId = frame.conversationId ?? this.freshConversationId;
-    const meta = await conversations.access(this.userId, conversationId, this.freshConversationId);
+    const conversationId = frame.conversationId ?? this.#readyConversationId;
+    const meta = await conversations.access(this.userId, conversationId, this.#fresh);
     if (!meta) {
       const now = new Date().toISOString();
       await store.create({
@@ -177,6 +184,7 @@ export class Session {
         createdAt: now,
         updatedAt: now,
       });
+      if (conversationId === this.#fresh) this.#fresh = undefined;
     }
     const turnId = newId('t');
     if (!turns.tryAcquire(this.userId, turnId)) {
@@ -255,6 +263,26 @@ export class Session {
         if (watch.held) watch.held.push(published);
         else this.#relay(watch, published);
       },
+      reset: (lastSeq) => {
+        watch.lastSentSeq = lastSeq;
+        if (watch.held) watch.held = [];
+        this.#error(
+          new ProtocolError(
+            'replay_gap',
+            `The frames of conversation ${conversationId} were lost (its store lost its data); load its history, then resume from seq ${lastSeq}.`,
+          ),
+          undefined,
+          conversationId,
+        );
+      },
+      unreachable: () => {
+        this.#log.warn({ conversationId }, 'state store unreachable during a turn; closing');
+        this.#transport.close(
+          CLOSE_CODES.serviceRestart,
+          'state store unreachable; reconnect and subscribe with afterSeq',
+        );
+        this.close();
+      },
     };
     this.#watches.set(conversationId, watch);
     let replay: Awaited<ReturnType<FrameBus['replay']>>;
@@ -270,12 +298,24 @@ export class Session {
     const { state, frames } = replay;
     if (announce) this.#send({ type: 'subscribed', conversationId, ...state });
     watch.lastSentSeq = Math.min(afterSeq ?? state.lastSeq, state.lastSeq);
-    if (watch.lastSentSeq + 1 < state.firstRetainedSeq) {
+    if (afterSeq !== undefined && afterSeq > state.lastSeq) {
+      // Seqs this conversation never reached: its frames were lost, or the client is wrong.
+      this.#error(
+        new ProtocolError(
+          'replay_gap',
+          `afterSeq ${afterSeq} is beyond the last seq of conversation ${conversationId} (${state.lastSeq}); load history, then resume from ${state.lastSeq}.`,
+        ),
+        undefined,
+        conversationId,
+      );
+    } else if (watch.lastSentSeq + 1 < state.firstRetainedSeq) {
       this.#error(
         new ProtocolError(
           'replay_gap',
           `Frames after seq ${watch.lastSentSeq} are no longer retained (the oldest kept is ${state.firstRetainedSeq}); load history, then resume from ${state.lastSeq}.`,
         ),
+        undefined,
+        conversationId,
       );
       watch.lastSentSeq = state.lastSeq;
     } else {
@@ -296,9 +336,13 @@ export class Session {
     this.#write(JSON.stringify(frame));
   }
 
-  #error(error: ProtocolError, requestId?: string): void {
+  #error(error: ProtocolError, requestId?: string, conversationId?: string): void {
     this.#deps.metrics.clientErrors.inc({ code: error.code });
-    this.#send({ type: 'error', ...errorBody(error, requestId) });
+    this.#send({
+      type: 'error',
+      ...errorBody(error, requestId),
+      ...(conversationId !== undefined ? { conversationId } : {}),
+    });
   }
 
   /** Writes unless the client has stopped reading: past the buffer limit it is closed. */
@@ -309,7 +353,7 @@ export class Session {
         { buffered: this.#transport.bufferedAmount },
         'client is not reading; closing',
       );
-      this.#transport.close(1013, 'client too slow');
+      this.#transport.close(CLOSE_CODES.tryAgainLater, 'client too slow');
       this.close();
       return;
     }

@@ -72,6 +72,6 @@ export function registerWebSocketRoute(app: FastifyInstance, deps: SessionDeps):
       socket.close(CLOSE_CODES.tryAgainLater, 'too many sockets');
       return;
     }
-    session.start();
+    queue = session.start();
   });
 }

@@ -113,5 +113,7 @@ export const CLOSE_CODES = {
   policyViolation: 1008,
   messageTooBig: 1009,
   internalError: 1011,
+  /** Redis was unreachable too long during a turn: reconnect, then subscribe with afterSeq. */
+  serviceRestart: 1012,
   tryAgainLater: 1013,
 } as const;

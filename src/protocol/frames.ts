@@ -135,7 +135,12 @@ export type TurnEvent = TurnFrame extends infer F
     : never
   : never;
 
-export const ErrorFrame = z.object({ type: z.literal('error'), ...errorBody });
+/** An error outside a turn; `conversationId` names the conversation when it concerns one. */
+export const ErrorFrame = z.object({
+  type: z.literal('error'),
+  ...errorBody,
+  conversationId: id.optional(),
+});
 export const ModelInfo = z.object({
   id: z.string(),
   label: z.string(),

@@ -37,5 +37,10 @@ export interface HistoryStore {
   ): Promise<boolean>;
   /** Removes the conversation; false if there was none. */
   delete(conversationId: string): Promise<boolean>;
+  /**
+   * A secret that lives and dies with the store's data, shared by every process that uses
+   * the store: conversation ids signed with it are recognised until the data is lost.
+   */
+  idSecret(): Promise<Buffer>;
   close(): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { BaseMessage } from '@langchain/core/messages';
 import type { ConversationMeta, HistoryStore, StoredMessage } from './history-store.ts';
 import { decodeMessages, encodeMessages } from './message-codec.ts';
@@ -18,11 +19,17 @@ export class MemoryHistoryStore implements HistoryStore {
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
+  /** The data lives in this process: so does the secret. */
+  readonly #secret = randomBytes(32);
 
   constructor(options: { ttlSeconds: number; now?: () => number }) {
     this.#ttlMs = options.ttlSeconds * 1000;
     this.#now = options.now ?? Date.now;
     this.#sweeper = setInterval(() => this.sweep(), Math.min(this.#ttlMs, 60_000)).unref();
+  }
+
+  async idSecret(): Promise<Buffer> {
+    return this.#secret;
   }
 
   /** Drops expired conversations that nobody asked for again; runs by itself every minute. */

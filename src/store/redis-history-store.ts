@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { BaseMessage } from '@langchain/core/messages';
 import type { Redis } from 'ioredis';
 import { execOrThrow, redisCall } from '../redis/errors.ts';
@@ -41,6 +42,19 @@ export class RedisHistoryStore implements HistoryStore {
       ),
     );
     return created === 1;
+  }
+
+  /** Made once by whichever process asks first (SET NX); a Redis that lost its data makes a new one. */
+  async idSecret(): Promise<Buffer> {
+    const key = `${this.#prefix}id-secret`;
+    const secret = await redisCall('read the id secret', async () => {
+      const existing = await this.#redis.get(key);
+      if (existing) return existing;
+      await this.#redis.set(key, randomBytes(32).toString('hex'), 'NX');
+      return this.#redis.get(key);
+    });
+    if (!secret) throw new Error('The id secret vanished as it was made.');
+    return Buffer.from(secret, 'hex');
   }
 
   async get(conversationId: string): Promise<ConversationMeta | undefined> {

@@ -183,4 +183,77 @@ describe('redis frame bus', () => {
     await eventually(() => received.length === 4, 3_000, 'second life');
     expect(received[3]!.frame).toMatchObject({ turnId: 't2', seq: 1 });
   });
+
+  describe('when Redis loses the log', () => {
+    /** Deletes the conversation's frame keys, as a Redis that lost its data would have none. */
+    const loseLog = async (conversationId: string) => {
+      const k = conversationKeys(prefix, conversationId);
+      await admin.del(k.seq, k.frames, k.running, k.ended);
+    };
+    const watcher = async (bus: RedisFrameBus) => {
+      const received: PublishedFrame[] = [];
+      const resets: number[] = [];
+      await bus.subscribe('c1', (p) => received.push(p), {
+        reset: (lastSeq) => resets.push(lastSeq),
+        unreachable: () => resets.push(-1),
+      });
+      return { received, resets };
+    };
+
+    it('ends the open turn, resets its subscribers, then delivers the new log', async () => {
+      const a = await process('gw-a');
+      const b = await process('gw-b');
+      const w = await watcher(b);
+      await a.startTurn('c1', 't1', start);
+      await a.publish('c1', 't1', token('ab'));
+      await a.publish('c1', 't1', token('cd'));
+      await eventually(() => w.received.length === 3, 3_000, 'first turn on B');
+      await loseLog('c1');
+      await a.startTurn('c1', 't2', start);
+      await eventually(() => w.received.length === 6, 5_000, 'the reset');
+      expect(w.received.slice(3).map((p) => p.frame)).toMatchObject([
+        { type: 'error', turnId: 't1', seq: 4, code: 'unavailable', retryable: true },
+        { type: 'turn-end', turnId: 't1', seq: 5, stopReason: 'error', text: 'abcd' },
+        { type: 'turn-start', turnId: 't2', seq: 1 },
+      ]);
+      expect(w.resets).toEqual([0]);
+      await a.publish('c1', 't2', token('x'));
+      await eventually(() => w.received.length === 7, 3_000, 'the new log goes on');
+      expect(w.received[6]!.frame).toMatchObject({ type: 'token', turnId: 't2', seq: 2 });
+    });
+
+    it('ends a quiet open turn whose log was lost, with no frame to reveal it', async () => {
+      const a = await process('gw-a');
+      const b = await process('gw-b');
+      const w = await watcher(b);
+      await a.startTurn('c1', 't1', start);
+      await a.publish('c1', 't1', token('so far'));
+      await eventually(() => w.received.length === 2, 3_000, 'the turn on B');
+      await loseLog('c1');
+      await eventually(() => w.received.length === 4, 15_000, 'the turn ended');
+      expect(w.received.slice(2).map((p) => p.frame)).toMatchObject([
+        { type: 'error', seq: 3, code: 'unavailable' },
+        { type: 'turn-end', seq: 4, stopReason: 'error', text: 'so far' },
+      ]);
+      expect(w.resets).toEqual([0]);
+    }, 20_000);
+
+    it('follows a turn already running when it subscribes, so that it can still end it', async () => {
+      const a = await process('gw-a');
+      await a.startTurn('c1', 't1', start);
+      await a.publish('c1', 't1', token('before '));
+      const b = await process('gw-b');
+      const w = await watcher(b);
+      await a.publish('c1', 't1', token('after'));
+      await eventually(() => w.received.length === 1, 3_000, 'the live token');
+      await loseLog('c1');
+      await a.startTurn('c1', 't2', start);
+      await eventually(() => w.received.length === 4, 5_000, 'the reset');
+      expect(w.received[2]!.frame).toMatchObject({
+        type: 'turn-end',
+        turnId: 't1',
+        text: 'before after',
+      });
+    });
+  });
 });

@@ -199,14 +199,18 @@ export class OwnRedis {
     }
   }
 
-  /** SHUTDOWN SAVE: the data is kept on disk, as a Redis with persistence keeps it. */
-  async stop(): Promise<void> {
+  /**
+   * SHUTDOWN SAVE: the data is kept on disk, as a Redis with persistence keeps it; with
+   * `keepData: false`, SHUTDOWN NOSAVE and the dump removed, as a Redis without it loses it.
+   */
+  async stop({ keepData = true } = {}): Promise<void> {
     const server = this.#server;
     if (!server?.running) return;
     const admin = new Redis(this.url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
     admin.on('error', () => {}); // it reconnects to a server that is going: expected to fail
     // The server closes the connection as it goes: no reply is the expected answer.
-    await admin.call('SHUTDOWN', 'SAVE').catch(() => undefined);
+    await admin.call('SHUTDOWN', keepData ? 'SAVE' : 'NOSAVE').catch(() => undefined);
+    if (!keepData) rmSync(path.join(this.#dir, 'dump.rdb'), { force: true });
     admin.disconnect();
     await server.exited;
   }
