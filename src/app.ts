@@ -52,7 +52,7 @@ export function watchLostTurns(
   log: Logger,
 ): void {
   const deps = { ...backends, models, log: log.child({ component: 'lost-turns' }) };
-  backends.queue.watchLost((job) => endLostTurn(deps, job));
+  backends.queue.watchLost((job, why) => endLostTurn(deps, job, why));
 }
 
 /** Builds the worker that runs turns taken from the queue. */
@@ -101,7 +101,10 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
   await worker?.start();
 
   const hub = new SubscriptionHub(backends.bus);
-  const conversations = new Conversations(backends);
+  const conversations = new Conversations({
+    ...backends,
+    lifetimeMs: config.sessionTtlSeconds * 1000,
+  });
 
   // Registered before the access hook: its own onRequest hook must run first (it marks
   // upgrade requests), and it destroys a refused upgrade's socket once the answer is sent.
@@ -132,7 +135,12 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
     models,
     conversations,
     metrics: metrics.registry,
-    checkReady: backends.ping,
+    checkReady: async () => {
+      await backends.ping();
+      if (!(await backends.queue.workersAlive())) {
+        throw new Error('No worker is alive to run turns (start one with `npm run worker`).');
+      }
+    },
   });
   // The web page is public: it takes its token from its own URL and sends it on the upgrade.
   await app.register(async (scope) => {

@@ -1,9 +1,9 @@
 import { HumanMessage } from '@langchain/core/messages';
 import type { Logger } from 'pino';
-import { type FrameBus, failTurn } from '../bus/frame-bus.ts';
+import { type FrameBus, failTurn, type TurnFailure } from '../bus/frame-bus.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { BedrockModels } from '../providers/bedrock/models.ts';
-import type { TurnJob } from '../queue/job-queue.ts';
+import type { LostReason, TurnJob } from '../queue/job-queue.ts';
 import type { HistoryStore } from '../store/history-store.ts';
 
 export interface EndLostTurnDeps {
@@ -19,7 +19,11 @@ export interface EndLostTurnDeps {
  * has ended already. The turn is not run again. Throws when it could not do so; the
  * queue then retries. Every process with Redis runs it (gateways too), not only workers.
  */
-export async function endLostTurn(deps: EndLostTurnDeps, job: TurnJob): Promise<void> {
+export async function endLostTurn(
+  deps: EndLostTurnDeps,
+  job: TurnJob,
+  why: LostReason = 'worker died',
+): Promise<void> {
   const { bus, store, models } = deps;
   const log = deps.log.child({ turnId: job.turnId, conversationId: job.conversationId });
   if (!(await store.get(job.conversationId))) {
@@ -42,11 +46,18 @@ export async function endLostTurn(deps: EndLostTurnDeps, job: TurnJob): Promise<
   const text = own.map((f) => (f.type === 'token' ? f.text : '')).join('');
   log.warn('ending the turn of a lost worker');
   try {
-    const lost = {
-      code: 'worker_lost' as const,
-      message: 'The process running this turn stopped; the turn was ended. Send it again.',
-      retryable: true,
-    };
+    const lost: TurnFailure =
+      why === 'no worker'
+        ? {
+            code: 'unavailable',
+            message: 'No worker is running to take this turn; the turn was ended. Send it again.',
+            retryable: true,
+          }
+        : {
+            code: 'worker_lost',
+            message: 'The process running this turn stopped; the turn was ended. Send it again.',
+            retryable: true,
+          };
     await failTurn(
       bus,
       job.conversationId,

@@ -18,11 +18,12 @@ export class Conversations {
   readonly #queue: JobQueue;
   readonly ids: ConversationIds;
 
-  constructor(deps: { store: HistoryStore; bus: FrameBus; queue: JobQueue }) {
+  /** `lifetimeMs`: how long an issued id with no turn yet stays usable (the session TTL). */
+  constructor(deps: { store: HistoryStore; bus: FrameBus; queue: JobQueue; lifetimeMs: number }) {
     this.#store = deps.store;
     this.#bus = deps.bus;
     this.#queue = deps.queue;
-    this.ids = new ConversationIds(() => deps.store.idSecret());
+    this.ids = new ConversationIds(() => deps.store.idSecret(), deps.lifetimeMs);
   }
 
   /**
@@ -37,8 +38,11 @@ export class Conversations {
   ): Promise<ConversationMeta | undefined> {
     const meta = await this.#store.get(conversationId);
     if (!meta) {
-      if (conversationId === fresh) return undefined;
-      const owner = await this.ids.ownerOf(conversationId, userId);
+      const owner = (await this.#store.deleted(conversationId))
+        ? 'unknown'
+        : conversationId === fresh
+          ? 'caller'
+          : await this.ids.ownerOf(conversationId, userId);
       switch (owner) {
         case 'caller':
           return undefined;
@@ -50,7 +54,7 @@ export class Conversations {
         case 'unknown':
           throw new ProtocolError(
             'not_found',
-            `No conversation ${conversationId} (it never existed, expired, or its data was lost).`,
+            `No conversation ${conversationId} (it never existed, was deleted, expired, or its data was lost).`,
           );
         default:
           return assertNever(owner);

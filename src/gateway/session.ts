@@ -174,6 +174,12 @@ export class Session {
     }
     const conversationId = frame.conversationId ?? this.#readyConversationId;
     const meta = await conversations.access(this.userId, conversationId, this.#fresh);
+    if (!(await queue.workersAlive())) {
+      throw new ProtocolError(
+        'unavailable',
+        'No worker is running to take this turn; try again shortly.',
+      );
+    }
     if (!meta) {
       const now = new Date().toISOString();
       await store.create({

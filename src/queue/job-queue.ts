@@ -17,7 +17,10 @@ export type JobHandler = (job: TurnJob, signal: AbortSignal) => Promise<void>;
  * took the job over, or the job was parked after too many deliveries. A turn is never run
  * twice, since tools may have side effects.
  */
-export type LostJobHandler = (job: TurnJob) => Promise<void>;
+export type LostJobHandler = (job: TurnJob, why: LostReason) => Promise<void>;
+
+/** Why a job will not run: its worker died (or stalled), or no worker is alive to take it. */
+export type LostReason = 'worker died' | 'no worker';
 
 /** Turn jobs from gateways to workers, and cancellation of running jobs. */
 export interface JobQueue {
@@ -33,6 +36,11 @@ export interface JobQueue {
    * memory) never call it.
    */
   watchLost(onLost: LostJobHandler): void;
+  /**
+   * Whether any worker is alive to take jobs (in any process that shares the queue). With
+   * none, a chat is refused at once, and queued jobs are ended instead of waiting forever.
+   */
+  workersAlive(): Promise<boolean>;
   /** Asks whichever worker runs the turn to stop it. */
   cancel(conversationId: string, turnId: string): Promise<void>;
   /**

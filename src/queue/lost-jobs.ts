@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { JobStream } from '../redis/job-stream.ts';
 import { fieldOf, parseJob } from '../redis/stream-reply.ts';
-import type { LostJobHandler, TurnJob } from './job-queue.ts';
+import type { LostJobHandler, LostReason, TurnJob } from './job-queue.ts';
 
 export interface LostJobsOptions {
   readonly stream: JobStream;
@@ -47,15 +47,28 @@ export class LostJobs {
     }
   }
 
+  /**
+   * With no worker alive, jobs nobody has taken would wait forever: this process takes them
+   * (as its own pending entries) and ends their turns. Throws on Redis errors.
+   */
+  async orphans(): Promise<void> {
+    for (const [id, fields] of await this.#o.stream.readNew(this.#o.consumer, 20)) {
+      const raw = fieldOf(fields, 'job');
+      const job = parseJob(raw);
+      if (job) await this.lose(id, job, 'no worker');
+      else await this.park(id, raw, undefined, 'unreadable job');
+    }
+  }
+
   /** onLost, then ack; if onLost fails the entry stays pending, comes back, and is parked in the end. */
-  async lose(id: string, job: TurnJob): Promise<void> {
+  async lose(id: string, job: TurnJob, why: LostReason): Promise<void> {
     const onLost = this.#o.onLost();
     if (!onLost) {
       this.#o.log.warn({ turnId: job.turnId }, 'nobody here ends lost turns; left to a reclaimer');
       return;
     }
     try {
-      await onLost(job);
+      await onLost(job, why);
       await this.#o.ack(id);
     } catch (error) {
       this.#o.log.warn(
@@ -72,7 +85,7 @@ export class LostJobs {
     await this.#o.ack(id);
     if (!job) return;
     try {
-      await this.#o.onLost()?.(job);
+      await this.#o.onLost()?.(job, 'worker died');
     } catch (error) {
       this.#o.log.error(
         { err: error, turnId: job.turnId },
@@ -90,6 +103,6 @@ export class LostJobs {
       return;
     }
     this.#o.log.warn({ turnId: job.turnId, deliveries }, 'reclaimed the job of a dead worker');
-    await this.lose(id, job);
+    await this.lose(id, job, 'worker died');
   }
 }

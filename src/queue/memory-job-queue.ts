@@ -35,6 +35,10 @@ export class MemoryJobQueue implements JobQueue {
     this.#handler = handler;
   }
 
+  async workersAlive(): Promise<boolean> {
+    return this.#handler !== undefined && this.#closed === undefined;
+  }
+
   /** Jobs in memory die with the process that runs them: none is ever lost to another. */
   watchLost(): void {}
 

@@ -14,7 +14,13 @@ import {
   type QueueKeys,
   queueKeys,
 } from '../redis/keys.ts';
-import { CANCEL_TURN, CLAIM_TURN, RENEW_TURN } from '../redis/scripts.ts';
+import {
+  CANCEL_TURN,
+  CLAIM_TURN,
+  RENEW_TURN,
+  WORKER_BEAT,
+  WORKERS_ALIVE,
+} from '../redis/scripts.ts';
 import { fieldOf, parseJob } from '../redis/stream-reply.ts';
 import type { JobHandler, JobQueue, LostJobHandler, TurnJob } from './job-queue.ts';
 import { LostJobs } from './lost-jobs.ts';
@@ -34,6 +40,8 @@ export interface Timing {
   readonly blockMs?: number;
   /** On close, how long running jobs may take to finish before their signals abort. */
   readonly closeGraceMs?: number;
+  /** A worker whose last heartbeat is older than this is not counted as alive. */
+  readonly workerAliveMs?: number;
 }
 
 /** After the grace, how long aborted jobs get to publish their last frames and ack. */
@@ -48,6 +56,7 @@ const TIMING: Required<Timing> = {
   concurrency: 32,
   blockMs: 2_000,
   closeGraceMs: 10_000,
+  workerAliveMs: 10_000,
 };
 
 export interface RedisJobQueueOptions extends Timing {
@@ -144,7 +153,30 @@ export class RedisJobQueue implements JobQueue {
         );
     });
     this.#every(this.#o.heartbeatMs, () => this.#heartbeat());
+    this.#every(this.#o.heartbeatMs, () => this.#beat());
+    await this.#beat();
     this.#loop = this.#readLoop();
+  }
+
+  async workersAlive(): Promise<boolean> {
+    const alive = await redisCall('count workers', () =>
+      WORKERS_ALIVE.run(this.#redis, [this.#keys.workers], [this.#o.workerAliveMs]),
+    );
+    return Number(alive) > 0;
+  }
+
+  /** This worker is alive (while it takes jobs): one entry in the workers set, renewed. */
+  async #beat(): Promise<void> {
+    if (this.#stopping) return;
+    try {
+      await WORKER_BEAT.run(
+        this.#redis,
+        [this.#keys.workers],
+        [this.consumer, this.#o.workerAliveMs],
+      );
+    } catch (error) {
+      this.#log.warn({ err: error }, 'worker heartbeat failed');
+    }
   }
 
   watchLost(onLost: LostJobHandler): void {
@@ -185,6 +217,12 @@ export class RedisJobQueue implements JobQueue {
     this.#stopping = true;
     this.#slotFreed?.();
     this.#reader?.disconnect(false);
+    if (this.#handler) {
+      // No longer takes jobs: gateways stop counting on it at once.
+      await this.#redis
+        .zrem(this.#keys.workers, this.consumer)
+        .catch((error: unknown) => this.#log.warn({ err: error }, 'could not sign the worker off'));
+    }
     await this.#loop;
     if (this.#running.size > 0) {
       this.#log.info({ running: this.#running.size }, 'waiting for running turns before closing');
@@ -270,7 +308,7 @@ export class RedisJobQueue implements JobQueue {
     if (claim === 0) {
       this.#finish(id);
       this.#log.warn({ turnId: job.turnId }, 'job whose turn is no longer this worker’s to run');
-      await this.#lost.lose(id, job);
+      await this.#lost.lose(id, job, 'worker died');
       return;
     }
     if (claim === 2) controller.abort();
@@ -315,6 +353,7 @@ export class RedisJobQueue implements JobQueue {
     this.#reclaiming = true;
     try {
       await this.#lost.reclaim();
+      if (!(await this.workersAlive())) await this.#lost.orphans();
     } catch (error) {
       if (String(error).includes('NOGROUP')) this.#group = undefined;
       else this.#log.warn({ err: error }, 'reclaiming jobs failed');

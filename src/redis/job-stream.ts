@@ -49,6 +49,15 @@ export class JobStream {
     return readGroupEntries(reply);
   }
 
+  /** New jobs for `consumer` without waiting, on the shared connection (no BLOCK). */
+  async readNew(consumer: string, count: number): Promise<StreamEntry[]> {
+    const reply = await this.#redis.call(
+      'XREADGROUP',
+      ...['GROUP', GROUP, consumer, 'COUNT', count, 'STREAMS', this.#keys.jobs, '>'],
+    );
+    return readGroupEntries(reply);
+  }
+
   /** Done with a job: acked and deleted, so a group made anew never sees it again. */
   async ack(id: string): Promise<void> {
     await execOrThrow(

@@ -19,6 +19,8 @@ export interface ConversationKeys {
   readonly messages: string;
   /** Set of committed turn ids: a turn commits once. */
   readonly turns: string;
+  /** Marker that the conversation was deleted (with the conversation's time to live). */
+  readonly deleted: string;
   /** Counter: seq of the newest turn frame. */
   readonly seq: string;
   /** Stream of turn frames, entry id `<seq>-0`, capped. */
@@ -41,6 +43,8 @@ export interface QueueKeys {
   readonly dead: string;
   /** Pub/Sub channel of cancellations (not a key). */
   readonly control: string;
+  /** Sorted set of workers, scored by their last heartbeat (Redis server time, ms). */
+  readonly workers: string;
 }
 
 /** Checks a prefix once: braces in it would move every key's hash tag. */
@@ -55,6 +59,7 @@ export function conversationKeys(prefix: string, conversationId: string): Conver
     meta: `${base}meta`,
     messages: `${base}messages`,
     turns: `${base}turns`,
+    deleted: `${base}deleted`,
     seq: `${base}seq`,
     frames: `${base}frames`,
     running: `${base}running`,
@@ -65,5 +70,10 @@ export function conversationKeys(prefix: string, conversationId: string): Conver
 }
 
 export function queueKeys(prefix: string): QueueKeys {
-  return { jobs: `${prefix}jobs`, dead: `${prefix}jobs:dead`, control: `${prefix}control` };
+  return {
+    jobs: `${prefix}jobs`,
+    dead: `${prefix}jobs:dead`,
+    control: `${prefix}control`,
+    workers: `${prefix}workers`,
+  };
 }

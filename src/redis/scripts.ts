@@ -151,3 +151,24 @@ redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return redis.call('PUBLISH', ARGV[3], ARGV[4])
 `);
+
+// Worker liveness uses the Redis server's clock, so hosts whose clocks differ agree.
+const NOW_MS = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+`;
+
+/**
+ * A worker's heartbeat. KEYS: workers. ARGV: consumer, aliveMs. Records the worker and
+ * forgets workers silent for ten times `aliveMs`.
+ */
+export const WORKER_BEAT = new LuaScript(`${NOW_MS}
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 10 * tonumber(ARGV[2]))
+return now
+`);
+
+/** How many workers sent a heartbeat within `aliveMs`. KEYS: workers. ARGV: aliveMs. */
+export const WORKERS_ALIVE = new LuaScript(`${NOW_MS}
+return redis.call('ZCOUNT', KEYS[1], '(' .. (now - tonumber(ARGV[1])), '+inf')
+`);

@@ -35,8 +35,13 @@ export interface HistoryStore {
     messages: readonly BaseMessage[],
     at: Date,
   ): Promise<boolean>;
-  /** Removes the conversation; false if there was none. */
+  /**
+   * Removes the conversation (false if there was none) and remembers, for the store's time
+   * to live, that it was deleted: an id that could still be used fresh stays gone.
+   */
   delete(conversationId: string): Promise<boolean>;
+  /** Whether the conversation was deleted within the time to live. */
+  deleted(conversationId: string): Promise<boolean>;
   /**
    * A secret that lives and dies with the store's data, shared by every process that uses
    * the store: conversation ids signed with it are recognised until the data is lost.

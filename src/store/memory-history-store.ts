@@ -19,6 +19,8 @@ export class MemoryHistoryStore implements HistoryStore {
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
+  /** Deleted conversations, until their time to live would have ended. */
+  readonly #deletedUntil = new Map<string, number>();
   /** The data lives in this process: so does the secret. */
   readonly #secret = randomBytes(32);
 
@@ -35,6 +37,9 @@ export class MemoryHistoryStore implements HistoryStore {
   /** Drops expired conversations that nobody asked for again; runs by itself every minute. */
   sweep(): void {
     for (const id of this.#entries.keys()) this.#live(id);
+    for (const [id, until] of this.#deletedUntil) {
+      if (until <= this.#now()) this.#deletedUntil.delete(id);
+    }
   }
 
   async create(meta: ConversationMeta): Promise<boolean> {
@@ -75,7 +80,12 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   async delete(conversationId: string): Promise<boolean> {
+    this.#deletedUntil.set(conversationId, this.#now() + this.#ttlMs);
     return this.#entries.delete(conversationId);
+  }
+
+  async deleted(conversationId: string): Promise<boolean> {
+    return (this.#deletedUntil.get(conversationId) ?? 0) > this.#now();
   }
 
   async close(): Promise<void> {

@@ -104,9 +104,21 @@ export class RedisHistoryStore implements HistoryStore {
   async delete(conversationId: string): Promise<boolean> {
     const k = this.#keys(conversationId);
     const [existed] = await redisCall('delete conversation', () =>
-      execOrThrow(this.#redis.multi().exists(k.meta).del(k.meta, k.messages, k.turns).exec()),
+      execOrThrow(
+        this.#redis
+          .multi()
+          .exists(k.meta)
+          .del(k.meta, k.messages, k.turns)
+          .set(k.deleted, '1', 'EX', this.#ttl)
+          .exec(),
+      ),
     );
     return existed === 1;
+  }
+
+  async deleted(conversationId: string): Promise<boolean> {
+    const k = this.#keys(conversationId);
+    return (await redisCall('read conversation', () => this.#redis.exists(k.deleted))) === 1;
   }
 
   /** The connection belongs to whoever created it; nothing to release here. */

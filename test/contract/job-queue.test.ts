@@ -86,6 +86,14 @@ describe.each([
     await h.close();
   });
 
+  it('counts a worker as alive while it consumes, and not once it has closed', async () => {
+    expect(await h.gateway.workersAlive()).toBe(false);
+    await h.worker.consume(async () => {});
+    expect(await h.gateway.workersAlive()).toBe(true);
+    await h.worker.close();
+    expect(await h.gateway.workersAlive()).toBe(false);
+  });
+
   it('hands each queued job to the consumer once, intact', async () => {
     const seen: TurnJob[] = [];
     await h.worker.consume(async (j) => {
