@@ -130,7 +130,7 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
     }
     if (!config.auth.enabled || OPEN_PATHS.has(route)) return;
     if (!route.startsWith('/v1/') && route !== '/metrics') return;
-    const userId = authenticate(config.auth, tokenOf(request));
+    const userId = await authenticate(config.auth, tokenOf(request));
     if (!userId) {
       return reply.code(401).send({
         error: { code: 'unauthorized', message: 'A valid API key or token is required.' },
