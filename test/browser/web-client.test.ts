@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/protocol/errors.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 
 /**
@@ -9,7 +9,6 @@ import { startGateway, type TestGateway } from '../helpers/gateway.ts';
  * Bedrock emulator. A missing Chromium fails every test (CI installs it: .ci/run).
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/agentgate-web.png';
 
 let gw: TestGateway;
@@ -21,27 +20,10 @@ const pageErrors: Error[] = [];
 
 beforeAll(async () => {
   gw = await startGateway();
-  if (!existsSync(CHROMIUM)) {
-    noBrowser = new Error(
-      `Chromium is not installed at ${CHROMIUM}: run \`apt-get install -y chromium\` (or set CHROMIUM_PATH).`,
-    );
-    return;
-  }
   try {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   } catch (error) {
-    noBrowser = new Error(`Chromium at ${CHROMIUM} did not start.`, { cause: error });
+    noBrowser = error as Error;
   }
 }, 30_000);
 
