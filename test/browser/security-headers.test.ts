@@ -1,9 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
-import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { useBrowserRig } from '../helpers/browser.ts';
 
 /**
  * The web page under the gateway's security headers, in Chromium: the page, its socket
@@ -11,35 +10,11 @@ import { startGateway, type TestGateway } from '../helpers/gateway.ts';
  * force (what it forbids is refused).
  */
 
-let gw: TestGateway;
-let browser: Browser | undefined;
-let noBrowser: Error | undefined;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  gw = await startGateway();
-  try {
-    browser = await launchChromium();
-  } catch (error) {
-    noBrowser = error as Error;
-  }
-}, 30_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await gw?.close();
-});
-
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((c) => c.close()));
-  gw.emulator.reset();
-});
+const rig = useBrowserRig();
 
 /** A page that records every CSP violation: DOM events and console reports both. */
 async function watchedPage(): Promise<{ page: Page; violations: () => Promise<string[]> }> {
-  if (!browser) throw noBrowser;
-  const context = await browser.newContext();
-  contexts.push(context);
+  const context = await rig.newContext();
   const page = await context.newPage();
   const console: string[] = [];
   page.on('console', (message) => {
@@ -63,11 +38,11 @@ async function watchedPage(): Promise<{ page: Page; violations: () => Promise<st
 describe('the web page under the security headers', () => {
   it('loads, connects its WebSocket and runs a chat turn with no CSP violation', async () => {
     const { page, violations } = await watchedPage();
-    const response = await page.goto(`${gw.url}/`);
+    const response = await page.goto(`${rig.gw.url}/`);
     expect(await response?.headerValue('content-security-policy')).toContain("connect-src 'self'");
     // The socket is ws://<same host>/v1/ws: allowed by connect-src 'self' alone.
     await expect.poll(() => page.locator('#status').textContent()).toMatch(/^Connected/);
-    gw.emulator.enqueue({ blocks: [{ text: 'Answered under a strict policy.' }] });
+    rig.gw.emulator.enqueue({ blocks: [{ text: 'Answered under a strict policy.' }] });
     await expect.poll(() => page.locator('#message').isEnabled()).toBe(true);
     await page.locator('#message').fill('hello');
     await page.locator('#message').press('Enter');
@@ -84,7 +59,7 @@ describe('the web page under the security headers', () => {
 
   it('enforces the policy: an injected inline script does not run and is reported', async () => {
     const { page, violations } = await watchedPage();
-    await page.goto(`${gw.url}/`);
+    await page.goto(`${rig.gw.url}/`);
     await expect.poll(() => page.locator('#status').textContent()).toMatch(/^Connected/);
     await page.evaluate(`{
       const script = document.createElement('script');
@@ -100,7 +75,7 @@ describe('the web page under the security headers', () => {
     // A page of another origin (another loopback port) that frames the gateway's page.
     const framer = createServer((_request, response) => {
       response.setHeader('content-type', 'text/html');
-      response.end(`<iframe src="${gw.url}/"></iframe>`);
+      response.end(`<iframe src="${rig.gw.url}/"></iframe>`);
     });
     await new Promise<void>((resolve) => framer.listen(0, '127.0.0.1', resolve));
     try {
@@ -109,7 +84,7 @@ describe('the web page under the security headers', () => {
       const frame = page.frames().find((f) => f !== page.mainFrame());
       await frame?.waitForLoadState();
       // A refused frame holds the browser's error page: the gateway's page never runs in it.
-      expect(frame?.url()).not.toBe(`${gw.url}/`);
+      expect(frame?.url()).not.toBe(`${rig.gw.url}/`);
       expect(await frame?.locator('#status').count()).toBe(0);
     } finally {
       framer.close();

@@ -1,7 +1,7 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/protocol/errors.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { useBrowserRig } from '../helpers/browser.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 
 /**
@@ -11,37 +11,20 @@ import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 
 const SCREENSHOT = '/tmp/agentgate-web.png';
 
+const rig = useBrowserRig();
 let gw: TestGateway;
-let browser: Browser | undefined;
-/** Why there is no browser: every test then fails with it (a missing Chromium is no skip). */
-let noBrowser: Error | undefined;
-const contexts: BrowserContext[] = [];
 const pageErrors: Error[] = [];
 
-beforeAll(async () => {
-  gw = await startGateway();
-  try {
-    browser = await launchChromium();
-  } catch (error) {
-    noBrowser = error as Error;
-  }
-}, 30_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await gw?.close();
+beforeAll(() => {
+  gw = rig.gw;
 });
 
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((c) => c.close()));
-  gw.emulator.reset();
+afterEach(() => {
   expect(pageErrors.splice(0), 'uncaught errors in the page').toEqual([]);
 });
 
 async function newPage(viewport = { width: 1100, height: 800 }): Promise<Page> {
-  if (!browser) throw noBrowser;
-  const context = await browser.newContext({ viewport });
-  contexts.push(context);
+  const context = await rig.newContext({ viewport });
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(error));
   return page;
