@@ -480,6 +480,13 @@ describe('configuration documentation', () => {
     expect(missing).toEqual([]);
   });
 
+  it('names only variables that exist in docs/security.md', () => {
+    const text = readFileSync(path.resolve(repoRoot, 'docs/security.md'), 'utf8');
+    const named = [...text.matchAll(/`([A-Z][A-Z0-9]*_[A-Z0-9_]+)`/g)].map((m) => m[1]);
+    expect(named).toContain('AUTH_JWT_ISSUER');
+    expect(named.filter((name) => !CONFIG_VARIABLES.includes(name as string))).toEqual([]);
+  });
+
   it('documents every variable in .env.example', () => {
     const file = path.resolve(repoRoot, '.env.example');
     expect(existsSync(file), `${file} exists`).toBe(true);

@@ -66,6 +66,8 @@ describe('JWT auth', () => {
   it('refuses a JWT whose exp is not a number, such as a past date string', async () => {
     expect(await statusOf(valid({ exp: '2001-01-01T00:00:00Z' }))).toBe(401);
     expect(await statusOf(valid({ exp: String(now() + 60) }))).toBe(401);
+    expect(await statusOf(valid({ iat: 'yesterday' }))).toBe(401);
+    expect(await statusOf(valid({ nbf: '2001-01-01' }))).toBe(401);
   });
 
   it('refuses a JWT without exp', async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 
@@ -53,5 +54,12 @@ describe('security headers', () => {
     const missing = await fetch(`${gw.url}/no-such-page`);
     expect(missing.status).toBe(404);
     expectSecurityHeaders(missing, '/no-such-page');
+  });
+
+  it('are the ones docs/security.md shows', async () => {
+    const docs = readFileSync(new URL('../../docs/security.md', import.meta.url), 'utf8');
+    const shown = /`Content-Security-Policy: ([^`]+)`/.exec(docs)?.[1]?.replace(/\s+/g, ' ');
+    const sent = (await fetch(`${gw.url}/health`)).headers.get('content-security-policy');
+    expect(directives(shown ?? '')).toEqual(directives(sent));
   });
 });
