@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fastifyHelmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -14,6 +15,7 @@ import { markRoutesPublic, registerAccess } from './gateway/access.ts';
 import { Conversations } from './gateway/conversations.ts';
 import { SubscriptionHub } from './gateway/hub.ts';
 import { registerRestRoutes } from './gateway/rest-routes.ts';
+import { SECURITY_HEADERS } from './gateway/security-headers.ts';
 import { UserTurnLimiter } from './gateway/turn-limiter.ts';
 import { registerWebSocketRoute } from './gateway/ws-route.ts';
 import { createMetrics } from './metrics.ts';
@@ -119,6 +121,7 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
       done();
     },
   });
+  await app.register(fastifyHelmet, SECURITY_HEADERS);
   registerAccess(app, { auth: config.auth, allowedOrigins: config.allowedOrigins });
 
   registerWebSocketRoute(app, {

@@ -55,20 +55,38 @@ const list = z.string().transform((v) =>
 const region = z.string().refine(isAwsRegion, { error: 'an AWS region such as us-east-1' });
 const apiKeys = z.string().transform((v, ctx) => {
   const keys = new Map<string, string>();
-  for (const pair of v
+  const entries = v
     .split(',')
     .map((s) => s.trim())
-    .filter(Boolean)) {
-    const at = pair.lastIndexOf(':');
+    .filter(Boolean);
+  for (const [index, pair] of entries.entries()) {
+    // Entries are named by position: their text holds a key, which is never shown.
+    const entry = `entry ${index + 1}`;
+    const at = pair.indexOf(':');
     const key = pair.slice(0, at);
     const user = pair.slice(at + 1);
-    if (at <= 0 || !user || !/^[\w.@-]{1,128}$/.test(user)) {
-      ctx.addIssue({ code: 'custom', message: 'pairs of key:user, comma-separated' });
+    if (user.includes(':')) {
+      // Ambiguous (which ':' splits it?), and a user name with ':' could pass for a JWT
+      // user (jwt:<sub>): refused rather than guessed.
+      ctx.addIssue({
+        code: 'custom',
+        message: `pairs of key:user, comma-separated (${entry} has more than one ":": a key or user name may not contain ":")`,
+      });
+      return z.NEVER;
+    }
+    if (at <= 0 || !/^[\w.@-]{1,128}$/.test(user)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `pairs of key:user, comma-separated (${entry} is not; a user is 1–128 of A–Z a–z 0–9 _ . @ -)`,
+      });
       return z.NEVER;
     }
     keys.set(key, user);
   }
   return keys;
+});
+const claim = z.string().refine((v) => v.trim() === v && v !== '', {
+  error: 'a value without surrounding spaces',
 });
 
 const VARIABLES = {
@@ -100,6 +118,8 @@ const VARIABLES = {
     schema: z.string().min(16, { error: 'at least 16 characters' }),
     secret: true,
   },
+  AUTH_JWT_ISSUER: { schema: claim },
+  AUTH_JWT_AUDIENCE: { schema: claim },
   ALLOWED_ORIGINS: { schema: list },
   MAX_FRAME_BYTES: { schema: int(256), default: '65536' },
   MAX_CLIENT_BUFFER_BYTES: { schema: int(1024), default: '4194304' },
@@ -149,7 +169,12 @@ export interface Config {
   readonly auth: {
     readonly enabled: boolean;
     readonly apiKeys: ReadonlyMap<string, string>;
+    /** HS256 secret of the JWTs; undefined: JWTs are not accepted. */
     readonly jwtSecret: string | undefined;
+    /** When set, a JWT's `iss` must equal it. */
+    readonly jwtIssuer: string | undefined;
+    /** When set, a JWT's `aud` must be it or a list that includes it. */
+    readonly jwtAudience: string | undefined;
   };
   readonly allowedOrigins: readonly string[] | undefined;
   readonly limits: {
@@ -214,6 +239,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if ((v.AWS_ACCESS_KEY_ID === undefined) !== (v.AWS_SECRET_ACCESS_KEY === undefined)) {
     problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together.');
   }
+  for (const name of ['AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'] as const) {
+    if (v[name] !== undefined && v.AUTH_JWT_SECRET === undefined) {
+      problems.push(`${name} needs AUTH_JWT_SECRET: it is checked in JWTs, which need the secret.`);
+    }
+  }
   if (v.RUN_WORKER === false && v.REDIS_URL === undefined) {
     problems.push('RUN_WORKER=false needs REDIS_URL: turns then run in workers that share Redis.');
   }
@@ -253,7 +283,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       systemPrompt: v.SYSTEM_PROMPT,
       maxContextTokens: v.MAX_CONTEXT_TOKENS,
     },
-    auth: { enabled: authEnabled, apiKeys, jwtSecret: v.AUTH_JWT_SECRET },
+    auth: {
+      enabled: authEnabled,
+      apiKeys,
+      jwtSecret: v.AUTH_JWT_SECRET,
+      jwtIssuer: v.AUTH_JWT_ISSUER,
+      jwtAudience: v.AUTH_JWT_AUDIENCE,
+    },
     allowedOrigins: v.ALLOWED_ORIGINS?.length ? v.ALLOWED_ORIGINS : undefined,
     limits: {
       maxFrameBytes: v.MAX_FRAME_BYTES,

@@ -43,7 +43,7 @@ export function registerAccess(
       }
     }
     if (access === 'public' || !options.auth.enabled) return;
-    const userId = authenticate(options.auth, tokenOf(request));
+    const userId = await authenticate(options.auth, tokenOf(request));
     if (!userId) {
       return sendHttpError(
         reply,

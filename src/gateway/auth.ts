@@ -1,5 +1,6 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { errors, jwtVerify } from 'jose';
 import type { Config } from '../config/config.ts';
 
 declare module 'fastify' {
@@ -11,50 +12,84 @@ declare module 'fastify' {
 
 export const ANONYMOUS = 'anonymous';
 
+/**
+ * Prefix of the users that JWTs stand for. API-key user names cannot contain ':' (the
+ * config refuses them), so a token's `sub` can never pass for an API-key user.
+ */
+export const JWT_USER_PREFIX = 'jwt:';
+
+/** Longest `sub` accepted, in characters: it names the user in logs, metrics and Redis. */
+export const MAX_SUBJECT_CHARS = 256;
+
+// The auth scheme is case-insensitive (RFC 7235 §2.1); one or more spaces before the token.
+const BEARER = /^bearer +(\S+) *$/i;
+const CONTROL = /\p{Cc}/u;
+
 /** The token of a request: `Authorization: Bearer …`, or `?token=` (browsers' upgrades). */
 export function tokenOf(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  const bearer = BEARER.exec(request.headers.authorization ?? '');
+  if (bearer) return bearer[1];
   const query = request.query as { token?: unknown } | undefined;
   return typeof query?.token === 'string' ? query.token : undefined;
 }
 
 /**
- * The user a token stands for: an API key's user, or the `sub` of an HS256 JWT that is
- * signed with the secret and not expired. Undefined when the token proves nothing.
+ * The user a token stands for: an API key's user, or `jwt:<sub>` of an HS256 JWT signed
+ * with the secret, with a numeric `exp` in the future, `nbf` (if any) past, and `iss` /
+ * `aud` as configured. Undefined when the token proves nothing.
  */
-export function authenticate(auth: Config['auth'], token: string | undefined): string | undefined {
+export async function authenticate(
+  auth: Config['auth'],
+  token: string | undefined,
+): Promise<string | undefined> {
   if (!token) return undefined;
   for (const [key, user] of auth.apiKeys) {
     if (safeEqual(key, token)) return user;
   }
-  return auth.jwtSecret ? verifyJwt(token, auth.jwtSecret) : undefined;
+  const key = secretKeyOf(auth);
+  return key ? verifyJwt(token, key, auth) : undefined;
 }
 
-function verifyJwt(token: string, secret: string): string | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3) return undefined;
-  const [header, payload, signature] = parts as [string, string, string];
+async function verifyJwt(
+  token: string,
+  key: KeyObject,
+  auth: Config['auth'],
+): Promise<string | undefined> {
   try {
-    const head = JSON.parse(Buffer.from(header, 'base64url').toString()) as { alg?: string };
-    if (head.alg !== 'HS256') return undefined;
-    const expected = createHmac('sha256', secret)
-      .update(`${header}.${payload}`)
-      .digest('base64url');
-    if (!safeEqual(expected, signature)) return undefined;
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as {
-      sub?: unknown;
-      exp?: unknown;
-      nbf?: unknown;
-    };
-    const now = Date.now() / 1000;
-    if (typeof claims.exp === 'number' && claims.exp <= now) return undefined;
-    if (typeof claims.nbf === 'number' && claims.nbf > now) return undefined;
-    return typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : undefined;
-  } catch {
-    // Not base64url JSON: not a token of ours.
-    return undefined;
+    const { payload } = await jwtVerify(token, key, {
+      algorithms: ['HS256'],
+      requiredClaims: ['exp', 'sub'],
+      ...(auth.jwtIssuer === undefined ? {} : { issuer: auth.jwtIssuer }),
+      ...(auth.jwtAudience === undefined ? {} : { audience: auth.jwtAudience }),
+    });
+    return isSubject(payload.sub) ? `${JWT_USER_PREFIX}${payload.sub}` : undefined;
+  } catch (error) {
+    // Every jose error means "this token proves nothing"; anything else is a bug.
+    if (error instanceof errors.JOSEError) return undefined;
+    throw error;
   }
+}
+
+/** A string of 1–256 characters (code points), none of them a control character. */
+function isSubject(sub: unknown): sub is string {
+  // jose checks that `sub` is present, not that it is a string.
+  if (typeof sub !== 'string') return false;
+  const length = [...sub].length;
+  return length >= 1 && length <= MAX_SUBJECT_CHARS && !CONTROL.test(sub);
+}
+
+// One key per auth config, made on first use rather than per request. jose keeps the
+// CryptoKey it derives from a KeyObject, so the key is imported once too.
+const secretKeys = new WeakMap<Config['auth'], KeyObject>();
+
+function secretKeyOf(auth: Config['auth']): KeyObject | undefined {
+  if (auth.jwtSecret === undefined) return undefined;
+  let key = secretKeys.get(auth);
+  if (!key) {
+    key = createSecretKey(auth.jwtSecret, 'utf8');
+    secretKeys.set(auth, key);
+  }
+  return key;
 }
 
 function safeEqual(a: string, b: string): boolean {

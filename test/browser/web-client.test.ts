@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/protocol/errors.ts';
+import { useBrowserRig } from '../helpers/browser.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 
 /**
@@ -9,57 +9,22 @@ import { startGateway, type TestGateway } from '../helpers/gateway.ts';
  * Bedrock emulator. A missing Chromium fails every test (CI installs it: .ci/run).
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/agentgate-web.png';
 
+const rig = useBrowserRig();
 let gw: TestGateway;
-let browser: Browser | undefined;
-/** Why there is no browser: every test then fails with it (a missing Chromium is no skip). */
-let noBrowser: Error | undefined;
-const contexts: BrowserContext[] = [];
 const pageErrors: Error[] = [];
 
-beforeAll(async () => {
-  gw = await startGateway();
-  if (!existsSync(CHROMIUM)) {
-    noBrowser = new Error(
-      `Chromium is not installed at ${CHROMIUM}: run \`apt-get install -y chromium\` (or set CHROMIUM_PATH).`,
-    );
-    return;
-  }
-  try {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-  } catch (error) {
-    noBrowser = new Error(`Chromium at ${CHROMIUM} did not start.`, { cause: error });
-  }
-}, 30_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await gw?.close();
+beforeAll(() => {
+  gw = rig.gw;
 });
 
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((c) => c.close()));
-  gw.emulator.reset();
+afterEach(() => {
   expect(pageErrors.splice(0), 'uncaught errors in the page').toEqual([]);
 });
 
 async function newPage(viewport = { width: 1100, height: 800 }): Promise<Page> {
-  if (!browser) throw noBrowser;
-  const context = await browser.newContext({ viewport });
-  contexts.push(context);
+  const context = await rig.newContext({ viewport });
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(error));
   return page;

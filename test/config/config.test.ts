@@ -62,6 +62,8 @@ describe('loadConfig defaults', () => {
     expect(config.auth.enabled).toBe(false);
     expect(config.auth.apiKeys.size).toBe(0);
     expect(config.auth.jwtSecret).toBeUndefined();
+    expect(config.auth.jwtIssuer).toBeUndefined();
+    expect(config.auth.jwtAudience).toBeUndefined();
     expect(config.allowedOrigins).toBeUndefined();
   });
 
@@ -162,16 +164,56 @@ describe('loadConfig parsing', () => {
     expect(config.auth.enabled).toBe(true);
   });
 
-  it('keeps a colon inside the key and splits on the last one', () => {
-    const config = loadConfig({ AUTH_API_KEYS: 'a:b:carol' });
-    expect(config.auth.apiKeys.get('a:b')).toBe('carol');
-  });
+  it.each(['k-alice:alice,k1:jwt:carol', 'k-alice:alice,a:b:carol'])(
+    'refuses an AUTH_API_KEYS entry with more than one colon, naming it: %j',
+    (value) => {
+      const error = configError({ AUTH_API_KEYS: value });
+      expect(error.problems).toEqual([
+        'AUTH_API_KEYS=(hidden): expected pairs of key:user, comma-separated (entry 2 has more than one ":": a key or user name may not contain ":")',
+      ]);
+    },
+  );
 
   it('turns auth on with AUTH_JWT_SECRET alone', () => {
     const config = loadConfig({ AUTH_JWT_SECRET: 'a-secret-of-32-characters-long!!' });
     expect(config.auth.enabled).toBe(true);
     expect(config.auth.jwtSecret).toBe('a-secret-of-32-characters-long!!');
     expect(config.auth.apiKeys.size).toBe(0);
+    expect(config.auth.jwtIssuer).toBeUndefined();
+    expect(config.auth.jwtAudience).toBeUndefined();
+  });
+
+  it('reads AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE', () => {
+    const config = loadConfig({
+      AUTH_JWT_SECRET: 'a-secret-of-32-characters-long!!',
+      AUTH_JWT_ISSUER: 'https://issuer.example/',
+      AUTH_JWT_AUDIENCE: 'agentgate',
+    });
+    expect(config.auth.jwtIssuer).toBe('https://issuer.example/');
+    expect(config.auth.jwtAudience).toBe('agentgate');
+  });
+
+  it('refuses AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE without AUTH_JWT_SECRET', () => {
+    const error = configError({
+      AUTH_JWT_ISSUER: 'https://issuer.example/',
+      AUTH_JWT_AUDIENCE: 'a',
+    });
+    expect(error.problems).toEqual([
+      'AUTH_JWT_ISSUER needs AUTH_JWT_SECRET: it is checked in JWTs, which need the secret.',
+      'AUTH_JWT_AUDIENCE needs AUTH_JWT_SECRET: it is checked in JWTs, which need the secret.',
+    ]);
+  });
+
+  it('refuses an AUTH_JWT_ISSUER or AUTH_JWT_AUDIENCE with surrounding spaces', () => {
+    const error = configError({
+      AUTH_JWT_SECRET: 'a-secret-of-32-characters-long!!',
+      AUTH_JWT_ISSUER: ' https://issuer.example/',
+      AUTH_JWT_AUDIENCE: 'agentgate ',
+    });
+    expect(error.problems).toEqual([
+      'AUTH_JWT_ISSUER=" https://issuer.example/": expected a value without surrounding spaces',
+      'AUTH_JWT_AUDIENCE="agentgate ": expected a value without surrounding spaces',
+    ]);
   });
 
   it('reads strings, URLs and credentials', () => {
@@ -369,7 +411,7 @@ describe('loadConfig errors', () => {
       const error = configError({ AUTH_API_KEYS: value });
       expect(error.problems).toHaveLength(1);
       expect(error.problems[0]).toBe(
-        'AUTH_API_KEYS=(hidden): expected pairs of key:user, comma-separated',
+        'AUTH_API_KEYS=(hidden): expected pairs of key:user, comma-separated (entry 1 is not; a user is 1–128 of A–Z a–z 0–9 _ . @ -)',
       );
     },
   );
@@ -421,9 +463,6 @@ describe('loadConfig host', () => {
 });
 
 describe('configuration documentation', () => {
-  // Variables a colleague's branch adds to the code now; documented ahead of it. Remove each
-  // name here once CONFIG_VARIABLES holds it (the test below fails until then).
-  const PENDING = ['AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'];
   const documented = tableRows(readDoc('configuration.md'), ['variable', 'default', 'meaning']).map(
     ([cell = '']) => {
       const [name, ...more] = codeSpans(cell);
@@ -436,16 +475,16 @@ describe('configuration documentation', () => {
     expect(documented).toContain('PORT');
     expect(documented).toHaveLength(new Set(documented).size);
     const undocumented = CONFIG_VARIABLES.filter((name) => !documented.includes(name));
-    const unread = documented.filter(
-      (name) => !CONFIG_VARIABLES.includes(name) && !PENDING.includes(name),
-    );
+    const unread = documented.filter((name) => !CONFIG_VARIABLES.includes(name));
     expect(undocumented).toEqual([]);
     expect(unread).toEqual([]);
   });
 
-  it('keeps pending only variables the code does not read yet', () => {
-    expect(PENDING.filter((name) => CONFIG_VARIABLES.includes(name))).toEqual([]);
-    expect(PENDING.filter((name) => !documented.includes(name))).toEqual([]);
+  it('names only variables that exist in docs/security.md', () => {
+    const text = readFileSync(path.resolve(repoRoot, 'docs/security.md'), 'utf8');
+    const named = [...text.matchAll(/`([A-Z][A-Z0-9]*_[A-Z0-9_]+)`/g)].map((m) => m[1]);
+    expect(named).toContain('AUTH_JWT_ISSUER');
+    expect(named.filter((name) => !CONFIG_VARIABLES.includes(name as string))).toEqual([]);
   });
 
   it('documents every variable in .env.example', () => {
