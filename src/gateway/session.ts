@@ -141,13 +141,14 @@ export class Session {
         await conversations.access(this.userId, frame.conversationId, this.freshConversationId);
         return conversations.cancel(frame.conversationId);
       case 'history': {
+        const conversationId = frame.conversationId ?? this.freshConversationId;
         const meta = await conversations.access(
           this.userId,
-          frame.conversationId,
+          conversationId,
           this.freshConversationId,
         );
-        const messages = meta ? await conversations.history(frame.conversationId, frame.limit) : [];
-        this.#send({ type: 'history', conversationId: frame.conversationId, messages });
+        const messages = meta ? await conversations.history(conversationId, frame.limit) : [];
+        this.#send({ type: 'history', conversationId, messages });
         return;
       }
       case 'ping':
