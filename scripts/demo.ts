@@ -1,31 +1,84 @@
 /**
  * `npm run demo`: the Bedrock emulator and the gateway in one process, so a fresh machine
- * can chat with a tool-calling agent without AWS. Ctrl-C stops both.
+ * can chat with a tool-calling agent without AWS. Ctrl-C (or SIGTERM) stops both.
+ *
+ *   PORT=3000           the gateway's port
+ *   EMULATOR_PORT=4010  the emulator's port
  */
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from '../src/app.ts';
-import { loadConfig } from '../src/config/config.ts';
+import { type Config, ConfigError, loadConfig } from '../src/config/config.ts';
+import { type ListenContext, listenProblem } from '../src/listen-problem.ts';
 import { createLogger } from '../src/logger.ts';
 import { startEmulator } from '../test/emulator/index.ts';
 
-const emulator = await startEmulator({
-  port: Number(process.env.EMULATOR_PORT ?? 4010),
-  host: '127.0.0.1',
-});
-const config = loadConfig({
-  LOG_LEVEL: 'warn',
-  ...process.env,
-  AWS_ENDPOINT_URL_BEDROCK_RUNTIME: emulator.url,
-  AWS_ACCESS_KEY_ID: 'AKIDDEMO',
-  AWS_SECRET_ACCESS_KEY: 'demo-secret',
-  AWS_EC2_METADATA_DISABLED: 'true',
-});
+/**
+ * With auth off every client is the same user ("anonymous"), so the production per-user
+ * limits (32 sockets, 4 running turns) would refuse most of `npm run loadtest`'s clients.
+ * The demo listens on 127.0.0.1 only; the environment still wins over these.
+ */
+const DEMO_LIMITS = { MAX_SOCKETS_PER_USER: '500', MAX_TURNS_PER_USER: '500' };
+
+/** Reports a failure a user can fix in one line and exits; anything else is thrown as is. */
+async function listenOrExit<T>(
+  listen: () => Promise<T>,
+  context: Omit<ListenContext, 'command'>,
+  cleanUp: () => Promise<void> = async () => {},
+): Promise<T> {
+  try {
+    return await listen();
+  } catch (error) {
+    const problem = listenProblem(error, { ...context, command: 'npm run demo' });
+    if (!problem) throw error;
+    process.stderr.write(`${problem}\n`);
+    await cleanUp();
+    process.exit(1);
+  }
+}
+
+const emulatorPort = Number(process.env.EMULATOR_PORT || 4010);
+if (!Number.isInteger(emulatorPort) || emulatorPort < 0 || emulatorPort > 65535) {
+  process.stderr.write(
+    `EMULATOR_PORT must be a port number, not "${process.env.EMULATOR_PORT}".\n`,
+  );
+  process.exit(1);
+}
+const emulator = await listenOrExit(
+  () => startEmulator({ port: emulatorPort, host: '127.0.0.1' }),
+  { what: "The demo's Bedrock emulator", variable: 'EMULATOR_PORT' },
+);
+
+let config: Config;
+try {
+  config = loadConfig({
+    LOG_LEVEL: 'warn',
+    ...DEMO_LIMITS,
+    ...process.env,
+    AWS_ENDPOINT_URL_BEDROCK_RUNTIME: emulator.url,
+    AWS_ACCESS_KEY_ID: 'AKIDDEMO',
+    AWS_SECRET_ACCESS_KEY: 'demo-secret',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  });
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`${error.message}\n`);
+  await emulator.close();
+  process.exit(1);
+}
 const app = await buildApp(config, createLogger(config));
-closeWithGrace({ delay: 5_000 }, async () => {
+closeWithGrace({ delay: 5_000 }, async ({ err }) => {
+  if (err) process.stderr.write(`demo: closing after an error: ${err.stack ?? err}\n`);
   await app.close();
   await emulator.close();
 });
-await app.listen({ port: config.port, host: config.host });
+await listenOrExit(
+  () => app.listen({ port: config.port, host: config.host }),
+  { what: 'The demo', variable: 'PORT' },
+  async () => {
+    await app.close();
+    await emulator.close();
+  },
+);
 
 const base = `${config.host}:${config.port}`;
 process.stdout.write(`
@@ -36,6 +89,7 @@ agentgate demo is running (Bedrock emulator at ${emulator.url}; no AWS account n
              then type:  what time is it in Tokyo?
                          what is (12+30)*2?
                          hello there
+  Load test: npm run loadtest  (per-user limits: ${config.limits.maxSocketsPerUser} sockets, ${config.limits.maxTurnsPerUser} running turns)
 
 Ctrl-C stops it.
 `);

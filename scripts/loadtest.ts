@@ -1,107 +1,29 @@
 /**
  * `npm run loadtest -- [options]`: N WebSocket clients, each chatting M turns one after
- * another in its own conversation, against a running gateway. Prints turns/s, time to first
- * token, turn duration, frames/s, errors by code and (with --pid) the gateway's memory.
- *
- *   --url ws://127.0.0.1:3000/v1/ws   gateway endpoint
- *   --clients 50 --turns 5            clients, and turns per client
- *   --duration 60                     hard stop, in seconds: unfinished turns count as `timeout`
- *   --token <key>                     sent as `Authorization: Bearer <key>`
- *   --pid <gateway pid>               sample that process's RSS (Linux /proc, else `ps`)
- *   --allow-remote                    permit a non-loopback gateway (off by default)
- *   --json                            print the summary as JSON
- *
- * Every client is the same user, so raise the gateway's MAX_TURNS_PER_USER and
- * MAX_SOCKETS_PER_USER above --clients, or most chats are refused with rate_limited.
+ * another in its own conversation, against a running gateway. `--help` lists the options
+ * (scripts/loadtest/options.ts); docs/loadtest.md has the figures.
  */
 import { execFileSync } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { type Options, parseOptions, UsageError, usage } from './loadtest/options.ts';
+import { Progress } from './loadtest/progress.ts';
 
 const PROMPTS = ['hello there', 'what is (12+30)*2?', 'what time is it in Tokyo?'];
-const LIMITS = { clients: 2000, turns: 1000, duration: 3600 };
-
-interface Options {
-  url: URL;
-  clients: number;
-  turns: number;
-  durationS: number;
-  token: string | undefined;
-  pid: number | undefined;
-  json: boolean;
-}
 
 type Frame = { type: string; [key: string]: unknown };
 
-/** What every client adds to; read once at the end. */
+/** What every client adds to; read by the progress line and once at the end. */
 interface Tally {
   turnsDone: number;
+  /** Chats sent whose turn has not ended yet. */
+  running: number;
   ttftMs: number[];
   turnMs: number[];
   frames: number;
   errors: Map<string, number>;
   connected: number;
-}
-
-function fail(message: string): never {
-  process.stderr.write(`loadtest: ${message}\n`);
-  process.exit(2);
-}
-
-function count(name: string, raw: string, max: number): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    fail(`--${name} must be a whole number from 1 to ${max}, not "${raw}".`);
-  }
-  return value;
-}
-
-/** Loopback only, unless asked: a load test aimed at someone else's server is an attack. */
-function isLoopback(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  if (isIP(host) === 6) return host === '::1' || host.startsWith('::ffff:127.');
-  return false;
-}
-
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      url: { type: 'string', default: 'ws://127.0.0.1:3000/v1/ws' },
-      clients: { type: 'string', default: '50' },
-      turns: { type: 'string', default: '5' },
-      duration: { type: 'string', default: '60' },
-      token: { type: 'string' },
-      pid: { type: 'string' },
-      'allow-remote': { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  let url: URL;
-  try {
-    url = new URL(values.url);
-  } catch {
-    fail(`--url is not a URL: ${values.url}`);
-  }
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') fail('--url must be ws:// or wss://.');
-  if (!values['allow-remote'] && !isLoopback(url.hostname)) {
-    fail(`${url.hostname} is not a loopback address; pass --allow-remote if it is yours.`);
-  }
-  return {
-    url,
-    clients: count('clients', values.clients, LIMITS.clients),
-    turns: count('turns', values.turns, LIMITS.turns),
-    durationS: count('duration', values.duration, LIMITS.duration),
-    token: values.token,
-    pid: values.pid === undefined ? undefined : count('pid', values.pid, 2 ** 22),
-    json: values.json,
-  };
 }
 
 /** Resident memory of a process in bytes, or undefined once it cannot be read. */
@@ -145,9 +67,16 @@ function runClient(
     let firstTokenSeen = false;
     let finished = false;
 
+    /** The current chat is over, answered or not. */
+    const settle = () => {
+      if (sentAt === 0) return;
+      sentAt = 0;
+      tally.running -= 1;
+    };
     const finish = () => {
       if (finished) return;
       finished = true;
+      settle();
       stopped.removeEventListener('abort', onStop);
       if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
         socket.terminate();
@@ -161,7 +90,7 @@ function runClient(
     stopped.addEventListener('abort', onStop);
 
     const next = () => {
-      sentAt = 0;
+      settle();
       turnId = undefined;
       if (turn >= options.turns) return finish();
       requestId = `lt${index}.${turn}`;
@@ -169,6 +98,7 @@ function runClient(
       turn += 1;
       firstTokenSeen = false;
       sentAt = performance.now();
+      tally.running += 1;
       socket.send(JSON.stringify({ type: 'chat', content, requestId }));
     };
 
@@ -205,6 +135,7 @@ function runClient(
           bump(tally.errors, String(frame.code));
           // A refused chat ends this attempt; an error inside a turn is followed by turn-end.
           if (frame.requestId === requestId && frame.turnId === undefined) {
+            settle();
             setTimeout(next, 100);
           }
           return;
@@ -228,10 +159,33 @@ const ms = (value: number) => (Number.isNaN(value) ? 'n/a' : `${value.toFixed(1)
 const mib = (bytes: number | undefined) =>
   bytes === undefined ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
+/** The options, or the end of the process: help printed, or a usage error said in one line. */
+function optionsOrExit(): Options {
+  try {
+    const options = parseOptions(process.argv.slice(2));
+    if (options !== 'help') return options;
+    process.stdout.write(usage());
+    process.exit(0);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`loadtest: ${error.message} See npm run loadtest -- --help\n`);
+    process.exit(2);
+  }
+}
+
+/** One line on how the run is going, for the progress display. */
+function progressLine(options: Options, tally: Tally, startedAt: number): string {
+  const seconds = (performance.now() - startedAt) / 1000;
+  const planned = options.clients * options.turns;
+  const errors = [...tally.errors].map(([code, n]) => `${code} ${n}`).join(', ') || 'none';
+  return `loadtest ${seconds.toFixed(1)} s: ${tally.connected}/${options.clients} connected, ${tally.turnsDone}/${planned} turns (${(tally.turnsDone / seconds).toFixed(1)}/s), ${tally.running} running, errors: ${errors}`;
+}
+
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+  const options = optionsOrExit();
   const tally: Tally = {
     turnsDone: 0,
+    running: 0,
     ttftMs: [],
     turnMs: [],
     frames: 0,
@@ -254,10 +208,12 @@ async function main(): Promise<void> {
     `loadtest: ${options.clients} clients × ${options.turns} turns against ${options.url} (stop after ${options.durationS} s)\n`,
   );
   const startedAt = performance.now();
+  const progress = new Progress(process.stderr, () => progressLine(options, tally, startedAt));
   await Promise.all(
     Array.from({ length: options.clients }, (_, i) => runClient(i, options, tally, stop.signal)),
   );
   const endedAt = performance.now();
+  progress.stop();
   clearTimeout(deadline);
   if (sampler) clearInterval(sampler);
   sample();
@@ -298,6 +254,15 @@ async function main(): Promise<void> {
     if (summary.gatewayRssBytes) {
       const { start, peak, end } = summary.gatewayRssBytes;
       lines.push(`gateway RSS       start ${mib(start)}  peak ${mib(peak)}  end ${mib(end)}`);
+    }
+    if (tally.errors.has('rate_limited')) {
+      lines.push(
+        '',
+        'rate_limited: the gateway refused sockets or chats over its per-user limits. With auth off',
+        'every client is one user: raise MAX_SOCKETS_PER_USER and MAX_TURNS_PER_USER above --clients',
+        '(npm run demo does), or give --token a key of a user with room. A refused socket is then',
+        'closed with 1013, so it counts under closed_1013 too.',
+      );
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   }

@@ -23,12 +23,15 @@ import { CLOSE_CODES } from './protocol/errors.ts';
 import { BedrockClients } from './providers/bedrock/clients.ts';
 import { createCredentials } from './providers/bedrock/credentials.ts';
 import { BedrockModels } from './providers/bedrock/models.ts';
+import { replaceSdkNodeWarning } from './providers/bedrock/node-support.ts';
 import { createTelemetry } from './telemetry.ts';
 
 const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
 
 /** Builds the model layer shared by gateway and worker. */
 export function createModels(config: Config, log: Logger) {
+  const nodeNotice = replaceSdkNodeWarning();
+  if (nodeNotice) log.info(nodeNotice);
   const clients = new BedrockClients({
     credentials: createCredentials(config.bedrock),
     maxAttempts: config.bedrock.maxAttempts,

@@ -26,6 +26,16 @@ const PING_TIMEOUT_MS = 1_000;
 /** How long start-up waits for Redis; after that the process starts anyway, not ready. */
 const STARTUP_WAIT_MS = 5_000;
 
+/**
+ * The queue first: it drains, and the turns still running publish frames and commit to the
+ * store until they end. Closing the bus or the store beside it would lose their answers.
+ */
+async function closeInOrder(backends: Pick<Backends, 'queue' | 'bus' | 'store'>): Promise<void> {
+  await backends.queue.close();
+  await backends.bus.close();
+  await backends.store.close();
+}
+
 /** In-memory state by default; Redis when REDIS_URL is set. Picked once at start-up. */
 export async function createBackends(config: Config, log: Logger): Promise<Backends> {
   if (config.redisUrl) return createRedisBackends(config, config.redisUrl, log);
@@ -41,7 +51,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
     // In memory: nothing can be down.
     ping: async () => {},
     close: () => {
-      closed ??= Promise.all([queue.close(), bus.close(), store.close()]).then(() => undefined);
+      closed ??= closeInOrder({ queue, bus, store });
       return closed;
     },
   };
@@ -75,14 +85,8 @@ async function createRedisBackends(config: Config, url: string, log: Logger): Pr
     bus,
     queue,
     ping: () => connections.ping(PING_TIMEOUT_MS),
-    // In order: running turns still publish and commit while the queue drains.
     close: () => {
-      closed ??= (async () => {
-        await queue.close();
-        await bus.close();
-        await store.close();
-        await connections.close();
-      })();
+      closed ??= closeInOrder({ queue, bus, store }).then(() => connections.close());
       return closed;
     },
   };

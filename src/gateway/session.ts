@@ -152,9 +152,10 @@ export class Session {
         await conversations.access(this.userId, frame.conversationId, this.#fresh);
         return conversations.cancel(frame.conversationId);
       case 'history': {
-        const meta = await conversations.access(this.userId, frame.conversationId, this.#fresh);
-        const messages = meta ? await conversations.history(frame.conversationId, frame.limit) : [];
-        this.#send({ type: 'history', conversationId: frame.conversationId, messages });
+        const conversationId = frame.conversationId ?? this.#readyConversationId;
+        const meta = await conversations.access(this.userId, conversationId, this.#fresh);
+        const messages = meta ? await conversations.history(conversationId, frame.limit) : [];
+        this.#send({ type: 'history', conversationId, messages });
         return;
       }
       case 'ping':

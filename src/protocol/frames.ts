@@ -31,7 +31,8 @@ export const UnsubscribeFrame = z.object({ type: z.literal('unsubscribe'), conve
 export const CancelFrame = z.object({ type: z.literal('cancel'), conversationId: id });
 export const HistoryRequestFrame = z.object({
   type: z.literal('history'),
-  conversationId: id,
+  // As for chat: without one, the conversation `ready` named.
+  conversationId: id.optional(),
   limit: z.number().int().min(1).optional(),
 });
 export const PingFrame = z.object({

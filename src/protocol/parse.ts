@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { describeIssues } from './describe-issues.ts';
 import { ProtocolError } from './errors.ts';
 import { CLIENT_FRAME_TYPES, ClientFrame, MAX_REQUEST_ID_CHARS } from './frames.ts';
 
@@ -51,17 +51,11 @@ function validate(value: Record<string, unknown>): ParseResult {
     return fail('unknown_type', `Unknown frame type "${value.type}".`, requestId);
   }
   const parsed = ClientFrame.safeParse(value);
-  if (!parsed.success) return fail('bad_frame', describe(parsed.error), requestId);
+  if (!parsed.success) {
+    const schema = ClientFrame.options.find((option) => option.shape.type.value === value.type);
+    return fail('bad_frame', describeIssues(parsed.error, schema ?? ClientFrame), requestId);
+  }
   return { ok: true, frame: parsed.data };
-}
-
-function describe(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const field = issue.path.join('.') || 'frame';
-      return `${field}: ${issue.message}`;
-    })
-    .join('; ');
 }
 
 function fail(

@@ -131,6 +131,16 @@ describe('bad frames', () => {
     },
   );
 
+  it('says what a bad field must be, in plain words', async () => {
+    const client = await gw.connect();
+    const error = await nextError(client, { type: 'history', conversationId: 42, limit: 0 });
+    expect(error).toMatchObject({
+      code: 'bad_frame',
+      message:
+        'conversationId must be a string of 1 to 200 characters; limit must be a whole number ≥ 1.',
+    });
+  });
+
   it('echoes requestId on the error that refuses a frame', async () => {
     const client = await gw.connect();
     const error = await nextError(client, {
@@ -275,6 +285,19 @@ describe('turns and conversations', () => {
     client.send({ type: 'history', conversationId: client.ready.conversationId, limit: 1 });
     const last = await client.next((f) => f.type === 'history', 5_000, client.frames.length);
     expect((last.messages as { content: string }[]).map((m) => m.content)).toEqual(['It is 4.']);
+  });
+
+  it('answers history without conversationId with the conversation ready named', async () => {
+    const client = await gw.connect();
+    gw.emulator.enqueue(plain('kept in the ready conversation'));
+    await client.chat('where does this go?');
+    client.send({ type: 'history' });
+    const history = await client.next((f) => f.type === 'history');
+    expect(history.conversationId).toBe(client.ready.conversationId);
+    expect((history.messages as { content: string }[]).map((m) => m.content)).toEqual([
+      'where does this go?',
+      'kept in the ready conversation',
+    ]);
   });
 
   it('sends replay_gap when the frames after afterSeq are no longer retained', async () => {

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { describeIssues } from '../../src/protocol/describe-issues.ts';
 import { ERROR_CODES, ProtocolError } from '../../src/protocol/errors.ts';
 import { type ParseResult, parseClientFrame } from '../../src/protocol/parse.ts';
 import { codeSpans, readDoc, section, tableRows } from '../helpers/docs.ts';
@@ -38,6 +40,8 @@ describe('parseClientFrame valid frames', () => {
     [{ type: 'subscribe', conversationId: 'c_1', afterSeq: 42 }],
     [{ type: 'unsubscribe', conversationId: 'c_1' }],
     [{ type: 'cancel', conversationId: 'c_1' }],
+    [{ type: 'history' }],
+    [{ type: 'history', limit: 5 }],
     [{ type: 'history', conversationId: 'c_1' }],
     [{ type: 'history', conversationId: 'c_1', limit: 10 }],
     [{ type: 'ping' }],
@@ -96,7 +100,7 @@ describe('parseClientFrame wscat shorthand', () => {
   it('refuses shorthand text over 32000 characters', () => {
     const { error } = errorOf(parse('b'.repeat(32_001)));
     expect(error.code).toBe('bad_frame');
-    expect(error.message).toContain('content');
+    expect(error.message).toBe('content must be 1 to 32000 characters.');
   });
 });
 
@@ -153,29 +157,110 @@ describe('parseClientFrame refusals', () => {
   });
 
   it.each([
-    ['an empty content', { type: 'chat', content: '' }, 'content'],
-    ['a missing content', { type: 'chat' }, 'content'],
-    ['a non-string content', { type: 'chat', content: 42 }, 'content'],
-    ['a content over 32000 characters', { type: 'chat', content: 'x'.repeat(32_001) }, 'content'],
-    ['a negative afterSeq', { type: 'subscribe', conversationId: 'c_1', afterSeq: -1 }, 'afterSeq'],
+    ['an empty content', { type: 'chat', content: '' }, 'content must be 1 to 32000 characters.'],
+    ['a missing content', { type: 'chat' }, 'content must be a string of 1 to 32000 characters.'],
+    [
+      'a non-string content',
+      { type: 'chat', content: 42 },
+      'content must be a string of 1 to 32000 characters.',
+    ],
+    [
+      'a content over 32000 characters',
+      { type: 'chat', content: 'x'.repeat(32_001) },
+      'content must be 1 to 32000 characters.',
+    ],
+    [
+      'a negative afterSeq',
+      { type: 'subscribe', conversationId: 'c_1', afterSeq: -1 },
+      'afterSeq must be a whole number ≥ 0.',
+    ],
     [
       'a fractional afterSeq',
       { type: 'subscribe', conversationId: 'c_1', afterSeq: 1.5 },
-      'afterSeq',
+      'afterSeq must be a whole number ≥ 0.',
     ],
-    ['a string afterSeq', { type: 'subscribe', conversationId: 'c_1', afterSeq: '3' }, 'afterSeq'],
-    ['a missing conversationId', { type: 'subscribe' }, 'conversationId'],
-    ['an empty conversationId', { type: 'cancel', conversationId: '' }, 'conversationId'],
-    ['a zero limit', { type: 'history', conversationId: 'c_1', limit: 0 }, 'limit'],
+    [
+      'a string afterSeq',
+      { type: 'subscribe', conversationId: 'c_1', afterSeq: '3' },
+      'afterSeq must be a whole number ≥ 0.',
+    ],
+    [
+      'a missing conversationId',
+      { type: 'subscribe' },
+      'conversationId must be a string of 1 to 200 characters.',
+    ],
+    [
+      'a numeric conversationId',
+      { type: 'history', conversationId: 7 },
+      'conversationId must be a string of 1 to 200 characters.',
+    ],
+    [
+      'an empty conversationId',
+      { type: 'cancel', conversationId: '' },
+      'conversationId must be 1 to 200 characters.',
+    ],
+    [
+      'a zero limit',
+      { type: 'history', conversationId: 'c_1', limit: 0 },
+      'limit must be a whole number ≥ 1.',
+    ],
     [
       'a requestId over 128 characters',
       { type: 'chat', content: 'x', requestId: 'r'.repeat(129) },
-      'requestId',
+      'requestId must be at most 128 characters.',
     ],
-  ])('refuses %s, naming the field', (_what, frame, field) => {
+    [
+      'a ping id that is neither string nor number',
+      { type: 'ping', id: {} },
+      'id must be a string of at most 128 characters or a number.',
+    ],
+    [
+      'two bad fields',
+      { type: 'chat', content: 5, model: '' },
+      'content must be a string of 1 to 32000 characters; model must be 1 to 2048 characters.',
+    ],
+  ])('refuses %s in plain words', (_what, frame, message) => {
     const { error } = errorOf(parse(JSON.stringify(frame)));
     expect(error.code).toBe('bad_frame');
-    expect(error.message).toContain(field);
+    expect(error.message).toBe(message);
+  });
+});
+
+describe('describeIssues', () => {
+  const words = (schema: z.ZodType, value: unknown) => {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) throw new Error('expected the value to be refused');
+    return describeIssues(parsed.error, schema);
+  };
+
+  it('lists the choices of an enum', () => {
+    const schema = z.object({ decision: z.enum(['approve', 'reject']) });
+    expect(words(schema, { decision: 'maybe' })).toBe('decision must be one of approve, reject.');
+    expect(words(schema, {})).toBe('decision must be one of approve, reject.');
+  });
+
+  it('gives both bounds of a number, and says true or false for a boolean', () => {
+    const schema = z.object({ n: z.number().min(1).max(10), b: z.boolean() });
+    expect(words(schema, { n: 11, b: 'yes' })).toBe(
+      'n must be a number from 1 to 10; b must be true or false.',
+    );
+  });
+
+  it('names a nested field by its path', () => {
+    const schema = z.object({ calls: z.array(z.object({ id: z.string().max(5) })) });
+    expect(words(schema, { calls: [{ id: 'ok' }, { id: 'too long' }] })).toBe(
+      'calls.1.id must be at most 5 characters.',
+    );
+  });
+
+  it('says the rule of a refinement or a format, which the type alone does not tell', () => {
+    const schema = z.object({
+      at: z.string().refine((v) => v.includes('@'), 'an address with @'),
+      id: z.uuid(),
+    });
+    expect(words(schema, { at: 'x', id: 'y' })).toBe(
+      'at must be an address with @; id must be a valid uuid.',
+    );
   });
 });
 

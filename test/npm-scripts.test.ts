@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulator, startEmulator } from './emulator/index.ts';
+import { closedPort } from './helpers/env.ts';
+import { isListening, NpmScript, occupyPort } from './helpers/npm-script.ts';
+import { eventually, REDIS_URL, testPrefix } from './redis/fixture.ts';
+
+let emulator: Emulator;
+beforeAll(async () => {
+  emulator = await startEmulator({ paceMs: 0 });
+});
+afterAll(async () => {
+  await emulator.close();
+});
+
+/** The settings a user puts in .env: the emulator as Bedrock, keys, a port. */
+function userEnv(port: number, extra: Record<string, string> = {}) {
+  return {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    AWS_ENDPOINT_URL_BEDROCK_RUNTIME: emulator.url,
+    AWS_ACCESS_KEY_ID: 'AKIDNPMTEST',
+    AWS_SECRET_ACCESS_KEY: 'test-secret',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+describe('npm start', () => {
+  it('exits 1 with one plain line naming the port and how to pick another when it is taken', async () => {
+    const taken = await occupyPort();
+    const npm = new NpmScript(['start'], userEnv(taken.port));
+    try {
+      const { code } = await npm.exited;
+      await npm.closed;
+      expect(code, npm.output).toBe(1);
+      const lines = npm.stderr.trim().split('\n');
+      expect(lines, npm.output).toEqual([
+        `agentgate cannot listen on 127.0.0.1:${taken.port}: another process is using that port. Stop it, or pick another port: PORT=${taken.port + 1} npm start`,
+      ]);
+      expect(npm.output).not.toContain('    at ');
+    } finally {
+      npm.kill();
+      await taken.close();
+    }
+  });
+});
+
+describe('SIGTERM to the npm process', () => {
+  it.each<{
+    name: string;
+    script: string[];
+    ready: string;
+    env: Record<string, string>;
+    listens: boolean;
+  }>([
+    { name: 'npm start', script: ['start'], ready: 'agentgate ready', env: {}, listens: true },
+    {
+      name: 'npm run worker',
+      script: ['run', 'worker'],
+      ready: 'agentgate worker ready',
+      env: { REDIS_URL, REDIS_KEY_PREFIX: testPrefix() },
+      listens: false,
+    },
+    {
+      name: 'npm run emulator',
+      script: ['run', 'emulator'],
+      ready: 'Bedrock emulator listening',
+      env: {},
+      listens: true,
+    },
+  ])(
+    '$name: leaves no process of the tree and frees the port',
+    async ({ name, script, ready, env, listens }) => {
+      const port = await closedPort();
+      const npm = new NpmScript(script, userEnv(port, { ...env, EMULATOR_PORT: String(port) }));
+      try {
+        await npm.waitFor(ready);
+        if (listens) expect(await isListening(port)).toBe(true);
+        process.kill(npm.pid, 'SIGTERM');
+        await eventually(() => !npm.groupAlive(), 5_000, `every process of ${name} gone`);
+        expect(await isListening(port)).toBe(false);
+      } finally {
+        npm.kill();
+      }
+    },
+  );
+});
