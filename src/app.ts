@@ -3,28 +3,32 @@ import { fileURLToPath } from 'node:url';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
+import type { Tracer } from '@opentelemetry/api';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { endLostTurn } from './agent/end-lost-turn.ts';
+import type { ChatModels } from './agent/chat-models.ts';
 import { createAgentGraph } from './agent/graph.ts';
 import { BUILTIN_TOOLS } from './agent/tools/index.ts';
 import { TurnWorker } from './agent/turn-worker.ts';
 import { type Backends, createBackends } from './backends.ts';
 import type { Config } from './config/config.ts';
 import { markRoutesPublic, registerAccess } from './gateway/access.ts';
+import { ChatAdmission } from './gateway/chat-admission.ts';
 import { Conversations } from './gateway/conversations.ts';
 import { SubscriptionHub } from './gateway/hub.ts';
 import { registerRestRoutes } from './gateway/rest-routes.ts';
 import { SECURITY_HEADERS } from './gateway/security-headers.ts';
 import { UserTurnLimiter } from './gateway/turn-limiter.ts';
 import { registerWebSocketRoute } from './gateway/ws-route.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { CLOSE_CODES } from './protocol/errors.ts';
 import { BedrockClients } from './providers/bedrock/clients.ts';
 import { createCredentials } from './providers/bedrock/credentials.ts';
 import { BedrockModels } from './providers/bedrock/models.ts';
 import { replaceSdkNodeWarning } from './providers/bedrock/node-support.ts';
+import type { JobQueue } from './queue/job-queue.ts';
 import { createTelemetry } from './telemetry.ts';
+import { Turns } from './turns/turns.ts';
 
 const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
 
@@ -47,27 +51,34 @@ export function createModels(config: Config, log: Logger) {
   return { clients, models };
 }
 
-/**
- * Ends the turns of jobs whose worker died (docs/protocol.md, invariant 8). Every process wires
- * it, gateways without a worker too: a turn ends even when its only worker is gone.
- */
-export function watchLostTurns(
+/** The owner of every turn's life in this process (see Turns). */
+export function createTurns(
   backends: Pick<Backends, 'bus' | 'store' | 'queue'>,
-  models: BedrockModels,
+  models: ChatModels,
   log: Logger,
-): void {
-  const deps = { ...backends, models, log: log.child({ component: 'lost-turns' }) };
-  backends.queue.watchLost((job, why) => endLostTurn(deps, job, why));
+  metrics?: Metrics,
+): Turns {
+  return new Turns({
+    ...backends,
+    models,
+    log: log.child({ component: 'turns' }),
+    ...(metrics ? { metrics } : {}),
+  });
+}
+
+/**
+ * Ends the turns of jobs that will not run: their worker died, or no worker is alive
+ * (docs/protocol.md, invariant 8). Every process wires it, gateways without a worker too.
+ */
+export function watchLostTurns(queue: JobQueue, turns: Turns): void {
+  queue.watchLost((job, why) => turns.endLost(job, why));
 }
 
 /** Builds the worker that runs turns taken from the queue. */
 export function createWorker(
   config: Config,
   log: Logger,
-  deps: Omit<
-    ConstructorParameters<typeof TurnWorker>[0],
-    'graph' | 'maxSteps' | 'log' | 'logStreamEvents'
-  >,
+  deps: { queue: JobQueue; turns: Turns; models: ChatModels; tracer?: Tracer },
 ) {
   const graph = createAgentGraph({
     models: deps.models,
@@ -78,11 +89,13 @@ export function createWorker(
     ...(deps.tracer ? { tracer: deps.tracer } : {}),
   });
   return new TurnWorker({
-    ...deps,
+    queue: deps.queue,
+    turns: deps.turns,
     graph,
     maxSteps: config.agent.maxSteps,
     log: log.child({ component: 'worker' }),
     logStreamEvents: config.log.streamEvents,
+    ...(deps.tracer ? { tracer: deps.tracer } : {}),
   });
 }
 
@@ -99,9 +112,10 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
   const { clients, models } = createModels(config, log);
   const metrics = createMetrics();
   const telemetry = createTelemetry(config.otelEndpoint);
-  watchLostTurns(backends, models, log);
+  const turns = createTurns(backends, models, log, metrics);
+  watchLostTurns(backends.queue, turns);
   const worker = config.runWorker
-    ? createWorker(config, log, { ...backends, models, metrics, tracer: telemetry.tracer })
+    ? createWorker(config, log, { queue: backends.queue, turns, models, tracer: telemetry.tracer })
     : undefined;
   await worker?.start();
 
@@ -127,12 +141,19 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
   await app.register(fastifyHelmet, SECURITY_HEADERS);
   registerAccess(app, { auth: config.auth, allowedOrigins: config.allowedOrigins });
 
-  registerWebSocketRoute(app, {
+  const admission = new ChatAdmission({
     ...backends,
+    models,
+    conversations,
+    limiter: new UserTurnLimiter(hub, config.limits.maxTurnsPerUser),
+    turns,
+  });
+  registerWebSocketRoute(app, {
+    bus: backends.bus,
     hub,
     models,
     conversations,
-    turns: new UserTurnLimiter(hub, config.limits.maxTurnsPerUser),
+    admission,
     limits: config.limits,
     metrics,
     log,

@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace';
-import { createModels, createWorker, watchLostTurns } from './app.ts';
+import { createModels, createTurns, createWorker, watchLostTurns } from './app.ts';
 import { createBackends } from './backends.ts';
 import { configFromProcess } from './config/from-process.ts';
 import { createLogger } from './logger.ts';
@@ -19,8 +19,14 @@ const backends = await createBackends(config, log);
 const { clients, models } = createModels(config, log);
 // Turns run here, so their traces start here (when OTEL_EXPORTER_OTLP_ENDPOINT is set).
 const telemetry = createTelemetry(config.otelEndpoint);
-const worker = createWorker(config, log, { ...backends, models, tracer: telemetry.tracer });
-watchLostTurns(backends, models, log);
+const turns = createTurns(backends, models, log);
+const worker = createWorker(config, log, {
+  queue: backends.queue,
+  turns,
+  models,
+  tracer: telemetry.tracer,
+});
+watchLostTurns(backends.queue, turns);
 
 // On SIGTERM/SIGINT: stop taking jobs, let running turns finish (the queue waits up to
 // 10 s, then aborts the turns still running, which end as cancelled), close Redis.

@@ -1,6 +1,6 @@
 import type { BaseMessage } from '@langchain/core/messages';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createModels, createWorker } from '../src/app.ts';
+import { createModels, createTurns, createWorker } from '../src/app.ts';
 import { createBackends } from '../src/backends.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { createLogger } from '../src/logger.ts';
@@ -36,7 +36,8 @@ describe.each([
     const log = createLogger(config, sink);
     const backends = await createBackends(config, log);
     const { clients, models } = createModels(config, log);
-    const worker = createWorker(config, log, { ...backends, models });
+    const turns = createTurns(backends, models, log);
+    const worker = createWorker(config, log, { queue: backends.queue, turns, models });
     await worker.start();
 
     const conversationId = `c_close_${Date.now()}`;

@@ -4,9 +4,8 @@ import type { RunnableConfig } from '@langchain/core/runnables';
 import type { StructuredToolInterface } from '@langchain/core/tools';
 import { Annotation, END, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph';
 import { type Context, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
-import { isAbortError, toProtocolError } from '../providers/bedrock/errors.ts';
-import type { ModelEntry } from '../providers/bedrock/model-registry.ts';
-import type { BedrockModels } from '../providers/bedrock/models.ts';
+import { ProtocolError } from '../protocol/errors.ts';
+import type { ChatModelInfo, ChatModels } from './chat-models.ts';
 import { repairConversation, trimToBudget } from './context.ts';
 import {
   TOOL_END_EVENT,
@@ -16,7 +15,7 @@ import {
 } from './normalizer.ts';
 
 export interface AgentOptions {
-  readonly models: BedrockModels;
+  readonly models: ChatModels;
   readonly tools: readonly StructuredToolInterface[];
   readonly systemPrompt: string;
   readonly maxSteps: number;
@@ -33,7 +32,7 @@ type State = typeof AgentState.State;
 
 /** What a turn passes to the graph in `configurable`. */
 export interface TurnConfigurable {
-  model: ModelEntry;
+  model: ChatModelInfo;
   /** The turn's span, parent of the model and tool call spans. */
   traceContext?: Context;
 }
@@ -77,10 +76,9 @@ export function createAgentGraph(options: AgentOptions) {
       }
       return { messages: [reply], steps: state.steps + 1 };
     } catch (error) {
-      if (isAbortError(error) || config.signal?.aborted) throw error;
-      const failure = toProtocolError(error, { model: model.id, region: model.region });
-      span.setStatus({ code: SpanStatusCode.ERROR, message: failure.code });
-      throw failure;
+      const code = error instanceof ProtocolError ? error.code : 'aborted';
+      span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      throw error;
     } finally {
       span.end();
     }

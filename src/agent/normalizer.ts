@@ -33,6 +33,13 @@ export class TurnNormalizer {
   /** Bedrock's stop reason of the last completed model call. */
   lastStopReason: string | undefined;
   readonly #streamedRuns = new Set<string>();
+  /** Length of `text` when the last model call completed: what follows has no message yet. */
+  #settled = 0;
+
+  /** Text streamed by a model call that has not completed (it was cancelled or failed). */
+  get unsettledText(): string {
+    return this.text.slice(this.#settled);
+  }
 
   handle(event: StreamEvent): TurnEvent[] {
     switch (event.event) {
@@ -44,8 +51,11 @@ export class TurnNormalizer {
         const output = event.data.output as AIMessage | undefined;
         if (!output) return [];
         this.#complete(output);
-        if (this.#streamedRuns.delete(event.run_id)) return [];
-        return this.#pieces(contentPieces(output.content));
+        const events = this.#streamedRuns.delete(event.run_id)
+          ? []
+          : this.#pieces(contentPieces(output.content));
+        this.#settled = this.text.length;
+        return events;
       }
       case 'on_custom_event':
         return this.#custom(event.name, event.data);

@@ -4,12 +4,12 @@ import { context, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api'
 import type { Logger } from 'pino';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
-import type { ModelEntry } from '../providers/bedrock/model-registry.ts';
+import type { ChatModelInfo } from './chat-models.ts';
 import type { AgentGraph, TurnConfigurable } from './graph.ts';
 import { TurnNormalizer } from './normalizer.ts';
 
 export interface TurnInput {
-  readonly model: ModelEntry;
+  readonly model: ChatModelInfo;
   /** The stored conversation before this turn. */
   readonly history: readonly BaseMessage[];
   readonly userMessage: HumanMessage;
@@ -24,6 +24,8 @@ export interface TurnOutcome {
   readonly usage: Usage;
   /** The AI and tool messages the turn completed, for the history commit. */
   readonly completed: readonly BaseMessage[];
+  /** Text of a model call cut short (cancelled or failed), which no message holds. */
+  readonly unsettledText: string;
 }
 
 export interface RunnerOptions {
@@ -101,6 +103,7 @@ export async function* runTurn(
     text: normalizer.text,
     usage: { ...normalizer.usage },
     completed: normalizer.completed,
+    unsettledText: normalizer.unsettledText,
   };
 }
 

@@ -52,8 +52,16 @@ export interface FrameBus {
     turnId: string,
     event: TurnStartEvent,
   ): Promise<PublishedFrame | undefined>;
-  /** Publishes a frame of a running turn; `turn-end` ends the turn. */
-  publish(conversationId: string, turnId: string, event: TurnEvent): Promise<PublishedFrame>;
+  /**
+   * Publishes a frame of a running turn; `turn-end` ends the turn. Undefined when the turn
+   * no longer holds the conversation (it ended, or was taken for lost and ended by
+   * another process): the frame is dropped, never interleaved with another turn's.
+   */
+  publish(
+    conversationId: string,
+    turnId: string,
+    event: TurnEvent,
+  ): Promise<PublishedFrame | undefined>;
   /** Delivers frames published from now on; resolves once delivery is in place. */
   subscribe(
     conversationId: string,
@@ -107,15 +115,4 @@ export function failureEvents(
     ...end,
   };
   return error ? [{ type: 'error', ...error }, turnEnd] : [turnEnd];
-}
-
-/** Ends, from outside, a turn that cannot go on, through the bus (see failureEvents). */
-export async function failTurn(
-  bus: FrameBus,
-  conversationId: string,
-  turnId: string,
-  error: TurnFailure | undefined,
-  end: { text: string; model: string; durationMs: number },
-): Promise<void> {
-  for (const event of failureEvents(error, end)) await bus.publish(conversationId, turnId, event);
 }

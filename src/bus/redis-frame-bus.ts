@@ -93,10 +93,14 @@ export class RedisFrameBus implements FrameBus {
 
   /**
    * Publishes a frame of a turn that holds the conversation (or whose lease lapsed with no
-   * other turn started). Throws `worker_lost` for a turn that has ended or lost the
-   * conversation to another: its frames are dropped, never interleaved.
+   * other turn started). Undefined for a turn that has ended or lost the conversation to
+   * another: its frames are dropped, never interleaved.
    */
-  async publish(conversationId: string, turnId: string, event: TurnEvent): Promise<PublishedFrame> {
+  async publish(
+    conversationId: string,
+    turnId: string,
+    event: TurnEvent,
+  ): Promise<PublishedFrame | undefined> {
     const k = this.#keys(conversationId);
     const template = frameTemplate(conversationId, turnId, event);
     const seq = await redisCall('publish frame', () =>
@@ -115,13 +119,7 @@ export class RedisFrameBus implements FrameBus {
         ],
       ),
     );
-    if (seq === null) {
-      throw new ProtocolError(
-        'worker_lost',
-        `Turn ${turnId} no longer runs in conversation ${conversationId}; its ${event.type} frame was dropped.`,
-      );
-    }
-    return withSeq(template, Number(seq));
+    return seq === null ? undefined : withSeq(template, Number(seq));
   }
 
   async subscribe(

@@ -88,7 +88,12 @@ export class Conversations {
   }
 }
 
-export function toHistoryMessage({ message, createdAt }: StoredMessage): HistoryMessage {
+export function toHistoryMessage({
+  message,
+  createdAt,
+  turnId,
+  stopReason,
+}: StoredMessage): HistoryMessage {
   if (ToolMessage.isInstance(message)) {
     return {
       role: 'tool',
@@ -96,6 +101,7 @@ export function toHistoryMessage({ message, createdAt }: StoredMessage): History
       toolCallId: message.tool_call_id,
       ...(message.name ? { name: message.name } : {}),
       createdAt,
+      turnId,
     };
   }
   if (AIMessage.isInstance(message)) {
@@ -107,7 +113,9 @@ export function toHistoryMessage({ message, createdAt }: StoredMessage): History
         ? { toolCalls: calls.map((c) => ({ id: c.id ?? '', name: c.name, input: c.args })) }
         : {}),
       createdAt,
+      turnId,
+      ...(stopReason ? { stopReason } : {}),
     };
   }
-  return { role: 'user', content: textOf(message.content), createdAt };
+  return { role: 'user', content: textOf(message.content), createdAt, turnId };
 }

@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { ChatModels } from '../agent/chat-models.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import type { BedrockModels } from '../providers/bedrock/models.ts';
 import type { Conversations } from './conversations.ts';
 import { sendHttpError } from './http-error.ts';
 
 export interface RestDeps {
-  readonly models: BedrockModels;
+  readonly models: ChatModels;
   readonly conversations: Conversations;
   readonly metrics: Registry;
   /** Throws when a dependency (Redis) cannot be used. */

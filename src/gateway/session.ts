@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { HumanMessage } from '@langchain/core/messages';
 import type { Logger } from 'pino';
-import { type FrameBus, failTurn, type PublishedFrame } from '../bus/frame-bus.ts';
+import type { ChatModels } from '../agent/chat-models.ts';
+import { assertNever } from '../assert-never.ts';
+import type { FrameBus, PublishedFrame } from '../bus/frame-bus.ts';
 import type { Config } from '../config/config.ts';
 import type { Metrics } from '../metrics.ts';
 import { CLOSE_CODES, errorBody, ProtocolError } from '../protocol/errors.ts';
@@ -13,13 +14,10 @@ import {
   type ServerFrame,
 } from '../protocol/frames.ts';
 import { parseClientFrame } from '../protocol/parse.ts';
-import type { BedrockModels } from '../providers/bedrock/models.ts';
-import type { JobQueue } from '../queue/job-queue.ts';
-import type { HistoryStore } from '../store/history-store.ts';
+import type { ChatAdmission } from './chat-admission.ts';
 import type { Conversations } from './conversations.ts';
 import type { FrameSink, SubscriptionHub } from './hub.ts';
 import { newId } from './ids.ts';
-import type { UserTurnLimiter } from './turn-limiter.ts';
 
 /** What a session needs of the socket; the session never sees the transport itself. */
 export interface Transport {
@@ -29,13 +27,11 @@ export interface Transport {
 }
 
 export interface SessionDeps {
-  readonly store: HistoryStore;
   readonly bus: FrameBus;
-  readonly queue: JobQueue;
   readonly hub: SubscriptionHub;
-  readonly models: BedrockModels;
+  readonly models: ChatModels;
   readonly conversations: Conversations;
-  readonly turns: UserTurnLimiter;
+  readonly admission: ChatAdmission;
   readonly limits: Config['limits'];
   readonly metrics: Metrics;
   readonly log: Logger;
@@ -161,91 +157,19 @@ export class Session {
       case 'ping':
         this.#send({ type: 'pong', ...(frame.id !== undefined ? { id: frame.id } : {}) });
         return;
+      default:
+        assertNever(frame);
     }
   }
 
   async #chat(frame: ChatFrame): Promise<void> {
-    const { models, store, bus, queue, turns, conversations } = this.#deps;
-    const model = models.find(frame.model);
-    if (!model) {
-      throw new ProtocolError(
-        'unknown_model',
-        `Unknown model "${frame.model}"; use one of ready.models.`,
-      );
-    }
     const conversationId = frame.conversationId ?? this.#readyConversationId;
-    const meta = await conversations.access(this.userId, conversationId, this.#fresh);
-    if (!(await queue.workersAlive())) {
-      throw new ProtocolError(
-        'unavailable',
-        'No worker is running to take this turn; try again shortly.',
-      );
-    }
-    if (!meta) {
-      const now = new Date().toISOString();
-      await store.create({
-        id: conversationId,
-        owner: this.userId,
-        model: model.id,
-        title: frame.content.slice(0, 80),
-        createdAt: now,
-        updatedAt: now,
-      });
-      if (conversationId === this.#fresh) this.#fresh = undefined;
-    }
-    const turnId = newId('t');
-    if (!turns.tryAcquire(this.userId, turnId)) {
-      throw new ProtocolError(
-        'rate_limited',
-        `You already run ${turns.running(this.userId)} turns; wait for one to end.`,
-      );
-    }
-    let unwatch: (() => void) | undefined;
-    try {
-      unwatch = await turns.watch(this.userId, conversationId, turnId);
-      await this.#watch(conversationId, undefined, false);
-      const started = await bus.startTurn(conversationId, turnId, {
-        type: 'turn-start',
-        model: model.id,
-        ...(frame.requestId !== undefined ? { requestId: frame.requestId } : {}),
-        userMessage: { content: frame.content },
-      });
-      if (!started) {
-        throw new ProtocolError(
-          'turn_in_progress',
-          `Conversation ${conversationId} is already running a turn.`,
-        );
-      }
-    } catch (error) {
-      unwatch ? unwatch() : turns.release(this.userId, turnId);
-      throw error;
-    }
-    try {
-      await queue.enqueue({
-        turnId,
-        conversationId,
-        userId: this.userId,
-        content: frame.content,
-        model: model.id,
-        ...(frame.requestId !== undefined ? { requestId: frame.requestId } : {}),
-        acceptedAt: new Date().toISOString(),
-      });
-    } catch (error) {
-      // The turn started but no worker will run it: end it so that nothing hangs.
-      this.#log.error({ err: error, turnId }, 'could not queue the turn');
-      await store.commitTurn(conversationId, turnId, [new HumanMessage(frame.content)], new Date());
-      await failTurn(
-        bus,
-        conversationId,
-        turnId,
-        {
-          code: 'unavailable',
-          message: 'The turn could not be queued; try again.',
-          retryable: true,
-        },
-        { text: '', model: model.id, durationMs: 0 },
-      );
-    }
+    await this.#deps.admission.admit(this.userId, frame, {
+      conversationId,
+      fresh: this.#fresh,
+      watch: () => this.#watch(conversationId, undefined, false),
+    });
+    if (conversationId === this.#fresh) this.#fresh = undefined;
   }
 
   /**

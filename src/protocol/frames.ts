@@ -173,6 +173,10 @@ export const HistoryMessage = z.object({
   toolCallId: z.string().optional(),
   name: z.string().optional(),
   createdAt: z.string(),
+  /** The turn that wrote the message. */
+  turnId: z.string(),
+  /** On assistant messages, the stop reason of their turn when it was not `end_turn`. */
+  stopReason: StopReason.optional(),
 });
 export type HistoryMessage = z.infer<typeof HistoryMessage>;
 export const HistoryFrame = z.object({

@@ -1,4 +1,5 @@
 import type { BaseMessage } from '@langchain/core/messages';
+import type { StopReason } from '../protocol/frames.ts';
 
 export interface ConversationMeta {
   readonly id: string;
@@ -13,6 +14,8 @@ export interface StoredMessage {
   readonly message: BaseMessage;
   readonly createdAt: string;
   readonly turnId: string;
+  /** The stop reason of the message's turn, when it was not `end_turn`. */
+  readonly stopReason?: StopReason;
 }
 
 /**
@@ -27,13 +30,15 @@ export interface HistoryStore {
   messages(conversationId: string, limit?: number): Promise<StoredMessage[]>;
   /**
    * Appends a turn's messages in one atomic step, exactly once per `turnId`: a second
-   * commit of the same turn changes nothing and returns false.
+   * commit of the same turn changes nothing and returns false. `stopReason` is kept with
+   * the messages when it is not `end_turn`.
    */
   commitTurn(
     conversationId: string,
     turnId: string,
     messages: readonly BaseMessage[],
     at: Date,
+    stopReason?: StopReason,
   ): Promise<boolean>;
   /**
    * Removes the conversation (false if there was none) and remembers, for the store's time

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { BaseMessage } from '@langchain/core/messages';
+import type { StopReason } from '../protocol/frames.ts';
 import type { ConversationMeta, HistoryStore, StoredMessage } from './history-store.ts';
 import { decodeMessages, encodeMessages } from './message-codec.ts';
 
@@ -68,12 +69,13 @@ export class MemoryHistoryStore implements HistoryStore {
     turnId: string,
     messages: readonly BaseMessage[],
     at: Date,
+    stopReason?: StopReason,
   ): Promise<boolean> {
     const entry = this.#live(conversationId);
     if (!entry) throw new Error(`No conversation ${conversationId} to commit turn ${turnId} to.`);
     if (entry.turns.has(turnId)) return false;
     entry.turns.add(turnId);
-    entry.messages.push(...encodeMessages(messages, turnId, at));
+    entry.messages.push(...encodeMessages(messages, turnId, at, stopReason));
     entry.meta = { ...entry.meta, updatedAt: at.toISOString() };
     entry.expiresAt = this.#now() + this.#ttlMs;
     return true;

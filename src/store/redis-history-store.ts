@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { BaseMessage } from '@langchain/core/messages';
 import type { Redis } from 'ioredis';
+import type { StopReason } from '../protocol/frames.ts';
 import { execOrThrow, redisCall } from '../redis/errors.ts';
 import { checkPrefix, conversationKeys, DEFAULT_KEY_PREFIX } from '../redis/keys.ts';
 import { COMMIT_TURN, CREATE_CONVERSATION } from '../redis/scripts.ts';
@@ -85,9 +86,10 @@ export class RedisHistoryStore implements HistoryStore {
     turnId: string,
     messages: readonly BaseMessage[],
     at: Date,
+    stopReason?: StopReason,
   ): Promise<boolean> {
     const k = this.#keys(conversationId);
-    const entries = encodeMessages(messages, turnId, at);
+    const entries = encodeMessages(messages, turnId, at, stopReason);
     const result = await redisCall('commit turn', () =>
       COMMIT_TURN.run(
         this.#redis,

@@ -98,8 +98,8 @@ describe.each([
     const seqs: number[] = [];
     for (const turnId of ['t1', 't2']) {
       seqs.push((await h.bus.startTurn('c1', turnId, start()))!.frame.seq);
-      seqs.push((await h.bus.publish('c1', turnId, token('a'))).frame.seq);
-      seqs.push((await h.bus.publish('c1', turnId, end('a'))).frame.seq);
+      seqs.push((await h.bus.publish('c1', turnId, token('a')))!.frame.seq);
+      seqs.push((await h.bus.publish('c1', turnId, end('a')))!.frame.seq);
     }
     expect(seqs).toEqual([1, 2, 3, 4, 5, 6]);
     expect((await h.bus.startTurn('c2', 't3', start()))!.frame.seq).toBe(1);
@@ -110,12 +110,12 @@ describe.each([
       ...start('héllo "x"'),
       requestId: 'r1',
     }))!;
-    const published = await h.bus.publish('c1', 't1', {
+    const published = (await h.bus.publish('c1', 't1', {
       type: 'tool-start',
       toolCallId: 'tu1',
       name: 'calculator',
       input: { seq: 99, expression: '"seq":1' },
-    });
+    }))!;
     for (const p of [started, published]) {
       expect(JSON.parse(p.json)).toEqual(p.frame);
       expect(TurnFrame.safeParse(p.frame).success).toBe(true);

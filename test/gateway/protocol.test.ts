@@ -193,8 +193,13 @@ describe('turns and conversations', () => {
     gw.emulator.enqueue(plain('Back again.'));
     const next = await client.chat('still there?');
     expect(checkTurn(next).end.stopReason).toBe('end_turn');
-    const body = gw.emulator.requests.at(-1)!.body as { messages: { role: string }[] };
+    // What the user saw of the cancelled answer is what the model sees of it next.
+    const body = gw.emulator.requests.at(-1)!.body as {
+      messages: { role: string; content: { text?: string }[] }[];
+    };
     expect(body.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(body.messages[1]!.content[0]!.text).toBe(end.text);
+    expect(end.text).not.toBe('');
   });
 
   it('sends identical frames to two sockets on one conversation', async () => {

@@ -64,7 +64,13 @@ export async function checkStored(client: TestClient, frames: Frame[]): Promise<
   const since = client.frames.length;
   client.send({ type: 'history', conversationId: start.conversationId });
   const history = await client.next((f) => f.type === 'history', 5_000, since);
-  const messages = history.messages as { role: string; content: string; toolCallId?: string }[];
+  const messages = history.messages as {
+    role: string;
+    content: string;
+    toolCallId?: string;
+    turnId: string;
+    stopReason?: string;
+  }[];
   const content = (start.userMessage as { content: string }).content;
   const at = messages.findLastIndex((m) => m.role === 'user');
   expect(messages[at]?.content, 'the user message is stored').toBe(content);
@@ -73,6 +79,14 @@ export async function checkStored(client: TestClient, frames: Frame[]): Promise<
     createdAt: expect.anything(),
   });
   const after = messages.slice(at + 1);
+  for (const m of [messages[at]!, ...after]) {
+    expect(m.turnId, 'every entry names its turn').toBe(start.turnId);
+    const expected =
+      m.role === 'assistant' && end.stopReason !== 'end_turn' ? end.stopReason : undefined;
+    expect(m.stopReason, 'assistant entries carry a stop reason other than end_turn').toBe(
+      expected,
+    );
+  }
   expect(after.filter((m) => m.role === 'tool').map((m) => m.toolCallId)).toEqual(
     frames.filter((f) => f.type === 'tool-end').map((f) => f.toolCallId),
   );
@@ -80,7 +94,8 @@ export async function checkStored(client: TestClient, frames: Frame[]): Promise<
     .filter((m) => m.role === 'assistant')
     .map((m) => m.content)
     .join('');
-  if (['end_turn', 'max_tokens', 'step_limit'].includes(end.stopReason as string)) {
+  // A cancelled turn keeps what it streamed (the page shows it again after a reload).
+  if (['end_turn', 'max_tokens', 'step_limit', 'cancelled'].includes(end.stopReason as string)) {
     expect(stored, 'the assistant text is stored whole').toBe(end.text);
   } else {
     expect((end.text as string).startsWith(stored), 'no text stored that was not sent').toBe(true);

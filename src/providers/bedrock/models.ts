@@ -3,7 +3,9 @@ import type { AIMessage, BaseMessage } from '@langchain/core/messages';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import type { StructuredToolInterface } from '@langchain/core/tools';
 import type { Logger } from 'pino';
+import type { ChatModels } from '../../agent/chat-models.ts';
 import type { BedrockClients } from './clients.ts';
+import { isAbortError, toProtocolError } from './errors.ts';
 import type { ModelEntry } from './model-registry.ts';
 
 export interface BedrockModelsOptions {
@@ -17,8 +19,9 @@ export interface BedrockModelsOptions {
  * The configured models and how to call them. A model is streamed (ConverseStream) unless
  * it is configured non-streaming or has refused tool use in streaming mode; such a refusal
  * is remembered for the life of the process and the call is made again with Converse.
+ * Failures leave as protocol errors (the one mapping table, errors.ts).
  */
-export class BedrockModels {
+export class BedrockModels implements ChatModels {
   readonly entries: readonly ModelEntry[];
   readonly #nonStreaming: Set<string>;
   readonly #clients: BedrockClients;
@@ -45,8 +48,21 @@ export class BedrockModels {
     return !this.#nonStreaming.has(entry.id);
   }
 
-  /** One model call. `config` carries the caller's callbacks and abort signal. */
   async invoke(
+    entry: ModelEntry,
+    messages: BaseMessage[],
+    tools: readonly StructuredToolInterface[],
+    config: RunnableConfig,
+  ): Promise<AIMessage> {
+    try {
+      return await this.#call(entry, messages, tools, config);
+    } catch (error) {
+      if (isAbortError(error) || config.signal?.aborted) throw error;
+      throw toProtocolError(error, { model: entry.id, region: entry.region });
+    }
+  }
+
+  async #call(
     entry: ModelEntry,
     messages: BaseMessage[],
     tools: readonly StructuredToolInterface[],

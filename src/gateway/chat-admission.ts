@@ -1,0 +1,102 @@
+import type { ChatModels } from '../agent/chat-models.ts';
+import { ProtocolError } from '../protocol/errors.ts';
+import type { ChatFrame } from '../protocol/frames.ts';
+import type { JobQueue } from '../queue/job-queue.ts';
+import type { HistoryStore } from '../store/history-store.ts';
+import type { Turns } from '../turns/turns.ts';
+import type { Conversations } from './conversations.ts';
+import { newId } from './ids.ts';
+import type { UserTurnLimiter } from './turn-limiter.ts';
+
+export interface ChatAdmissionDeps {
+  readonly models: ChatModels;
+  readonly conversations: Conversations;
+  readonly store: HistoryStore;
+  readonly queue: JobQueue;
+  readonly limiter: UserTurnLimiter;
+  readonly turns: Turns;
+}
+
+/** Where a chat goes, and what the sender needs in place before its turn starts. */
+export interface ChatTarget {
+  readonly conversationId: string;
+  /** The sender's own ready conversation, while it has not created it. */
+  readonly fresh: string | undefined;
+  /** Subscribes the sender; done before `turn-start`, so it sees the whole turn. */
+  readonly watch: () => Promise<void>;
+}
+
+/**
+ * Decides whether a chat becomes a turn, in the gateway that received it: a known model,
+ * a conversation the user may use, a worker alive, the user under their turn limit, and no
+ * turn running in the conversation. Nothing is stored or started for a refused chat but
+ * the conversation itself. The turn then belongs to {@link Turns}.
+ */
+export class ChatAdmission {
+  readonly #d: ChatAdmissionDeps;
+
+  constructor(deps: ChatAdmissionDeps) {
+    this.#d = deps;
+  }
+
+  /** Admits and starts the turn, or throws the ProtocolError that refuses the chat. */
+  async admit(userId: string, frame: ChatFrame, target: ChatTarget): Promise<void> {
+    const { models, conversations, store, queue, limiter, turns } = this.#d;
+    const model = models.find(frame.model);
+    if (!model) {
+      throw new ProtocolError(
+        'unknown_model',
+        `Unknown model "${frame.model}"; use one of ready.models.`,
+      );
+    }
+    const { conversationId } = target;
+    const meta = await conversations.access(userId, conversationId, target.fresh);
+    if (!(await queue.workersAlive())) {
+      throw new ProtocolError(
+        'unavailable',
+        'No worker is running to take this turn; try again shortly.',
+      );
+    }
+    if (!meta) {
+      const now = new Date().toISOString();
+      await store.create({
+        id: conversationId,
+        owner: userId,
+        model: model.id,
+        title: frame.content.slice(0, 80),
+        createdAt: now,
+        updatedAt: now,
+      });
+    }
+    const turnId = newId('t');
+    if (!limiter.tryAcquire(userId, turnId)) {
+      throw new ProtocolError(
+        'rate_limited',
+        `You already run ${limiter.running(userId)} turns; wait for one to end.`,
+      );
+    }
+    let unwatch: (() => void) | undefined;
+    try {
+      unwatch = await limiter.watch(userId, conversationId, turnId);
+      await target.watch();
+      const started = await turns.start({
+        turnId,
+        conversationId,
+        userId,
+        content: frame.content,
+        model: model.id,
+        ...(frame.requestId !== undefined ? { requestId: frame.requestId } : {}),
+        acceptedAt: new Date().toISOString(),
+      });
+      if (started === 'busy') {
+        throw new ProtocolError(
+          'turn_in_progress',
+          `Conversation ${conversationId} is already running a turn.`,
+        );
+      }
+    } catch (error) {
+      unwatch ? unwatch() : limiter.release(userId, turnId);
+      throw error;
+    }
+  }
+}

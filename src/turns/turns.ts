@@ -1,0 +1,286 @@
+import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messages';
+import type { Logger } from 'pino';
+import type { ChatModels } from '../agent/chat-models.ts';
+import { asProtocolError, type RunnerOptions, runTurn } from '../agent/runner.ts';
+import { type FrameBus, failureEvents, type TurnFailure } from '../bus/frame-bus.ts';
+import type { Metrics } from '../metrics.ts';
+import { ProtocolError } from '../protocol/errors.ts';
+import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
+import type { JobQueue, LostReason, TurnJob } from '../queue/job-queue.ts';
+import type { HistoryStore } from '../store/history-store.ts';
+
+export interface TurnsDeps {
+  readonly store: HistoryStore;
+  readonly bus: FrameBus;
+  readonly queue: JobQueue;
+  readonly models: ChatModels;
+  readonly log: Logger;
+  readonly metrics?: Metrics;
+}
+
+/** How a turn ended: it ran to a stop reason, or it failed around the agent. */
+export type TurnEnding =
+  | {
+      readonly kind: 'ran';
+      readonly stopReason: StopReason;
+      readonly usage: Usage;
+      /** The AI and tool messages the turn completed. */
+      readonly completed: readonly BaseMessage[];
+      /** Text of a model call cut short (cancel, error): kept as the last message. */
+      readonly unsettledText: string;
+    }
+  | {
+      readonly kind: 'failed';
+      /** Undefined when the turn sent its `error` already. */
+      readonly failure: TurnFailure | undefined;
+    };
+
+/** `taken over`: another process ended the turn first (its worker was taken for lost). */
+export type EndResult = 'ended' | 'taken over';
+
+/** What a turn has sent so far, for its `turn-end`; `startedAt` on performance.now(). */
+export interface TurnProgress {
+  text: string;
+  errorSent: boolean;
+  readonly startedAt: number;
+}
+
+const ZERO_USAGE: Usage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
+
+/**
+ * The one owner of a turn's life, whatever the transport: it starts (turn-start, then the
+ * job), runs (in a worker: the agent's events become frames) and ends turns. Every way a
+ * turn ends (done, error, cancel, step limit, a dependency failing, a job that could not
+ * be queued, a lost worker, no worker) goes through {@link Turns.end}: the turn's messages
+ * are committed once, then its `error` (if any) and `turn-end` are published, so whoever
+ * sees `turn-end` finds the turn in history.
+ */
+export class Turns {
+  readonly #d: TurnsDeps;
+
+  constructor(deps: TurnsDeps) {
+    this.#d = deps;
+  }
+
+  /**
+   * Starts an accepted turn: `turn-start`, then its job. `busy` when the conversation runs a
+   * turn already (nothing was published). A job that cannot be queued ends the turn at once.
+   */
+  async start(job: TurnJob): Promise<'started' | 'busy'> {
+    const started = await this.#d.bus.startTurn(job.conversationId, job.turnId, {
+      type: 'turn-start',
+      model: job.model,
+      ...(job.requestId !== undefined ? { requestId: job.requestId } : {}),
+      userMessage: { content: job.content },
+    });
+    if (!started) return 'busy';
+    try {
+      await this.#d.queue.enqueue(job);
+    } catch (error) {
+      this.#log(job).error({ err: error }, 'could not queue the turn');
+      await this.end(job, progress(performance.now()), {
+        kind: 'failed',
+        failure: {
+          code: 'unavailable',
+          message: 'The turn could not be queued; try again.',
+          retryable: true,
+        },
+      });
+    }
+    return 'started';
+  }
+
+  /**
+   * Runs a job's turn in this process: the agent's events are published as frames, then the
+   * turn ends. `signal` aborts on cancel (the model call stops too).
+   */
+  async run(job: TurnJob, signal: AbortSignal, runner: RunnerOptions): Promise<void> {
+    const { bus, store, metrics } = this.#d;
+    const log = this.#log(job);
+    const sent = progress(performance.now());
+    const controller = new AbortController();
+    const forward = () => controller.abort();
+    if (signal.aborted) controller.abort();
+    else signal.addEventListener('abort', forward, { once: true });
+    let ending: TurnEnding;
+    let turn: ReturnType<typeof runTurn> | undefined;
+    try {
+      const history = (await store.messages(job.conversationId)).map((m) => m.message);
+      turn = runTurn(
+        { ...runner, log },
+        {
+          model: this.#model(job),
+          history,
+          userMessage: new HumanMessage(job.content),
+          signal: controller.signal,
+          ids: { conversationId: job.conversationId, turnId: job.turnId },
+        },
+      );
+      for (let step = await turn.next(); ; step = await turn.next()) {
+        if (step.done) {
+          ending = { kind: 'ran', ...step.value };
+          break;
+        }
+        const event = step.value;
+        if (!(await bus.publish(job.conversationId, job.turnId, event))) {
+          log.warn('the turn was taken over; stopping it');
+          controller.abort();
+          await turn.return(undefined as never);
+          return;
+        }
+        if (event.type === 'token') {
+          if (sent.text === '') metrics?.firstTokenSeconds.observe(secondsSince(sent.startedAt));
+          sent.text += event.text;
+        } else if (event.type === 'error') {
+          sent.errorSent = true;
+        }
+      }
+    } catch (error) {
+      // The store or the bus failed; the agent's own failures arrive as events.
+      controller.abort();
+      await turn
+        ?.return(undefined as never)
+        .catch((e: unknown) => log.debug({ err: e }, 'the aborted turn failed as it stopped'));
+      const failure = asProtocolError(
+        new ProtocolError(
+          'unavailable',
+          'A dependency failed during the turn; its answer was not stored.',
+          { cause: error },
+        ),
+        log,
+      );
+      ending = { kind: 'failed', failure };
+    } finally {
+      signal.removeEventListener('abort', forward);
+    }
+    await this.end(job, sent, ending);
+  }
+
+  /**
+   * Ends the turn of a job that will not run (its worker died, or no worker is alive), unless
+   * it ended already or never started. Not run again: tools may have side effects. Throws
+   * when it could not (the queue then tries again).
+   */
+  async endLost(job: TurnJob, why: LostReason): Promise<void> {
+    const { bus, store } = this.#d;
+    const log = this.#log(job);
+    if (!(await store.get(job.conversationId))) {
+      log.warn('lost turn of a conversation that no longer exists');
+      return;
+    }
+    const { state, frames } = await bus.replay(job.conversationId, 0);
+    if (state.runningTurnId !== null && state.runningTurnId !== job.turnId) {
+      log.warn({ running: state.runningTurnId }, 'lost turn never ran; another turn runs now');
+      return;
+    }
+    const own = frames.map((p) => p.frame).filter((f) => f.turnId === job.turnId);
+    const sent: TurnProgress = {
+      text: own.map((f) => (f.type === 'token' ? f.text : '')).join(''),
+      errorSent: own.some((f) => f.type === 'error'),
+      startedAt: performance.now() - Math.max(0, Date.now() - Date.parse(job.acceptedAt) || 0),
+    };
+    if (own.some((f) => f.type === 'turn-end')) {
+      // Ended, but its worker may have died before its commit: the user message stays.
+      await this.#commit(job, []);
+      return;
+    }
+    log.warn({ why }, 'ending a turn that will not run');
+    const failure: TurnFailure =
+      why === 'no worker'
+        ? {
+            code: 'unavailable',
+            message: 'No worker is running to take this turn; the turn was ended. Send it again.',
+            retryable: true,
+          }
+        : {
+            code: 'worker_lost',
+            message: 'The process running this turn stopped; the turn was ended. Send it again.',
+            retryable: true,
+          };
+    const result = await this.end(job, sent, { kind: 'failed', failure });
+    if (result === 'taken over') log.info('the turn had ended already');
+  }
+
+  /**
+   * The end of every turn: commits its messages (the user message at least, exactly once),
+   * then publishes its `error` (unless sent) and its `turn-end`.
+   */
+  async end(job: TurnJob, sent: TurnProgress, ending: TurnEnding): Promise<EndResult> {
+    const log = this.#log(job);
+    let stopReason: StopReason = 'error';
+    let usage = ZERO_USAGE;
+    let failure = ending.kind === 'failed' ? ending.failure : undefined;
+    if (ending.kind === 'ran') {
+      ({ stopReason, usage } = ending);
+      const kept =
+        ending.unsettledText !== '' && (stopReason === 'cancelled' || stopReason === 'error')
+          ? [new AIMessage(ending.unsettledText)]
+          : [];
+      try {
+        await this.#commit(job, [...ending.completed, ...kept], stopReason);
+      } catch (error) {
+        failure = asProtocolError(
+          new ProtocolError('unavailable', 'The answer could not be stored; send it again.', {
+            cause: error,
+          }),
+          log,
+        );
+        stopReason = 'error';
+      }
+    }
+    if (ending.kind === 'failed' || failure) {
+      // The user message is kept whatever happens (once: commits are per turn id).
+      await this.#commit(job, []).catch((e: unknown) =>
+        log.warn({ err: e }, 'could not store the user message'),
+      );
+    }
+    const events: TurnEvent[] =
+      stopReason === 'error' && failure
+        ? failureEvents(sent.errorSent ? undefined : failure, {
+            text: sent.text,
+            model: this.#model(job).id,
+            durationMs: Math.round(elapsedMs(sent)),
+          })
+        : [
+            {
+              type: 'turn-end',
+              stopReason,
+              text: sent.text,
+              usage,
+              durationMs: Math.round(elapsedMs(sent)),
+              model: this.#model(job).id,
+            },
+          ];
+    for (const event of events) {
+      if (!(await this.#d.bus.publish(job.conversationId, job.turnId, event))) return 'taken over';
+    }
+    this.#d.metrics?.turns.inc({ stop_reason: stopReason });
+    this.#d.metrics?.turnSeconds.observe(elapsedMs(sent) / 1000);
+    return 'ended';
+  }
+
+  async #commit(job: TurnJob, messages: readonly BaseMessage[], stopReason?: StopReason) {
+    const all = [new HumanMessage(job.content), ...messages];
+    await this.#d.store.commitTurn(job.conversationId, job.turnId, all, new Date(), stopReason);
+  }
+
+  #model(job: TurnJob) {
+    return this.#d.models.find(job.model) ?? this.#d.models.default;
+  }
+
+  #log(job: TurnJob): Logger {
+    return this.#d.log.child({ turnId: job.turnId, conversationId: job.conversationId });
+  }
+}
+
+function progress(startedAt: number): TurnProgress {
+  return { text: '', errorSent: false, startedAt };
+}
+
+function elapsedMs(sent: TurnProgress): number {
+  return Math.max(0, performance.now() - sent.startedAt);
+}
+
+function secondsSince(start: number): number {
+  return (performance.now() - start) / 1000;
+}
