@@ -46,6 +46,33 @@ describe('npm start', () => {
   });
 });
 
+describe('npm run worker', () => {
+  it('exits 1 with one plain line naming its metrics port and how to pick another when it is taken', async () => {
+    const taken = await occupyPort();
+    const npm = new NpmScript(
+      ['run', 'worker'],
+      userEnv(taken.port, {
+        REDIS_URL,
+        REDIS_KEY_PREFIX: testPrefix(),
+        WORKER_METRICS_PORT: String(taken.port),
+      }),
+    );
+    try {
+      const { code } = await npm.exited;
+      await npm.closed;
+      expect(code, npm.output).toBe(1);
+      const lines = npm.stderr.trim().split('\n');
+      expect(lines, npm.output).toEqual([
+        `the agentgate worker cannot listen on 127.0.0.1:${taken.port}: another process is using that port. Stop it, or pick another port: WORKER_METRICS_PORT=${taken.port + 1} npm run worker`,
+      ]);
+      expect(npm.output).not.toContain('agentgate worker ready');
+    } finally {
+      npm.kill();
+      await taken.close();
+    }
+  });
+});
+
 describe('SIGTERM to the npm process', () => {
   it.each<{
     name: string;
@@ -59,8 +86,9 @@ describe('SIGTERM to the npm process', () => {
       name: 'npm run worker',
       script: ['run', 'worker'],
       ready: 'agentgate worker ready',
+      // It listens on WORKER_METRICS_PORT, for its metrics.
       env: { REDIS_URL, REDIS_KEY_PREFIX: testPrefix() },
-      listens: false,
+      listens: true,
     },
     {
       name: 'npm run emulator',
@@ -73,7 +101,10 @@ describe('SIGTERM to the npm process', () => {
     '$name: leaves no process of the tree and frees the port',
     async ({ name, script, ready, env, listens }) => {
       const port = await closedPort();
-      const npm = new NpmScript(script, userEnv(port, { ...env, EMULATOR_PORT: String(port) }));
+      const npm = new NpmScript(
+        script,
+        userEnv(port, { ...env, EMULATOR_PORT: String(port), WORKER_METRICS_PORT: String(port) }),
+      );
       try {
         await npm.waitFor(ready);
         if (listens) expect(await isListening(port)).toBe(true);
