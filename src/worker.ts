@@ -2,7 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import { createModels, createWorker, watchLostTurns } from './app.ts';
 import { createBackends } from './backends.ts';
 import { configFromProcess } from './config/from-process.ts';
-import { listenProblem } from './listen-problem.ts';
+import { listenOrExit } from './listen-problem.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { createTelemetry } from './telemetry.ts';
@@ -67,19 +67,11 @@ if (http) {
       `auth is off (no AUTH_API_KEYS or AUTH_JWT_SECRET): metrics listen on 127.0.0.1 instead of ${config.hostOverridden}`,
     );
   }
-  try {
-    await http.app.listen({ port: http.port, host: config.host });
-  } catch (error) {
-    const problem = listenProblem(error, {
-      what: 'the agentgate worker',
-      variable: 'WORKER_METRICS_PORT',
-      command: 'npm run worker',
-    });
-    if (!problem) throw error;
-    process.stderr.write(`${problem}\n`);
-    await close();
-    process.exit(1);
-  }
+  await listenOrExit(
+    () => http.app.listen({ port: http.port, host: config.host }),
+    { what: 'the agentgate worker', variable: 'WORKER_METRICS_PORT', command: 'npm run worker' },
+    close,
+  );
 }
 
 await worker.start();
