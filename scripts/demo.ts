@@ -8,7 +8,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from '../src/app.ts';
 import { type Config, ConfigError, loadConfig } from '../src/config/config.ts';
-import { type ListenContext, listenProblem } from '../src/listen-problem.ts';
+import { listenOrExit } from '../src/listen-problem.ts';
 import { createLogger } from '../src/logger.ts';
 import { startEmulator } from '../test/emulator/index.ts';
 
@@ -19,23 +19,6 @@ import { startEmulator } from '../test/emulator/index.ts';
  */
 const DEMO_LIMITS = { MAX_SOCKETS_PER_USER: '500', MAX_TURNS_PER_USER: '500' };
 
-/** Reports a failure a user can fix in one line and exits; anything else is thrown as is. */
-async function listenOrExit<T>(
-  listen: () => Promise<T>,
-  context: Omit<ListenContext, 'command'>,
-  cleanUp: () => Promise<void> = async () => {},
-): Promise<T> {
-  try {
-    return await listen();
-  } catch (error) {
-    const problem = listenProblem(error, { ...context, command: 'npm run demo' });
-    if (!problem) throw error;
-    process.stderr.write(`${problem}\n`);
-    await cleanUp();
-    process.exit(1);
-  }
-}
-
 const emulatorPort = Number(process.env.EMULATOR_PORT || 4010);
 if (!Number.isInteger(emulatorPort) || emulatorPort < 0 || emulatorPort > 65535) {
   process.stderr.write(
@@ -45,7 +28,7 @@ if (!Number.isInteger(emulatorPort) || emulatorPort < 0 || emulatorPort > 65535)
 }
 const emulator = await listenOrExit(
   () => startEmulator({ port: emulatorPort, host: '127.0.0.1' }),
-  { what: "The demo's Bedrock emulator", variable: 'EMULATOR_PORT' },
+  { what: "The demo's Bedrock emulator", variable: 'EMULATOR_PORT', command: 'npm run demo' },
 );
 
 let config: Config;
@@ -73,7 +56,7 @@ closeWithGrace({ delay: 5_000 }, async ({ err }) => {
 });
 await listenOrExit(
   () => app.listen({ port: config.port, host: config.host }),
-  { what: 'The demo', variable: 'PORT' },
+  { what: 'The demo', variable: 'PORT', command: 'npm run demo' },
   async () => {
     await app.close();
     await emulator.close();

@@ -30,3 +30,23 @@ export function listenProblem(error: unknown, context: ListenContext): string | 
       return undefined;
   }
 }
+
+/**
+ * Runs `listen`. When it fails for a reason a person can fix (see {@link listenProblem}),
+ * writes that one line to stderr, runs `cleanUp` and exits 1; other failures are thrown.
+ */
+export async function listenOrExit<T>(
+  listen: () => Promise<T>,
+  context: ListenContext,
+  cleanUp: () => Promise<void> = async () => {},
+): Promise<T> {
+  try {
+    return await listen();
+  } catch (error) {
+    const problem = listenProblem(error, context);
+    if (!problem) throw error;
+    process.stderr.write(`${problem}\n`);
+    await cleanUp();
+    process.exit(1);
+  }
+}

@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
 import { configFromProcess } from './config/from-process.ts';
-import { listenProblem } from './listen-problem.ts';
+import { listenOrExit } from './listen-problem.ts';
 import { createLogger } from './logger.ts';
 
 const config = configFromProcess();
@@ -20,20 +20,12 @@ closeWithGrace({ delay: 15_000 }, async ({ signal, err }) => {
   else log.info({ signal }, 'shutting down');
   await app.close();
 });
-try {
-  await app.listen({ port: config.port, host: config.host });
-} catch (error) {
-  // A taken port is the commonest first-run failure: one plain line, not a stack.
-  const problem = listenProblem(error, {
-    what: 'agentgate',
-    variable: 'PORT',
-    command: 'npm start',
-  });
-  if (!problem) throw error;
-  process.stderr.write(`${problem}\n`);
-  await app.close();
-  process.exit(1);
-}
+// A taken port is the commonest first-run failure: one plain line, not a stack.
+await listenOrExit(
+  () => app.listen({ port: config.port, host: config.host }),
+  { what: 'agentgate', variable: 'PORT', command: 'npm start' },
+  () => app.close(),
+);
 log.info(
   { models: config.bedrock.models.map((m) => m.id), worker: config.runWorker },
   `agentgate ready: ws://${config.host}:${config.port}/v1/ws`,

@@ -26,24 +26,51 @@ function userEnv(port: number, extra: Record<string, string> = {}) {
   };
 }
 
-describe('npm start', () => {
-  it('exits 1 with one plain line naming the port and how to pick another when it is taken', async () => {
-    const taken = await occupyPort();
-    const npm = new NpmScript(['start'], userEnv(taken.port));
-    try {
-      const { code } = await npm.exited;
-      await npm.closed;
-      expect(code, npm.output).toBe(1);
-      const lines = npm.stderr.trim().split('\n');
-      expect(lines, npm.output).toEqual([
-        `agentgate cannot listen on 127.0.0.1:${taken.port}: another process is using that port. Stop it, or pick another port: PORT=${taken.port + 1} npm start`,
-      ]);
-      expect(npm.output).not.toContain('    at ');
-    } finally {
-      npm.kill();
-      await taken.close();
-    }
-  });
+describe('a port that is taken', () => {
+  it.each<{
+    name: string;
+    script: string[];
+    env: (port: number) => Record<string, string>;
+    line: (port: number) => string;
+  }>([
+    {
+      name: 'npm start',
+      script: ['start'],
+      env: () => ({}),
+      line: (port) =>
+        `agentgate cannot listen on 127.0.0.1:${port}: another process is using that port. Stop it, or pick another port: PORT=${port + 1} npm start`,
+    },
+    {
+      name: 'npm run worker',
+      script: ['run', 'worker'],
+      // The port it listens on is its metrics listener's.
+      env: (port) => ({
+        REDIS_URL,
+        REDIS_KEY_PREFIX: testPrefix(),
+        WORKER_METRICS_PORT: String(port),
+      }),
+      line: (port) =>
+        `the agentgate worker cannot listen on 127.0.0.1:${port}: another process is using that port. Stop it, or pick another port: WORKER_METRICS_PORT=${port + 1} npm run worker`,
+    },
+  ])(
+    '$name exits 1 with one plain line naming the port and how to pick another',
+    async ({ script, env, line }) => {
+      const taken = await occupyPort();
+      const npm = new NpmScript(script, userEnv(taken.port, env(taken.port)));
+      try {
+        const { code } = await npm.exited;
+        await npm.closed;
+        expect(code, npm.output).toBe(1);
+        const lines = npm.stderr.trim().split('\n');
+        expect(lines, npm.output).toEqual([line(taken.port)]);
+        expect(npm.output).not.toContain('    at ');
+        expect(npm.output).not.toContain(' ready');
+      } finally {
+        npm.kill();
+        await taken.close();
+      }
+    },
+  );
 });
 
 describe('SIGTERM to the npm process', () => {
@@ -59,8 +86,9 @@ describe('SIGTERM to the npm process', () => {
       name: 'npm run worker',
       script: ['run', 'worker'],
       ready: 'agentgate worker ready',
+      // It listens on WORKER_METRICS_PORT, for its metrics.
       env: { REDIS_URL, REDIS_KEY_PREFIX: testPrefix() },
-      listens: false,
+      listens: true,
     },
     {
       name: 'npm run emulator',
@@ -73,7 +101,10 @@ describe('SIGTERM to the npm process', () => {
     '$name: leaves no process of the tree and frees the port',
     async ({ name, script, ready, env, listens }) => {
       const port = await closedPort();
-      const npm = new NpmScript(script, userEnv(port, { ...env, EMULATOR_PORT: String(port) }));
+      const npm = new NpmScript(
+        script,
+        userEnv(port, { ...env, EMULATOR_PORT: String(port), WORKER_METRICS_PORT: String(port) }),
+      );
       try {
         await npm.waitFor(ready);
         if (listens) expect(await isListening(port)).toBe(true);

@@ -109,6 +109,7 @@ const VARIABLES = {
     default: 'agentgate:',
   },
   RUN_WORKER: { schema: bool, default: 'true' },
+  WORKER_METRICS_PORT: { schema: int(0, 65535), default: '9464' },
   SESSION_TTL_HOURS: { schema: positive, default: '24' },
   MAX_AGENT_STEPS: { schema: int(1), default: '8' },
   SYSTEM_PROMPT: { schema: z.string(), default: DEFAULT_SYSTEM_PROMPT },
@@ -160,6 +161,11 @@ export interface Config {
   /** Prefix of every Redis key and channel (REDIS_KEY_PREFIX). */
   readonly redisKeyPrefix: string;
   readonly runWorker: boolean;
+  /**
+   * Port of a worker process's `/metrics`, `/health` and `/ready` (on `host`);
+   * undefined when WORKER_METRICS_PORT=0 turns the listener off.
+   */
+  readonly workerMetricsPort: number | undefined;
   readonly sessionTtlSeconds: number;
   readonly agent: {
     readonly maxSteps: number;
@@ -277,6 +283,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     redisUrl: v.REDIS_URL,
     redisKeyPrefix: v.REDIS_KEY_PREFIX,
     runWorker: v.RUN_WORKER,
+    workerMetricsPort: v.WORKER_METRICS_PORT === 0 ? undefined : v.WORKER_METRICS_PORT,
     sessionTtlSeconds: Math.round(v.SESSION_TTL_HOURS * 3600),
     agent: {
       maxSteps: v.MAX_AGENT_STEPS,

@@ -1,38 +1,18 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Registry } from 'prom-client';
 import type { ChatModels } from '../agent/chat-models.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { Conversations } from './conversations.ts';
 import { sendHttpError } from './http-error.ts';
+import { type ProbeDeps, registerProbeRoutes } from './probe-routes.ts';
 
-export interface RestDeps {
+export interface RestDeps extends ProbeDeps {
   readonly models: ChatModels;
   readonly conversations: Conversations;
-  readonly metrics: Registry;
-  /** Throws when a dependency (Redis) cannot be used. */
-  readonly checkReady: () => Promise<void>;
 }
-
-/** Probes answer without a token; every other route needs one when auth is on. */
-const PUBLIC = { config: { access: 'public' } } as const;
 
 /** `/health`, `/ready`, `/metrics`, `/v1/models` and the conversation routes. */
 export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
-  app.get('/health', PUBLIC, async () => ({ status: 'ok' }));
-
-  app.get('/ready', PUBLIC, async (_request, reply) => {
-    try {
-      await deps.checkReady();
-      return { status: 'ready' };
-    } catch (error) {
-      return reply.code(503).send({ status: 'unavailable', reason: (error as Error).message });
-    }
-  });
-
-  app.get('/metrics', async (_request, reply) => {
-    reply.type(deps.metrics.contentType);
-    return deps.metrics.metrics();
-  });
+  registerProbeRoutes(app, deps);
 
   app.get('/v1/models', async () => ({
     models: deps.models.entries.map((m, i) => ({

@@ -1,13 +1,24 @@
-export interface TurnJob {
-  readonly turnId: string;
-  readonly conversationId: string;
-  readonly userId: string;
-  readonly content: string;
-  /** Model entry id, as configured. */
-  readonly model: string;
-  readonly requestId?: string;
-  readonly acceptedAt: string;
-}
+import { z } from 'zod';
+
+/**
+ * A turn for a worker to run, as a gateway queued it. The one definition of a job: its type
+ * is derived from it, and a job read back from a queue (JSON in Redis) is parsed with it.
+ */
+export const TurnJob = z
+  .object({
+    turnId: z.string(),
+    conversationId: z.string(),
+    userId: z.string(),
+    content: z.string(),
+    /** Model entry id, as configured. */
+    model: z.string(),
+    requestId: z.string().optional(),
+    /** When the gateway accepted the chat (ISO 8601). */
+    acceptedAt: z.string(),
+  })
+  .readonly();
+
+export type TurnJob = z.infer<typeof TurnJob>;
 
 /** Runs one job; the signal aborts when the turn is cancelled or the worker stops. */
 export type JobHandler = (job: TurnJob, signal: AbortSignal) => Promise<void>;

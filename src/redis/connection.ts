@@ -37,6 +37,7 @@ export class RedisConnections {
   readonly #log: Logger;
   readonly #name: string;
   readonly #all = new Set<Redis>();
+  #closing = false;
   #closed: Promise<void> | undefined;
 
   /** `name` starts every connection's CLIENT SETNAME, to tell them apart in CLIENT LIST. */
@@ -52,7 +53,7 @@ export class RedisConnections {
     if (this.#closed) throw new Error('Redis connections are closed.');
     const name = `${this.#name}-${purpose}`;
     const redis = new Redis(this.#url, optionsFor(role, name));
-    watch(redis, this.#log.child({ connection: name }));
+    watch(redis, this.#log.child({ connection: name }), () => this.#closing);
     this.#all.add(redis);
     redis.once('end', () => this.#all.delete(redis));
     return redis;
@@ -70,6 +71,7 @@ export class RedisConnections {
 
   /** Closes every connection still open. Idempotent. */
   close(): Promise<void> {
+    this.#closing = true;
     this.#closed ??= Promise.all([...this.#all].map((redis) => disconnect(redis))).then(() => {});
     return this.#closed;
   }
@@ -104,11 +106,13 @@ async function disconnect(redis: Redis): Promise<void> {
   redis.disconnect(false);
 }
 
-function watch(redis: Redis, log: Logger): void {
+function watch(redis: Redis, log: Logger, closing: () => boolean): void {
   // One warning per outage, not one per reconnect attempt.
   let down = false;
   redis.on('error', (error: Error) => {
-    if (down) log.debug({ err: error }, 'redis connection error');
+    // A connection closed while it was still connecting fails its handshake: no outage.
+    if (closing()) log.debug({ err: error }, 'redis connection error while closing');
+    else if (down) log.debug({ err: error }, 'redis connection error');
     else log.warn({ err: error }, 'redis connection error; reconnecting');
     down = true;
   });

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import type { TurnJob } from '../queue/job-queue.ts';
+import { TurnJob } from '../queue/job-queue.ts';
 
 /** One stream entry as Redis returns it: its id and a flat field/value list (nil if deleted). */
 export type StreamEntry = [id: string, fields: string[] | null];
@@ -18,22 +17,11 @@ export function fieldOf(fields: string[] | null, field: string): string | undefi
   return undefined;
 }
 
-// Checked against TurnJob, so the two cannot drift apart.
-const TurnJobSchema = z.object({
-  turnId: z.string(),
-  conversationId: z.string(),
-  userId: z.string(),
-  content: z.string(),
-  model: z.string(),
-  requestId: z.string().optional(),
-  acceptedAt: z.string(),
-}) satisfies z.ZodType<TurnJob>;
-
 /** A job from its JSON, or undefined when it is not one (it is then parked, never run). */
 export function parseJob(json: string | undefined): TurnJob | undefined {
   if (json === undefined) return undefined;
   try {
-    const parsed = TurnJobSchema.safeParse(JSON.parse(json));
+    const parsed = TurnJob.safeParse(JSON.parse(json));
     return parsed.success ? parsed.data : undefined;
   } catch {
     // Not JSON at all: the caller parks it with the raw text for a person to look at.

@@ -58,6 +58,10 @@ describe('loadConfig defaults', () => {
     expect(config.agent.maxSteps).toBe(8);
   });
 
+  it('serves a worker process’s metrics on port 9464', () => {
+    expect(config.workerMetricsPort).toBe(9464);
+  });
+
   it('has auth off and any origin allowed', () => {
     expect(config.auth.enabled).toBe(false);
     expect(config.auth.apiKeys.size).toBe(0);
@@ -122,6 +126,11 @@ describe('loadConfig parsing', () => {
 
   it('accepts port 0 (any free port)', () => {
     expect(loadConfig({ PORT: '0' }).port).toBe(0);
+  });
+
+  it('takes WORKER_METRICS_PORT=0 as no metrics listener, and any other port as its port', () => {
+    expect(loadConfig({ WORKER_METRICS_PORT: '0' }).workerMetricsPort).toBeUndefined();
+    expect(loadConfig({ WORKER_METRICS_PORT: '9100' }).workerMetricsPort).toBe(9100);
   });
 
   it.each([
@@ -308,6 +317,8 @@ describe('loadConfig errors', () => {
     ['PORT', '3.5', /whole number/],
     ['PORT', '-1', /whole number/],
     ['PORT', '   ', /whole number|port/],
+    ['WORKER_METRICS_PORT', '65536', /0–65535/],
+    ['WORKER_METRICS_PORT', 'off', /whole number/],
     ['BEDROCK_MAX_ATTEMPTS', '0', /whole number/],
     ['BEDROCK_MAX_ATTEMPTS', '21', /1–20/],
     ['SESSION_TTL_HOURS', '0', /number > 0/],

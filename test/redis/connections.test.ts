@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Backends, createBackends } from '../../src/backends.ts';
 import { loadConfig } from '../../src/config/config.ts';
+import { captureLogs } from '../helpers/env.ts';
 import { adminRedis, deletePrefix, eventually, REDIS_URL, testLog, testPrefix } from './fixture.ts';
 
 let admin: Redis;
@@ -61,5 +63,26 @@ describe('the Redis connections of a process', () => {
   it('closes every one of them on shutdown', async () => {
     await backends.close();
     expect(await ownConnections()).toEqual([]);
+  });
+});
+
+describe('closing right after start-up', () => {
+  it('warns of nothing: the connections still connecting are closed on purpose', async () => {
+    const config = loadConfig({ REDIS_URL, REDIS_KEY_PREFIX: prefix });
+    const warnings: string[] = [];
+    // A connection is caught mid-handshake only now and then: ten starts make it likely.
+    for (let i = 0; i < 10; i++) {
+      const { lines, sink } = captureLogs();
+      const backends = await createBackends(config, pino({ level: 'debug' }, sink));
+      backends.queue.watchLost(async () => {});
+      // As a worker whose port is taken: a moment of start-up, then it closes.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      await backends.close();
+      for (const line of lines.map((l) => JSON.parse(l))) {
+        if (line.level >= 40)
+          warnings.push(`${line.connection}: ${line.msg}: ${line.err?.message}`);
+      }
+    }
+    expect(warnings).toEqual([]);
   });
 });

@@ -181,6 +181,26 @@ describe('redis job queue', () => {
     expect(await pendingCount()).toBe(0);
   });
 
+  it.each([
+    ['a field of the wrong type', JSON.stringify({ ...job('t1'), turnId: 42 })],
+    ['a missing field', JSON.stringify({ ...job('t1'), acceptedAt: undefined })],
+    ['text that is not JSON', '{"turnId":'],
+  ])('parks an entry with %s unrun, keeping its text for a person', async (_, raw) => {
+    await admin.xadd(queueKeys(prefix).jobs, '*', 'job', raw);
+    const ran: TurnJob[] = [];
+    const w = await worker();
+    await w.queue.consume(async (j) => {
+      ran.push(j);
+    });
+    await eventually(async () => (await admin.xlen(queueKeys(prefix).dead)) === 1, 5_000, 'parked');
+    const [[, fields]] = (await admin.xrange(queueKeys(prefix).dead, '-', '+')) as [
+      [string, string[]],
+    ];
+    expect(fields.slice(0, 4)).toEqual(['job', raw, 'reason', 'unreadable job']);
+    await eventually(async () => (await pendingCount()) === 0, 2_000, 'ack');
+    expect(ran).toEqual([]);
+  });
+
   it('runs a job cancelled while it waited with its signal already aborted', async () => {
     await submit(job('t1'));
     await gateway().cancel('c_t1', 't1');

@@ -120,13 +120,26 @@ export async function startGatewayProcess(
   return Object.assign(child, { url, wsUrl: `ws://127.0.0.1:${port}/v1/ws` });
 }
 
-/** `tsx src/worker.ts`; resolves once it reads jobs (its connection shows in CLIENT LIST). */
+export interface WorkerProcess extends Child {
+  /** Its metrics listener (WORKER_METRICS_PORT): `/metrics`, `/health`, `/ready`. */
+  readonly metricsUrl: string;
+}
+
+/**
+ * `tsx src/worker.ts` with its metrics listener on a free port (so that workers of tests
+ * running at once do not share the default); resolves once it reads jobs (its connection
+ * shows in CLIENT LIST).
+ */
 export async function startWorkerProcess(
   name: string,
   env: Record<string, string>,
   redisUrl: string,
-): Promise<Child> {
-  const child = new Child(name, process.execPath, tsx('src/worker.ts'), env);
+): Promise<WorkerProcess> {
+  const port = await freePort();
+  const child = new Child(name, process.execPath, tsx('src/worker.ts'), {
+    ...env,
+    WORKER_METRICS_PORT: String(port),
+  });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   try {
     await eventually(
@@ -141,7 +154,7 @@ export async function startWorkerProcess(
   } finally {
     redis.disconnect();
   }
-  return child;
+  return Object.assign(child, { metricsUrl: `http://127.0.0.1:${port}` });
 }
 
 /** A redis-server of the test's own, which it can stop and start again with its data. */
