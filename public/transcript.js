@@ -201,14 +201,23 @@ export class Transcript {
     this.follow(() => this.#root.append(node));
   }
 
-  /** Renders stored messages: a user message, then its assistant and tool messages as one turn. */
+  /**
+   * Renders stored messages: a user message, then its assistant and tool messages as one
+   * turn, marked with its stop reason when it did not end normally (a stopped answer).
+   */
   history(messages) {
     let turn = null;
+    let stopReason;
     let n = 0;
+    const close = () => {
+      if (turn && stopReason) turn.end({ stopReason });
+      turn = null;
+      stopReason = undefined;
+    };
     for (const message of messages) {
       if (message.role === 'user') {
+        close();
         this.user(message.content);
-        turn = null;
         continue;
       }
       if (!turn) {
@@ -217,6 +226,7 @@ export class Transcript {
         this.follow(() => this.#root.append(turn.node));
       }
       if (message.role === 'assistant') {
+        stopReason = message.stopReason;
         turn.text(message.content);
         for (const call of message.toolCalls ?? []) {
           turn.toolStart({ toolCallId: call.id, name: call.name, input: call.input });
@@ -229,5 +239,6 @@ export class Transcript {
         });
       }
     }
+    close();
   }
 }

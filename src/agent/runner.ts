@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AIMessage, type BaseMessage, type HumanMessage } from '@langchain/core/messages';
 import { context, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { ProtocolError } from '../protocol/errors.ts';
+import { errorBody, ProtocolError } from '../protocol/errors.ts';
 import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
 import type { ChatModelInfo } from './chat-models.ts';
 import type { AgentGraph, TurnConfigurable } from './graph.ts';
@@ -81,13 +81,7 @@ export async function* runTurn(
       stopReason = 'cancelled';
     } else {
       const failure = asProtocolError(error, options.log);
-      yield {
-        type: 'error',
-        code: failure.code,
-        message: failure.message,
-        retryable: failure.retryable,
-        ...(failure.hints ? { hints: [...failure.hints] } : {}),
-      };
+      yield { type: 'error', ...errorBody(failure) };
       stopReason = 'error';
       span.setStatus({ code: SpanStatusCode.ERROR, message: failure.code });
     }

@@ -159,6 +159,15 @@ describe('the web client', () => {
     expect((await gw.emulator.waitForAbort()).aborted).toBe(true);
     await expect.poll(() => page.locator('#message').isEnabled()).toBe(true);
     expect(await page.locator('#stop').isDisabled()).toBe(true);
+    const stopped = (await turnText(page)).join('');
+
+    // After a reload the stopped answer is still there, marked as stopped.
+    await page.reload();
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/^Connected/);
+    await expect.poll(async () => (await turnText(page)).join('')).toBe(stopped);
+    const reloaded = page.locator('#transcript .turn.assistant').last();
+    expect(await reloaded.getAttribute('data-state')).toBe('cancelled');
+    expect(await reloaded.locator('.turn-meta').textContent()).toContain('Cancelled');
 
     gw.emulator.enqueue({ blocks: [{ text: 'Back again.' }] });
     await send(page, 'still there?');
