@@ -20,7 +20,10 @@ export const TurnJob = z
 
 export type TurnJob = z.infer<typeof TurnJob>;
 
-/** Runs one job; the signal aborts when the turn is cancelled or the worker stops. */
+/**
+ * Runs one job; the signal aborts when the turn is cancelled or the worker stops. A handler
+ * that rejects could not end its turn: a queue that can, leaves the job for a reclaimer.
+ */
 export type JobHandler = (job: TurnJob, signal: AbortSignal) => Promise<void>;
 
 /**

@@ -312,11 +312,14 @@ export class RedisJobQueue implements JobQueue {
       return;
     }
     if (claim === 2) controller.abort();
+    // A handler that fails could not end its turn: the job stays pending, and a reclaimer
+    // ends the turn as lost once it is idle (and Redis answers).
     entry.done = this.#handler!(job, controller.signal)
-      .catch((error: unknown) =>
-        this.#log.error({ err: error, turnId: job.turnId }, 'job handler threw'),
+      .then(
+        () => this.#ack(id),
+        (error: unknown) =>
+          this.#log.warn({ err: error, turnId: job.turnId }, 'turn not ended; left to a reclaimer'),
       )
-      .then(() => this.#ack(id))
       .finally(() => this.#finish(id));
   }
 

@@ -153,6 +153,8 @@ export class Turns {
     } finally {
       signal.removeEventListener('abort', forward);
     }
+    // Throws when even the ending cannot be stored and published (Redis is down): the queue
+    // then leaves the job unacknowledged, and a reclaimer ends the turn once Redis answers.
     await this.end(job, sent, ending);
   }
 
