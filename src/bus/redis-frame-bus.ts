@@ -18,6 +18,7 @@ import {
   type FrameBus,
   type FrameListener,
   type PublishedFrame,
+  RETAINED_FRAME_BYTES,
   RETAINED_FRAMES,
   type TurnStartEvent,
 } from './frame-bus.ts';
@@ -30,8 +31,10 @@ export interface RedisFrameBusOptions {
   /** Lifetime of a conversation's frame keys after its last frame. */
   readonly ttlSeconds: number;
   readonly prefix?: string;
-  /** Frames kept per conversation for replay (exactly this many, newest). */
+  /** Most frames kept per conversation for replay (the newest). */
   readonly retainedFrames?: number;
+  /** Most bytes of frame JSON kept per conversation for replay. */
+  readonly retainedFrameBytes?: number;
   readonly turnLeaseMs?: number;
 }
 
@@ -49,6 +52,7 @@ export class RedisFrameBus implements FrameBus {
   readonly #prefix: string;
   readonly #ttl: number;
   readonly #retain: number;
+  readonly #retainBytes: number;
   readonly #leaseMs: number;
   readonly #live: LiveChannels;
   #closed = false;
@@ -59,6 +63,7 @@ export class RedisFrameBus implements FrameBus {
     this.#prefix = checkPrefix(options.prefix ?? DEFAULT_KEY_PREFIX);
     this.#ttl = Math.max(1, Math.round(options.ttlSeconds));
     this.#retain = options.retainedFrames ?? RETAINED_FRAMES;
+    this.#retainBytes = options.retainedFrameBytes ?? RETAINED_FRAME_BYTES;
     this.#leaseMs = options.turnLeaseMs ?? DEFAULT_TURN_LEASE_MS;
     this.#sub = options.connections.open('subscriber', 'frames');
     this.#live = new LiveChannels({
@@ -81,8 +86,17 @@ export class RedisFrameBus implements FrameBus {
     const seq = await redisCall('start turn', () =>
       START_TURN.run(
         this.#redis,
-        [k.running, k.seq, k.frames],
-        [turnId, template.head, template.tail, this.#retain, this.#leaseMs, this.#ttl, k.live],
+        [k.running, k.seq, k.frames, k.frameBytes],
+        [
+          turnId,
+          template.head,
+          template.tail,
+          this.#retain,
+          this.#leaseMs,
+          this.#ttl,
+          k.live,
+          this.#retainBytes,
+        ],
       ),
     );
     return seq === null ? undefined : withSeq(template, Number(seq));
@@ -99,7 +113,7 @@ export class RedisFrameBus implements FrameBus {
     const seq = await redisCall('publish frame', () =>
       PUBLISH_FRAME.run(
         this.#redis,
-        [k.running, k.seq, k.frames, k.ended],
+        [k.running, k.seq, k.frames, k.frameBytes, k.ended],
         [
           turnId,
           template.head,
@@ -108,6 +122,7 @@ export class RedisFrameBus implements FrameBus {
           this.#leaseMs,
           this.#ttl,
           k.live,
+          this.#retainBytes,
           event.type === 'turn-end' ? '1' : '0',
         ],
       ),
@@ -151,7 +166,7 @@ export class RedisFrameBus implements FrameBus {
       execOrThrow(
         this.#redis
           .multi()
-          .del(k.running, k.seq, k.frames, k.ended, k.cancelled)
+          .del(k.running, k.seq, k.frames, k.frameBytes, k.ended, k.cancelled)
           .publish(k.live, RESET)
           .exec(),
       ),
