@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { type FrameBus, failTurn, type PublishedFrame } from '../bus/frame-bus.ts';
 import type { Config } from '../config/config.ts';
 import type { Metrics } from '../metrics.ts';
-import { ProtocolError } from '../protocol/errors.ts';
+import { CLOSE_CODES, ProtocolError } from '../protocol/errors.ts';
 import {
   type ChatFrame,
   type ClientFrame,
@@ -17,6 +17,7 @@ import type { BedrockModels } from '../providers/bedrock/models.ts';
 import type { JobQueue } from '../queue/job-queue.ts';
 import type { HistoryStore } from '../store/history-store.ts';
 import type { Conversations } from './conversations.ts';
+import { DrainWatch } from './drain-watch.ts';
 import type { FrameSink, SubscriptionHub } from './hub.ts';
 import { newId } from './ids.ts';
 import type { UserTurnLimiter } from './turn-limiter.ts';
@@ -60,6 +61,7 @@ export class Session {
   readonly #transport: Transport;
   readonly #log: Logger;
   readonly #watches = new Map<string, Watch>();
+  readonly #drain: DrainWatch;
   #tokens: number;
   #refilledAt = performance.now();
   #closed = false;
@@ -70,6 +72,11 @@ export class Session {
     this.#transport = transport;
     this.#tokens = deps.limits.frameBurst;
     this.#log = deps.log.child({ sessionId: this.id, userId });
+    this.#drain = new DrainWatch({
+      limitBytes: deps.limits.maxClientBufferBytes,
+      buffered: () => transport.bufferedAmount,
+      onStall: () => this.#tooSlow('client drains nothing'),
+    });
   }
 
   start(): void {
@@ -116,6 +123,7 @@ export class Session {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#drain.stop();
     for (const [conversationId, watch] of this.#watches)
       this.#deps.hub.remove(conversationId, watch);
     this.#watches.clear();
@@ -308,20 +316,27 @@ export class Session {
     });
   }
 
-  /** Writes unless the client has stopped reading: past the buffer limit it is closed. */
+  /**
+   * Writes unless the client has stopped reading (see DrainWatch): one that holds too much
+   * unsent, or stays over the limit without draining, is closed with 1013.
+   */
   #write(json: string): void {
     if (this.#closed) return;
-    if (this.#transport.bufferedAmount + json.length > this.#deps.limits.maxClientBufferBytes) {
-      this.#log.warn(
-        { buffered: this.#transport.bufferedAmount },
-        'client is not reading; closing',
-      );
-      this.#transport.close(1013, 'client too slow');
-      this.close();
+    if (!this.#drain.mayWrite()) {
+      this.#tooSlow('client holds too much unsent');
       return;
     }
+    const before = this.#transport.bufferedAmount;
     this.#transport.send(json);
+    this.#drain.wrote(before);
     this.#deps.metrics.framesSent.inc();
+  }
+
+  #tooSlow(why: string): void {
+    if (this.#closed) return;
+    this.#log.warn({ buffered: this.#transport.bufferedAmount }, `${why}; closing`);
+    this.#transport.close(CLOSE_CODES.tryAgainLater, 'client too slow');
+    this.close();
   }
 
   #takeToken(): boolean {
