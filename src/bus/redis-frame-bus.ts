@@ -4,7 +4,7 @@ import { ProtocolError } from '../protocol/errors.ts';
 import type { TurnEvent } from '../protocol/frames.ts';
 import type { RedisConnections } from '../redis/connection.ts';
 import { execOrThrow, redisCall } from '../redis/errors.ts';
-import { frameTemplate, parsePublished, withSeq } from '../redis/frame-json.ts';
+import { type FrameTemplate, frameTemplate, parsePublished, withSeq } from '../redis/frame-json.ts';
 import {
   type ConversationKeys,
   checkPrefix,
@@ -87,16 +87,7 @@ export class RedisFrameBus implements FrameBus {
       START_TURN.run(
         this.#redis,
         [k.running, k.seq, k.frames, k.frameBytes],
-        [
-          turnId,
-          template.head,
-          template.tail,
-          this.#retain,
-          this.#leaseMs,
-          this.#ttl,
-          k.live,
-          this.#retainBytes,
-        ],
+        this.#appendArgs(k, turnId, template),
       ),
     );
     return seq === null ? undefined : withSeq(template, Number(seq));
@@ -114,17 +105,7 @@ export class RedisFrameBus implements FrameBus {
       PUBLISH_FRAME.run(
         this.#redis,
         [k.running, k.seq, k.frames, k.frameBytes, k.ended],
-        [
-          turnId,
-          template.head,
-          template.tail,
-          this.#retain,
-          this.#leaseMs,
-          this.#ttl,
-          k.live,
-          this.#retainBytes,
-          event.type === 'turn-end' ? '1' : '0',
-        ],
+        [...this.#appendArgs(k, turnId, template), event.type === 'turn-end' ? '1' : '0'],
       ),
     );
     if (seq === null) {
@@ -179,6 +160,12 @@ export class RedisFrameBus implements FrameBus {
     this.#closed = true;
     this.#live.close();
     this.#sub.disconnect(false);
+  }
+
+  /** ARGV of the append both frame scripts share (see scripts.ts). */
+  #appendArgs(k: ConversationKeys, turnId: string, template: FrameTemplate) {
+    const { head, tail } = template;
+    return [turnId, head, tail, this.#retain, this.#leaseMs, this.#ttl, k.live, this.#retainBytes];
   }
 
   #keys(conversationId: string): ConversationKeys {
