@@ -36,8 +36,17 @@ export interface DeliveryTrouble {
   unreachable(): void;
 }
 
-/** How many turn frames of a conversation are kept for replay, at least. */
+/** How many turn frames of a conversation are kept for replay, unless they are too big. */
 export const RETAINED_FRAMES = 1000;
+
+/**
+ * How many bytes of frame JSON (UTF-8) a conversation keeps for replay, at most. The count
+ * alone does not bound memory: one `turn-end` carries the whole answer, one `tool-end` up
+ * to 16 KiB. Past this the oldest frames go first, even among the last RETAINED_FRAMES, and
+ * a frame bigger than this is not kept at all: replay from before it is a `replay_gap`,
+ * which history covers. Ordinary turns (frames of a few hundred bytes) stay far below it.
+ */
+export const RETAINED_FRAME_BYTES = 4 * 1024 * 1024;
 
 /**
  * Turn frames of every conversation: allocates `seq`, keeps the newest frames for replay

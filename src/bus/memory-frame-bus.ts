@@ -4,15 +4,23 @@ import {
   type FrameBus,
   type FrameListener,
   type PublishedFrame,
+  RETAINED_FRAME_BYTES,
   RETAINED_FRAMES,
   type TurnStartEvent,
   toPublished,
 } from './frame-bus.ts';
 
+interface Retained {
+  readonly published: PublishedFrame;
+  readonly bytes: number;
+}
+
 interface Channel {
   touchedAt: number;
   lastSeq: number;
-  retained: PublishedFrame[];
+  /** The newest frames, oldest first, within both caps. */
+  retained: Retained[];
+  retainedBytes: number;
   runningTurnId: string | null;
   listeners: Set<FrameListener>;
 }
@@ -25,11 +33,15 @@ interface Channel {
 export class MemoryFrameBus implements FrameBus {
   readonly #channels = new Map<string, Channel>();
   readonly #retain: number;
+  readonly #retainBytes: number;
   readonly #idleTtlMs: number;
   readonly #sweeper: NodeJS.Timeout;
 
-  constructor(options: { retainedFrames?: number; idleTtlMs?: number } = {}) {
+  constructor(
+    options: { retainedFrames?: number; retainedFrameBytes?: number; idleTtlMs?: number } = {},
+  ) {
     this.#retain = options.retainedFrames ?? RETAINED_FRAMES;
+    this.#retainBytes = options.retainedFrameBytes ?? RETAINED_FRAME_BYTES;
     this.#idleTtlMs = options.idleTtlMs ?? 24 * 3600_000;
     this.#sweeper = setInterval(() => this.sweep(), Math.min(this.#idleTtlMs, 60_000)).unref();
   }
@@ -70,13 +82,13 @@ export class MemoryFrameBus implements FrameBus {
     const channel = this.#channels.get(conversationId);
     const state: ConversationFrames = {
       lastSeq: channel?.lastSeq ?? 0,
-      firstRetainedSeq: channel?.retained[0]?.frame.seq ?? (channel?.lastSeq ?? 0) + 1,
+      firstRetainedSeq: channel?.retained[0]?.published.frame.seq ?? (channel?.lastSeq ?? 0) + 1,
       runningTurnId: channel?.runningTurnId ?? null,
     };
     const frames =
       afterSeq === undefined || !channel
         ? []
-        : channel.retained.filter((p) => p.frame.seq > afterSeq);
+        : channel.retained.flatMap((r) => (r.published.frame.seq > afterSeq ? [r.published] : []));
     return { state, frames };
   }
 
@@ -84,6 +96,7 @@ export class MemoryFrameBus implements FrameBus {
     const channel = this.#channels.get(conversationId);
     if (!channel) return;
     channel.retained = [];
+    channel.retainedBytes = 0;
     channel.runningTurnId = null;
     channel.lastSeq = 0;
     this.#dropIfIdle(conversationId, channel);
@@ -97,8 +110,12 @@ export class MemoryFrameBus implements FrameBus {
   #append(conversationId: string, channel: Channel, turnId: string, event: TurnEvent) {
     const published = toPublished(conversationId, turnId, ++channel.lastSeq, event);
     channel.touchedAt = Date.now();
-    channel.retained.push(published);
-    if (channel.retained.length > this.#retain) channel.retained.shift();
+    const bytes = Buffer.byteLength(published.json);
+    channel.retained.push({ published, bytes });
+    channel.retainedBytes += bytes;
+    while (channel.retained.length > this.#retain || channel.retainedBytes > this.#retainBytes) {
+      channel.retainedBytes -= channel.retained.shift()!.bytes;
+    }
     for (const listener of channel.listeners) listener(published);
     return published;
   }
@@ -110,6 +127,7 @@ export class MemoryFrameBus implements FrameBus {
         touchedAt: Date.now(),
         lastSeq: 0,
         retained: [],
+        retainedBytes: 0,
         runningTurnId: null,
         listeners: new Set(),
       };

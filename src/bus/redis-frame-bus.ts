@@ -4,7 +4,7 @@ import { ProtocolError } from '../protocol/errors.ts';
 import type { TurnEvent } from '../protocol/frames.ts';
 import type { RedisConnections } from '../redis/connection.ts';
 import { execOrThrow, redisCall } from '../redis/errors.ts';
-import { frameTemplate, parsePublished, withSeq } from '../redis/frame-json.ts';
+import { type FrameTemplate, frameTemplate, parsePublished, withSeq } from '../redis/frame-json.ts';
 import {
   type ConversationKeys,
   checkPrefix,
@@ -19,6 +19,7 @@ import {
   type FrameBus,
   type FrameListener,
   type PublishedFrame,
+  RETAINED_FRAME_BYTES,
   RETAINED_FRAMES,
   type TurnStartEvent,
 } from './frame-bus.ts';
@@ -31,8 +32,10 @@ export interface RedisFrameBusOptions {
   /** Lifetime of a conversation's frame keys after its last frame. */
   readonly ttlSeconds: number;
   readonly prefix?: string;
-  /** Frames kept per conversation for replay (exactly this many, newest). */
+  /** Most frames kept per conversation for replay (the newest). */
   readonly retainedFrames?: number;
+  /** Most bytes of frame JSON kept per conversation for replay. */
+  readonly retainedFrameBytes?: number;
   readonly turnLeaseMs?: number;
 }
 
@@ -50,6 +53,7 @@ export class RedisFrameBus implements FrameBus {
   readonly #prefix: string;
   readonly #ttl: number;
   readonly #retain: number;
+  readonly #retainBytes: number;
   readonly #leaseMs: number;
   readonly #live: LiveChannels;
   #closed = false;
@@ -60,6 +64,7 @@ export class RedisFrameBus implements FrameBus {
     this.#prefix = checkPrefix(options.prefix ?? DEFAULT_KEY_PREFIX);
     this.#ttl = Math.max(1, Math.round(options.ttlSeconds));
     this.#retain = options.retainedFrames ?? RETAINED_FRAMES;
+    this.#retainBytes = options.retainedFrameBytes ?? RETAINED_FRAME_BYTES;
     this.#leaseMs = options.turnLeaseMs ?? DEFAULT_TURN_LEASE_MS;
     this.#sub = options.connections.open('subscriber', 'frames');
     this.#live = new LiveChannels({
@@ -84,8 +89,8 @@ export class RedisFrameBus implements FrameBus {
     const seq = await redisCall('start turn', () =>
       START_TURN.run(
         this.#redis,
-        [k.running, k.seq, k.frames],
-        [turnId, template.head, template.tail, this.#retain, this.#leaseMs, this.#ttl, k.live],
+        [k.running, k.seq, k.frames, k.frameBytes],
+        this.#appendArgs(k, turnId, template),
       ),
     );
     return seq === null ? undefined : withSeq(template, Number(seq));
@@ -106,17 +111,8 @@ export class RedisFrameBus implements FrameBus {
     const seq = await redisCall('publish frame', () =>
       PUBLISH_FRAME.run(
         this.#redis,
-        [k.running, k.seq, k.frames, k.ended],
-        [
-          turnId,
-          template.head,
-          template.tail,
-          this.#retain,
-          this.#leaseMs,
-          this.#ttl,
-          k.live,
-          event.type === 'turn-end' ? '1' : '0',
-        ],
+        [k.running, k.seq, k.frames, k.frameBytes, k.ended],
+        [...this.#appendArgs(k, turnId, template), event.type === 'turn-end' ? '1' : '0'],
       ),
     );
     return seq === null ? undefined : withSeq(template, Number(seq));
@@ -156,7 +152,7 @@ export class RedisFrameBus implements FrameBus {
       execOrThrow(
         this.#redis
           .multi()
-          .del(k.running, k.seq, k.frames, k.ended, k.cancelled)
+          .del(k.running, k.seq, k.frames, k.frameBytes, k.ended, k.cancelled)
           .publish(k.live, RESET)
           .exec(),
       ),
@@ -169,6 +165,12 @@ export class RedisFrameBus implements FrameBus {
     this.#closed = true;
     this.#live.close();
     this.#sub.disconnect(false);
+  }
+
+  /** ARGV of the append both frame scripts share (see scripts.ts). */
+  #appendArgs(k: ConversationKeys, turnId: string, template: FrameTemplate) {
+    const { head, tail } = template;
+    return [turnId, head, tail, this.#retain, this.#leaseMs, this.#ttl, k.live, this.#retainBytes];
   }
 
   #keys(conversationId: string): ConversationKeys {

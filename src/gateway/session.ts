@@ -16,6 +16,7 @@ import {
 import { parseClientFrame } from '../protocol/parse.ts';
 import type { ChatAdmission } from './chat-admission.ts';
 import type { Conversations } from './conversations.ts';
+import { DrainWatch } from './drain-watch.ts';
 import type { FrameSink, SubscriptionHub } from './hub.ts';
 import { newId } from './ids.ts';
 
@@ -58,6 +59,7 @@ export class Session {
   readonly #transport: Transport;
   readonly #log: Logger;
   readonly #watches = new Map<string, Watch>();
+  readonly #drain: DrainWatch;
   #tokens: number;
   #refilledAt = performance.now();
   #closed = false;
@@ -68,6 +70,11 @@ export class Session {
     this.#transport = transport;
     this.#tokens = deps.limits.frameBurst;
     this.#log = deps.log.child({ sessionId: this.id, userId });
+    this.#drain = new DrainWatch({
+      limitBytes: deps.limits.maxClientBufferBytes,
+      buffered: () => transport.bufferedAmount,
+      onStall: () => this.#tooSlow('client drains nothing'),
+    });
   }
 
   /** Sends `ready` with a conversation issued to this user; frames wait for it. */
@@ -123,6 +130,7 @@ export class Session {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#drain.stop();
     for (const [conversationId, watch] of this.#watches)
       this.#deps.hub.remove(conversationId, watch);
     this.#watches.clear();
@@ -276,20 +284,27 @@ export class Session {
     });
   }
 
-  /** Writes unless the client has stopped reading: past the buffer limit it is closed. */
+  /**
+   * Writes unless the client has stopped reading (see DrainWatch): one that holds too much
+   * unsent, or stays over the limit without draining, is closed with 1013.
+   */
   #write(json: string): void {
     if (this.#closed) return;
-    if (this.#transport.bufferedAmount + json.length > this.#deps.limits.maxClientBufferBytes) {
-      this.#log.warn(
-        { buffered: this.#transport.bufferedAmount },
-        'client is not reading; closing',
-      );
-      this.#transport.close(CLOSE_CODES.tryAgainLater, 'client too slow');
-      this.close();
+    if (!this.#drain.mayWrite()) {
+      this.#tooSlow('client holds too much unsent');
       return;
     }
+    const before = this.#transport.bufferedAmount;
     this.#transport.send(json);
+    this.#drain.wrote(before);
     this.#deps.metrics.framesSent.inc();
+  }
+
+  #tooSlow(why: string): void {
+    if (this.#closed) return;
+    this.#log.warn({ buffered: this.#transport.bufferedAmount }, `${why}; closing`);
+    this.#transport.close(CLOSE_CODES.tryAgainLater, 'client too slow');
+    this.close();
   }
 
   #takeToken(): boolean {

@@ -9,18 +9,19 @@ export type ParseResult =
 /**
  * The one parser of client frames. Text whose first non-blank character is `{` or `[` is
  * JSON and must be an object; any other non-blank text is the `wscat` shorthand for a chat.
- * Size is checked first, in UTF-8 bytes, so an over-size frame is never parsed.
+ * Size is checked first, in UTF-8 bytes, so an over-size frame, binary or text, is never
+ * parsed and always answered with `frame_too_large`.
  */
 export function parseClientFrame(
   data: Buffer | string,
   isBinary: boolean,
   maxFrameBytes: number,
 ): ParseResult {
-  if (isBinary) return fail('bad_frame', 'Binary frames are not accepted; send UTF-8 text.');
   const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
   if (bytes > maxFrameBytes) {
     return fail('frame_too_large', `Frame is ${bytes} bytes; the limit is ${maxFrameBytes}.`);
   }
+  if (isBinary) return fail('bad_frame', 'Binary frames are not accepted; send UTF-8 text.');
   const text = typeof data === 'string' ? data : data.toString('utf8');
   const trimmed = text.trim();
   if (trimmed === '') return fail('bad_frame', 'Blank frames are not accepted.');

@@ -23,8 +23,10 @@ export interface ConversationKeys {
   readonly deleted: string;
   /** Counter: seq of the newest turn frame. */
   readonly seq: string;
-  /** Stream of turn frames, entry id `<seq>-0`, capped. */
+  /** Stream of turn frames, entry id `<seq>-0`, capped in entries and in bytes. */
   readonly frames: string;
+  /** Counter: bytes of frame JSON in `frames`, kept by the frame scripts. */
+  readonly frameBytes: string;
   /** String: the running turn's id, with a lease (PX). */
   readonly running: string;
   /** Set of turn ids that have sent `turn-end`: nothing of theirs is accepted after it. */
@@ -62,6 +64,7 @@ export function conversationKeys(prefix: string, conversationId: string): Conver
     deleted: `${base}deleted`,
     seq: `${base}seq`,
     frames: `${base}frames`,
+    frameBytes: `${base}frame-bytes`,
     running: `${base}running`,
     ended: `${base}ended`,
     cancelled: `${base}cancelled`,

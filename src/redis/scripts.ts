@@ -34,14 +34,42 @@ for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return 1
 `);
 
-// Shared by the two frame scripts. KEYS: running, seq, frames, ended.
-// ARGV: turnId, head, tail, maxlen, leaseMs, ttl, channel. The frame's JSON is head..seq..tail:
-// the seq is only known here, and the JSON is built once.
+// Shared by the two frame scripts. KEYS: running, seq, frames, frame bytes (then ended for
+// PUBLISH_FRAME). ARGV: turnId, head, tail, maxlen, leaseMs, ttl, channel, max bytes. The
+// frame's JSON is head..seq..tail: the seq is only known here, and the JSON is built once.
 const APPEND = `
+-- Keeps the newest frames of the log within both caps, ARGV[4] entries and ARGV[8] bytes
+-- of JSON. The log's seqs are contiguous, so the entries dropped are those below one id.
+local function trim(added)
+  local bytes = tonumber(redis.call('GET', KEYS[4]) or '')
+  if bytes then
+    bytes = bytes + added
+  else
+    -- First frame, or a total lost while the log was not: count the log once.
+    bytes = 0
+    for _, entry in ipairs(redis.call('XRANGE', KEYS[3], '-', '+')) do
+      bytes = bytes + #entry[2][2]
+    end
+  end
+  local count = redis.call('XLEN', KEYS[3])
+  local maxlen, maxbytes = tonumber(ARGV[4]), tonumber(ARGV[8])
+  local from, last = '-', nil
+  while count > maxlen or bytes > maxbytes do
+    local oldest = redis.call('XRANGE', KEYS[3], from, '+', 'COUNT', 1)[1]
+    if not oldest then break end
+    bytes = bytes - #oldest[2][2]
+    count = count - 1
+    last = string.match(oldest[1], '^(%d+)')
+    from = '(' .. oldest[1]
+  end
+  if last then redis.call('XTRIM', KEYS[3], 'MINID', last .. '-1') end
+  redis.call('SET', KEYS[4], bytes, 'EX', ARGV[6])
+end
+
 local function append()
   local seq = redis.call('INCR', KEYS[2])
   local frame = ARGV[2] .. seq .. ARGV[3]
-  local added = redis.pcall('XADD', KEYS[3], 'MAXLEN', ARGV[4], seq .. '-0', 'f', frame)
+  local added = redis.pcall('XADD', KEYS[3], seq .. '-0', 'f', frame)
   if type(added) == 'table' and added.err then
     -- The counter was lost (evicted) while the log was not: seq never goes backwards.
     local info = redis.call('XINFO', 'STREAM', KEYS[3])
@@ -50,8 +78,9 @@ local function append()
     end
     redis.call('SET', KEYS[2], seq)
     frame = ARGV[2] .. seq .. ARGV[3]
-    redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], seq .. '-0', 'f', frame)
+    redis.call('XADD', KEYS[3], seq .. '-0', 'f', frame)
   end
+  trim(#frame)
   redis.call('EXPIRE', KEYS[2], ARGV[6])
   redis.call('EXPIRE', KEYS[3], ARGV[6])
   redis.call('PUBLISH', ARGV[7], frame)
@@ -72,21 +101,21 @@ return append()
 /**
  * A frame of a turn. Accepted while the turn holds the conversation, or when nobody does
  * and the turn has not ended (its lease lapsed); refused (nil) otherwise, so that nothing
- * of a turn follows its turn-end, even from a worker that was presumed dead. ARGV[8] = '1'
- * for turn-end: it frees the conversation and marks the turn ended.
+ * of a turn follows its turn-end, even from a worker that was presumed dead. KEYS[5]: ended.
+ * ARGV[9] = '1' for turn-end: it frees the conversation and marks the turn ended.
  */
 export const PUBLISH_FRAME = new LuaScript(`${APPEND}
 local running = redis.call('GET', KEYS[1])
 if running then
   if running ~= ARGV[1] then return false end
-elseif redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 0 then
+elseif redis.call('SISMEMBER', KEYS[5], ARGV[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 0 then
   return false
 end
 local seq = append()
-if ARGV[8] == '1' then
+if ARGV[9] == '1' then
   if running then redis.call('DEL', KEYS[1]) end
-  redis.call('SADD', KEYS[4], ARGV[1])
-  redis.call('EXPIRE', KEYS[4], ARGV[6])
+  redis.call('SADD', KEYS[5], ARGV[1])
+  redis.call('EXPIRE', KEYS[5], ARGV[6])
 elseif running then
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
 end

@@ -13,6 +13,8 @@ import {
 } from '../redis/fixture.ts';
 
 const CAP = 5;
+/** Room for CAP small frames; a frame of a few hundred characters fills a good part of it. */
+const BYTES = 1_000;
 
 interface Harness {
   bus: FrameBus;
@@ -20,7 +22,7 @@ interface Harness {
 }
 
 async function memoryHarness(): Promise<Harness> {
-  const bus = new MemoryFrameBus({ retainedFrames: CAP });
+  const bus = new MemoryFrameBus({ retainedFrames: CAP, retainedFrameBytes: BYTES });
   return { bus, close: () => bus.close() };
 }
 
@@ -33,6 +35,7 @@ async function redisHarness(): Promise<Harness> {
     prefix,
     ttlSeconds: 3600,
     retainedFrames: CAP,
+    retainedFrameBytes: BYTES,
   });
   return {
     bus,
@@ -57,6 +60,8 @@ const end = (text = ''): TurnEvent => ({
   durationMs: 5,
   model: 'm1',
 });
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 /** Collects what a listener receives, and waits for a number of frames. */
 function collector() {
@@ -164,6 +169,35 @@ describe.each([
     expect(state.lastSeq).toBe(11);
     expect(state.firstRetainedSeq).toBe(11 - CAP + 1);
     expect(frames.map((p) => p.frame.seq)).toEqual([7, 8, 9, 10, 11]);
+  });
+
+  it('keeps the newest frames within the byte cap, oldest out first', async () => {
+    await h.bus.startTurn('c1', 't1', start());
+    for (let i = 0; i < 4; i++) await h.bus.publish('c1', 't1', token(`${i}`.repeat(300)));
+    const { state, frames } = await h.bus.replay('c1', 0);
+    const bytes = frames.map((p) => Buffer.byteLength(p.json));
+    expect(sum(bytes)).toBeLessThanOrEqual(BYTES);
+    // Exactly the newest frames that fit: one more would not.
+    expect(frames.map((p) => p.frame.seq)).toEqual([4, 5]);
+    expect(sum(bytes) + bytes[0]!).toBeGreaterThan(BYTES);
+    expect(state).toMatchObject({ lastSeq: 5, firstRetainedSeq: 4 });
+  });
+
+  it('keeps nothing of a frame bigger than the byte cap, and keeps what follows it', async () => {
+    await h.bus.startTurn('c1', 't1', start());
+    await h.bus.publish('c1', 't1', token('a'));
+    const big = await h.bus.publish('c1', 't1', end('x'.repeat(BYTES * 3)));
+    expect((await h.bus.replay('c1', 0)).state).toEqual({
+      lastSeq: 3,
+      firstRetainedSeq: 4,
+      runningTurnId: null,
+    });
+    expect((await h.bus.replay('c1', 0)).frames).toEqual([]);
+    expect(big?.frame.seq).toBe(3);
+    await h.bus.startTurn('c1', 't2', start());
+    const { state, frames } = await h.bus.replay('c1', 0);
+    expect(state.firstRetainedSeq).toBe(4);
+    expect(frames.map((p) => p.frame.seq)).toEqual([4]);
   });
 
   it('delivers frames published after subscribe resolves, in order, to every listener', async () => {

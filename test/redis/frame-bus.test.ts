@@ -19,7 +19,10 @@ let prefix: string;
 let admin: Redis;
 let open: { bus: RedisFrameBus; connections: RedisConnections; name: string }[];
 
-async function process(name: string, options: { turnLeaseMs?: number } = {}) {
+async function process(
+  name: string,
+  options: { turnLeaseMs?: number; retainedFrames?: number; retainedFrameBytes?: number } = {},
+) {
   const connections = await testConnections(name);
   const bus = new RedisFrameBus({ connections, log: testLog, prefix, ttlSeconds: 600, ...options });
   open.push({ bus, connections, name });
@@ -110,8 +113,44 @@ describe('redis frame bus', () => {
     await bus.startTurn('c_1', 't1', start);
     await bus.publish('c_1', 't1', end);
     const keys = await admin.keys(`${prefix}*`);
-    expect(keys.sort()).toEqual(['ended', 'frames', 'seq'].map((s) => `${prefix}{c_1}:${s}`));
+    expect(keys.sort()).toEqual(
+      ['ended', 'frame-bytes', 'frames', 'seq'].map((s) => `${prefix}{c_1}:${s}`),
+    );
     for (const key of keys) expect(await admin.ttl(key)).toBeGreaterThan(590);
+  });
+
+  it('keeps the byte total of the log exact through trims, and counts it again when lost', async () => {
+    const bus = await process('gw', { retainedFrames: 20, retainedFrameBytes: 2_000 });
+    const k = conversationKeys(prefix, 'c1');
+    const logBytes = async () => {
+      const entries = await admin.xrange(k.frames, '-', '+');
+      return entries.reduce((sum, [, fields]) => sum + Buffer.byteLength(fields[1]!), 0);
+    };
+    await bus.startTurn('c1', 't1', start);
+    for (let i = 0; i < 60; i++) {
+      await bus.publish('c1', 't1', token('x'.repeat((i * 37) % 400)));
+      const total = Number(await admin.get(k.frameBytes));
+      expect(total).toBe(await logBytes());
+      expect(total).toBeLessThanOrEqual(2_000);
+      if (i === 30) await admin.del(k.frameBytes);
+    }
+    const { state, frames } = await bus.replay('c1', 0);
+    expect(frames.length).toBeLessThanOrEqual(20);
+    expect(seqs(frames)).toEqual(
+      Array.from({ length: frames.length }, (_, i) => state.firstRetainedSeq + i),
+    );
+    expect(frames.at(-1)!.frame.seq).toBe(61);
+  });
+
+  it('goes on from the right seq after a frame over the byte cap emptied the log', async () => {
+    const bus = await process('gw', { retainedFrameBytes: 1_000 });
+    await bus.startTurn('c1', 't1', start);
+    await bus.publish('c1', 't1', token('x'.repeat(5_000)));
+    expect((await bus.replay('c1', 0)).state).toMatchObject({ lastSeq: 2, firstRetainedSeq: 3 });
+    // The seq counter is lost too: the log, empty as it is, still knows the last seq.
+    await admin.del(conversationKeys(prefix, 'c1').seq);
+    expect((await bus.publish('c1', 't1', token('y')))?.frame.seq).toBe(3);
+    expect(seqs((await bus.replay('c1', 0)).frames)).toEqual([3]);
   });
 
   it('catches up from the log after its subscriber connection drops', async () => {

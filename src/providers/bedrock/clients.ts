@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import http from 'node:http';
 import https from 'node:https';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
@@ -19,10 +20,17 @@ export interface ClientSettings {
  * event stream: every ConverseStream call would open a new TCP (and TLS) connection.
  * Converse and ConverseStream work over HTTP/1.1, so a keep-alive agent lets sequential
  * calls reuse a connection; aborting a call destroys only that call's socket.
+ *
+ * Clients are made, and called, in the async context this object was made in (start-up),
+ * not in the turn that first needs them. What the SDK creates once and keeps for the
+ * client's life (config file reads, credential and agent promises, retry state) holds the
+ * AsyncLocalStorage context it was created in, and LangChain's context of a turn holds the
+ * turn's whole agent state: the first turn, however large, would stay in memory for good.
  */
 export class BedrockClients {
   readonly #settings: ClientSettings;
   readonly #clients = new Map<string, BedrockRuntimeClient>();
+  readonly #scope = new AsyncResource('agentgate.BedrockClients');
   readonly #agents = {
     httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
     httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),
@@ -37,15 +45,24 @@ export class BedrockClients {
     const key = JSON.stringify([region, profile ?? null, endpoint ?? null]);
     let client = this.#clients.get(key);
     if (!client) {
-      client = new BedrockRuntimeClient({
-        region,
-        credentials: this.#settings.credentials,
-        maxAttempts: this.#settings.maxAttempts,
-        ...(endpoint ? { endpoint } : {}),
-        requestHandler: new NodeHttpHandler({ ...this.#agents, connectionTimeout: 5_000 }),
-      });
+      client = this.#scope.runInAsyncScope(() => this.#create(region));
       this.#clients.set(key, client);
     }
+    return client;
+  }
+
+  #create(region: string): BedrockRuntimeClient {
+    const { endpoint } = this.#settings;
+    const client = new BedrockRuntimeClient({
+      region,
+      credentials: this.#settings.credentials,
+      maxAttempts: this.#settings.maxAttempts,
+      ...(endpoint ? { endpoint } : {}),
+      requestHandler: new NodeHttpHandler({ ...this.#agents, connectionTimeout: 5_000 }),
+    });
+    const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    client.send = ((...args: unknown[]) =>
+      this.#scope.runInAsyncScope(() => send(...args))) as typeof client.send;
     return client;
   }
 

@@ -1,0 +1,58 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { setImmediate as tick } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BedrockClients } from '../../src/providers/bedrock/clients.ts';
+import { type Emulator, startEmulator } from '../emulator/index.ts';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+let emulator: Emulator;
+beforeAll(async () => {
+  emulator = await startEmulator({ paceMs: 0 });
+});
+afterAll(async () => {
+  await emulator.close();
+});
+
+describe('BedrockClients', () => {
+  // LangChain runs each turn in an AsyncLocalStorage context that holds the whole agent
+  // state. What the SDK creates lazily on a client's first call (config file reads, the
+  // connection agent, retry state) lives as long as the client; made in that context, it
+  // would keep the first turn's state, however large, until the process exits.
+  it("keeps nothing of the async context of a client's first call", async () => {
+    const clients = new BedrockClients({
+      credentials: async () => ({ accessKeyId: 'AKIDCONTEXT', secretAccessKey: 'secret' }),
+      maxAttempts: 1,
+      endpoint: emulator.url,
+      profile: undefined,
+    });
+    const turn = new AsyncLocalStorage<object>();
+    let ref: WeakRef<object> | undefined;
+    emulator.enqueue({ blocks: [{ text: 'Hello there.' }] });
+    await (async () => {
+      const state = { messages: ['x'.repeat(100_000)] };
+      ref = new WeakRef(state);
+      await turn.run(state, async () => {
+        const { stream } = await clients.get('us-east-1').send(
+          new ConverseStreamCommand({
+            modelId: 'anthropic.claude-3-5-haiku-20241022-v1:0',
+            messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+          }),
+        );
+        for await (const _event of stream ?? []) {
+          // Read to the end, as a turn does.
+        }
+      });
+    })();
+    for (let i = 0; i < 5 && ref?.deref(); i++) {
+      await tick();
+      gc();
+    }
+    expect(ref?.deref(), 'the first call keeps its async context alive').toBeUndefined();
+    clients.destroy();
+  });
+});
