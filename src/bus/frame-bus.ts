@@ -24,9 +24,9 @@ export type FrameListener = (published: PublishedFrame) => void;
  */
 export interface DeliveryTrouble {
   /**
-   * The conversation's frame log went backwards: its store lost its data. A turn that was
-   * open has been ended with `error` and `turn-end` first; delivery goes on with frames
-   * after `lastSeq` of the log as it is now.
+   * Frames were lost: the conversation's frame log went backwards (its store lost its data;
+   * a turn that was open has been ended with `error` and `turn-end` first), or frames
+   * missed on the way are no longer in the log. Delivery goes on after `lastSeq`.
    */
   reset(lastSeq: number): void;
   /**

@@ -185,8 +185,13 @@ export class LiveChannels {
         }
         const delivered = channel.lastSeq;
         const log = await this.#frames.after(channel.conversationId, delivered);
-        if (log.lastSeq < delivered) await this.#logLost(channel);
-        else for (const published of log.frames) this.#deliver(channel, published);
+        if (log.lastSeq < delivered) {
+          await this.#logLost(channel);
+        } else {
+          const first = log.frames[0]?.frame.seq ?? log.lastSeq + 1;
+          if (first > delivered + 1) this.#missed(channel, first - 1);
+          for (const published of log.frames) this.#deliver(channel, published);
+        }
         break;
       } catch (error) {
         this.#log.warn({ err: error, channel: name }, 'catching up from the log failed; retrying');
@@ -272,6 +277,19 @@ export class LiveChannels {
     channel.turn = null;
     for (const trouble of channel.listeners.values()) trouble?.reset(0);
     for (const published of log.frames) this.#deliver(channel, published);
+  }
+
+  /**
+   * Frames after the last one delivered are gone from the log too (it is capped): say so
+   * rather than skip them silently. Delivery goes on after `lastSeq`.
+   */
+  #missed(channel: Channel, lastSeq: number): void {
+    this.#log.warn(
+      { conversationId: channel.conversationId, from: channel.lastSeq + 1, to: lastSeq },
+      'frames missed and no longer in the log',
+    );
+    channel.lastSeq = lastSeq;
+    for (const trouble of channel.listeners.values()) trouble?.reset(lastSeq);
   }
 
   /**

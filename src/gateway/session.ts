@@ -208,7 +208,7 @@ export class Session {
         this.#error(
           new ProtocolError(
             'replay_gap',
-            `The frames of conversation ${conversationId} were lost (its store lost its data); load its history, then resume from seq ${lastSeq}.`,
+            `Frames of conversation ${conversationId} were lost (dropped on the way, or its store lost its data); load its history, then resume from seq ${lastSeq}.`,
           ),
           undefined,
           conversationId,

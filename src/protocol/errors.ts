@@ -110,6 +110,8 @@ export function httpStatus(code: ErrorCode): number {
 export const CLOSE_CODES = {
   normal: 1000,
   goingAway: 1001,
+  /** Sent by the WebSocket layer itself, for a text frame that is not valid UTF-8. */
+  invalidPayload: 1007,
   policyViolation: 1008,
   messageTooBig: 1009,
   internalError: 1011,

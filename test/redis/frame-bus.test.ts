@@ -169,6 +169,25 @@ describe('redis frame bus', () => {
     expect(seqs(received)).toEqual(upTo(12));
   });
 
+  it('tells its subscribers when frames missed while away are no longer in the log', async () => {
+    const a = await process('gw-a', { retainedFrames: 3 });
+    const b = await process('gw-b');
+    const received: PublishedFrame[] = [];
+    const resets: number[] = [];
+    await b.subscribe('c1', (p) => received.push(p), {
+      reset: (lastSeq) => resets.push(lastSeq),
+      unreachable: () => resets.push(-1),
+    });
+    await a.startTurn('c1', 't1', start);
+    await eventually(() => received.length === 1, 3_000, 'first frame');
+    await killConnection(admin, 'gw-b-frames');
+    // Ten frames while B is away; the log keeps only the last three.
+    for (let i = 0; i < 10; i++) await a.publish('c1', 't1', token(`${i}`));
+    await eventually(() => received.length === 4, 5_000, 'what the log still has');
+    expect(resets).toEqual([8]);
+    expect(seqs(received)).toEqual([1, 9, 10, 11]);
+  });
+
   it('fills a gap in the live frames from the log', async () => {
     const bus = await process('gw');
     const received: PublishedFrame[] = [];
