@@ -35,12 +35,10 @@ export function registerAccess(
         new ProtocolError('not_found', 'No WebSocket endpoint here; connect to /v1/ws.'),
       );
     }
-    if (upgrade && options.allowedOrigins) {
-      const origin = request.headers.origin;
-      // No Origin: not a browser (wscat, scripts), which origin checks cannot concern.
-      if (origin !== undefined && !options.allowedOrigins.includes(origin)) {
-        return sendHttpError(reply, new ProtocolError('forbidden', 'Origin not allowed.'));
-      }
+    // No Origin: not a browser (wscat, scripts), which origin checks cannot concern.
+    const origin = request.headers.origin;
+    if (upgrade && origin !== undefined && !originAllowed(origin, options)) {
+      return sendHttpError(reply, new ProtocolError('forbidden', 'Origin not allowed.'));
     }
     if (access === 'public' || !options.auth.enabled) return;
     const userId = await authenticate(options.auth, tokenOf(request));
@@ -53,6 +51,28 @@ export function registerAccess(
     request.userId = userId;
   });
 }
+
+/**
+ * ALLOWED_ORIGINS when set. Without it, any origin when auth is on (a page still needs a
+ * token), but only loopback pages when auth is off: otherwise any web site its user visits
+ * could drive the gateway (and spend its AWS credentials) through the browser.
+ */
+function originAllowed(
+  origin: string,
+  options: { auth: Config['auth']; allowedOrigins: Config['allowedOrigins'] },
+): boolean {
+  if (options.allowedOrigins) return options.allowedOrigins.includes(origin);
+  if (options.auth.enabled) return true;
+  try {
+    const { hostname } = new URL(origin);
+    return LOOPBACK.has(hostname) || hostname.endsWith('.localhost');
+  } catch {
+    // Not a URL ("null" from a sandboxed frame or a file): not a loopback page.
+    return false;
+  }
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** Marks every route registered in `scope` as public (for plugins that take no route config). */
 export function markRoutesPublic(scope: FastifyInstance): void {

@@ -30,9 +30,14 @@ interface Answer {
 /** Sends `path` byte for byte (no client-side normalisation) and reads the answer. */
 function request(
   path: string,
-  options: { method?: string; headers?: Record<string, string>; upgrade?: boolean } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    upgrade?: boolean;
+    base?: string;
+  } = {},
 ): Promise<Answer> {
-  const { port } = new URL(gw.url);
+  const { port } = new URL(options.base ?? gw.url);
   const headers: Record<string, string> = { ...options.headers };
   if (options.upgrade) {
     Object.assign(headers, {
@@ -209,5 +214,36 @@ describe('REST routes', () => {
       headers: { authorization: 'Bearer k1' },
     });
     expect(status).toBe(404);
+  });
+});
+
+describe('origins when auth is off and ALLOWED_ORIGINS is not set', () => {
+  let open: TestGateway;
+  beforeAll(async () => {
+    open = await startGateway({});
+  });
+  afterAll(async () => {
+    await open.close();
+  });
+
+  it.each([
+    ['https://evil.example', 403],
+    ['http://attacker.example:3000', 403],
+    ['null', 403],
+    ['http://localhost:5173', 101],
+    ['http://127.0.0.1:3000', 101],
+    ['http://[::1]:8080', 101],
+    ['http://app.localhost', 101],
+  ])('answers an upgrade from a page at %s with %i', async (origin, status) => {
+    const answer = await request('/v1/ws', {
+      upgrade: true,
+      headers: { origin },
+      base: open.url,
+    });
+    expect(answer.status).toBe(status);
+  });
+
+  it('upgrades a client that sends no Origin (wscat, scripts)', async () => {
+    expect((await request('/v1/ws', { upgrade: true, base: open.url })).status).toBe(101);
   });
 });
