@@ -79,9 +79,18 @@ export class Conversations {
     if (state.runningTurnId) await this.#queue.cancel(conversationId, state.runningTurnId);
   }
 
-  /** Cancels a running turn, then forgets history and frames. */
+  /**
+   * Forgets history and frames. Refused while a turn runs (`turn_in_progress`): its
+   * watchers would never see it end. Cancel it first.
+   */
   async delete(conversationId: string): Promise<boolean> {
-    await this.cancel(conversationId);
+    const { state } = await this.#bus.replay(conversationId);
+    if (state.runningTurnId) {
+      throw new ProtocolError(
+        'turn_in_progress',
+        `Conversation ${conversationId} is running a turn; cancel it, then delete.`,
+      );
+    }
     const existed = await this.#store.delete(conversationId);
     await this.#bus.delete(conversationId);
     return existed;

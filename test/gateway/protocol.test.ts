@@ -402,6 +402,25 @@ describe('REST', () => {
     expect(metrics).toMatch(/agentgate_time_to_first_token_seconds_count [1-9]/);
   });
 
+  it('refuses to delete a conversation while a turn runs, then deletes it once cancelled', async () => {
+    const client = await gw.connect();
+    const id = client.ready.conversationId;
+    gw.emulator.enqueue(hang);
+    client.send({ type: 'chat', content: 'take long' });
+    await client.next((f) => f.type === 'token');
+    const busy = await fetch(`${gw.url}/v1/conversations/${id}`, { method: 'DELETE' });
+    expect(busy.status).toBe(409);
+    expect(await busy.json()).toMatchObject({
+      error: { code: 'turn_in_progress', retryable: true },
+    });
+    client.send({ type: 'cancel', conversationId: id });
+    await client.next((f) => f.type === 'turn-end');
+    expect((await fetch(`${gw.url}/v1/conversations/${id}`, { method: 'DELETE' })).status).toBe(
+      204,
+    );
+    expect((await fetch(`${gw.url}/v1/conversations/${id}/messages`)).status).toBe(404);
+  });
+
   it('lists and deletes a conversation', async () => {
     const client = await gw.connect();
     gw.emulator.enqueue(plain('stored'));
