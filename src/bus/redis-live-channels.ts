@@ -45,6 +45,8 @@ interface Channel {
   turn: OpenTurn | null;
   /** When a frame was last delivered (ms). */
   deliveredAt: number;
+  /** Since when reading the log has failed (ms): Redis may hang without dropping the connection. */
+  failingSince: number | undefined;
   /** While the log is read, live frames wait here. */
   held: PublishedFrame[] | null;
   /** Resolves once the channel delivers (SUBSCRIBE acknowledged, baseline read). */
@@ -118,6 +120,7 @@ export class LiveChannels {
         lastSeq: 0,
         turn: null,
         deliveredAt: Date.now(),
+        failingSince: undefined,
         held: [],
         ready: Promise.resolve(),
       };
@@ -192,8 +195,10 @@ export class LiveChannels {
           if (first > delivered + 1) this.#missed(channel, first - 1);
           for (const published of log.frames) this.#deliver(channel, published);
         }
+        channel.failingSince = undefined;
         break;
       } catch (error) {
+        channel.failingSince ??= Date.now();
         this.#log.warn({ err: error, channel: name }, 'catching up from the log failed; retrying');
         await sleep(500);
       }
@@ -294,15 +299,16 @@ export class LiveChannels {
 
   /**
    * Every WATCH_MS: a quiet open turn gets its log read (which finds a log that went
-   * backwards), and while Redis has been unreachable for UNREACHABLE_MS every open turn's
+   * backwards), and once Redis has been unreachable for UNREACHABLE_MS (its subscriber
+   * connection down, or reads of the log failing, as when Redis hangs) every open turn's
    * listeners are told, once.
    */
   #watchOpenTurns(): void {
     const now = Date.now();
-    const unreachable = this.#downSince !== undefined && now - this.#downSince >= UNREACHABLE_MS;
     for (const [name, channel] of this.#channels) {
       if (!channel.turn) continue;
-      if (unreachable) {
+      const since = this.#downSince ?? channel.failingSince;
+      if (since !== undefined && now - since >= UNREACHABLE_MS) {
         this.#log.warn(
           { conversationId: channel.conversationId },
           'Redis unreachable during a turn',

@@ -107,6 +107,7 @@ export class RedisJobQueue implements JobQueue {
   #group: Promise<void> | undefined;
   #slotFreed: (() => void) | undefined;
   #reclaiming = false;
+  #passesWithoutWorker = 0;
   #stopping = false;
   #closed: Promise<void> | undefined;
 
@@ -356,7 +357,10 @@ export class RedisJobQueue implements JobQueue {
     this.#reclaiming = true;
     try {
       await this.#lost.reclaim();
-      if (!(await this.workersAlive())) await this.#lost.orphans();
+      // Two passes in a row without a worker: just after an outage, the workers' first
+      // heartbeats may not be in yet, and their queued jobs must not be ended for that.
+      this.#passesWithoutWorker = (await this.workersAlive()) ? 0 : this.#passesWithoutWorker + 1;
+      if (this.#passesWithoutWorker >= 2) await this.#lost.orphans();
     } catch (error) {
       if (String(error).includes('NOGROUP')) this.#group = undefined;
       else this.#log.warn({ err: error }, 'reclaiming jobs failed');

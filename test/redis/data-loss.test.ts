@@ -177,4 +177,28 @@ describe('Redis down for long during a turn', () => {
     expect(rest.at(-1)).toMatchObject({ type: 'turn-end', stopReason: 'error' });
     await back.close();
   }, 120_000);
+
+  it('closes them too when Redis hangs without dropping the connections', async () => {
+    showLogs();
+    await eventually(isReady, 15_000, 'ready');
+    const watcher = await TestClient.connect(gateway.wsUrl);
+    const conversationId = watcher.ready.conversationId;
+    const { turn } = await longTurn(watcher, 10);
+    turn.catch(() => undefined); // the socket closes before the turn ends
+    const turnId = watcher.frames.find((f) => f.type === 'turn-start')?.turnId;
+    redis.freeze();
+    const frozenAt = Date.now();
+    const closed = await watcher.closed;
+    expect(closed.code).toBe(1012);
+    expect(Date.now() - frozenAt).toBeLessThan(40_000);
+    const lastSeen = Math.max(...watcher.frames.map((f) => (f.seq as number | undefined) ?? 0));
+
+    redis.thaw();
+    await eventually(isReady, 15_000, 'ready again');
+    const back = await TestClient.connect(gateway.wsUrl);
+    back.send({ type: 'subscribe', conversationId, afterSeq: lastSeen });
+    const rest = await back.turnFrames(turnId as string, 40_000);
+    expect(rest.at(-1)).toMatchObject({ type: 'turn-end', stopReason: 'error' });
+    await back.close();
+  }, 120_000);
 });

@@ -228,7 +228,17 @@ export class OwnRedis {
     await server.exited;
   }
 
+  /** Stops the server answering without closing its connections, as a hung host would. */
+  freeze(): void {
+    this.#server?.process.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.#server?.process.kill('SIGCONT');
+  }
+
   async close(): Promise<void> {
+    this.thaw();
     await this.#server?.kill();
     rmSync(this.#dir, { recursive: true, force: true });
   }
