@@ -1,45 +1,25 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { type Emulator, startEmulator } from '../emulator/index.ts';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Emulator } from '../emulator/index.ts';
 import { checkTurn } from '../helpers/invariants.ts';
 import { type Frame, TestClient } from '../helpers/ws-client.ts';
-import { adminRedis, deletePrefix, REDIS_URL, testPrefix } from './fixture.ts';
-import {
-  type Child,
-  type GatewayProcess,
-  processEnv,
-  startGatewayProcess,
-  startWorkerProcess,
-} from './processes.ts';
+import { type GatewayProcess, useProcessRig } from './processes.ts';
 
 // Two gateways (RUN_WORKER=false) and two workers, separate processes, one Redis.
+const rig = useProcessRig();
 let emulator: Emulator;
-let admin: Redis;
-let prefix: string;
 let gatewayA: GatewayProcess;
 let gatewayB: GatewayProcess;
-let workers: Child[];
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  emulator = await startEmulator({ paceMs: 0 });
-  admin = adminRedis();
-  prefix = testPrefix();
-  const env = processEnv(emulator, REDIS_URL, prefix);
-  [gatewayA, gatewayB, ...workers] = await Promise.all([
-    startGatewayProcess('gateway-a', env),
-    startGatewayProcess('gateway-b', env),
-    startWorkerProcess('worker-1', env, REDIS_URL),
-    startWorkerProcess('worker-2', env, REDIS_URL),
+  emulator = rig.emulator;
+  [gatewayA, gatewayB] = await Promise.all([
+    rig.gateway('gateway-a'),
+    rig.gateway('gateway-b'),
+    rig.worker('worker-1'),
+    rig.worker('worker-2'),
   ]);
 }, 60_000);
-
-afterAll(async () => {
-  await Promise.all([gatewayA, gatewayB, ...workers].map((c) => c?.stop()));
-  await emulator?.close();
-  await deletePrefix(admin, prefix);
-  admin.disconnect();
-}, 30_000);
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
@@ -53,9 +33,7 @@ async function connect(gateway: GatewayProcess): Promise<TestClient> {
 }
 
 function dumpOnFailure() {
-  onTestFailed(() => {
-    for (const child of [gatewayA, gatewayB, ...workers]) console.error(child.log());
-  });
+  rig.showLogsOnFailure();
 }
 
 /** Subscribes and returns the `subscribed` answer. */

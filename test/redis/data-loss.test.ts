@@ -1,46 +1,21 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { type Emulator, startEmulator } from '../emulator/index.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkTurn } from '../helpers/invariants.ts';
 import { type Frame, TestClient } from '../helpers/ws-client.ts';
-import { eventually, testPrefix } from './fixture.ts';
-import {
-  type Child,
-  type GatewayProcess,
-  OwnRedis,
-  processEnv,
-  startGatewayProcess,
-  startWorkerProcess,
-} from './processes.ts';
+import { eventually } from './fixture.ts';
+import { type GatewayProcess, type OwnRedis, useProcessRig } from './processes.ts';
 
 // docs/protocol.md invariant 8, when Redis fails during a turn: down, or back without its
 // data. Every socket watching the turn gets its error and turn-end within 40 s, or is
 // closed so that it resumes with afterSeq; a conversation whose data is gone is not_found.
 // These tests stop, empty and restart Redis, so they run a redis-server of their own.
-let emulator: Emulator;
+const rig = useProcessRig({ ownRedis: true });
 let redis: OwnRedis;
-let admin: Redis;
 let gateway: GatewayProcess;
-let worker: Child;
 
 beforeAll(async () => {
-  emulator = await startEmulator({ paceMs: 0 });
-  redis = await OwnRedis.start();
-  admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  admin.on('error', () => {}); // Redis is stopped on purpose below
-  const env = processEnv(emulator, redis.url, testPrefix());
-  [gateway, worker] = await Promise.all([
-    startGatewayProcess('gateway', env),
-    startWorkerProcess('worker', env, redis.url),
-  ]);
+  redis = rig.redis!;
+  [gateway] = await Promise.all([rig.gateway('gateway'), rig.worker('worker')]);
 }, 60_000);
-
-afterAll(async () => {
-  await Promise.all([gateway?.stop(), worker?.stop()]);
-  admin?.disconnect();
-  await emulator?.close();
-  await redis?.close();
-}, 30_000);
 
 const isReady = async () => (await fetch(`${gateway.url}/ready`)).status === 200;
 
@@ -48,8 +23,8 @@ const isReady = async () => (await fetch(`${gateway.url}/ready`)).status === 200
 async function longTurn(client: TestClient, seconds: number): Promise<{ turn: Promise<Frame[]> }> {
   const chunks = seconds * 20;
   const answer = Array.from({ length: chunks }, (_, i) => `w${i % 10}, `).join('');
-  emulator.reset();
-  emulator.enqueue({ blocks: [{ text: answer }], chunkChars: 4, delayMs: 50 });
+  rig.emulator.reset();
+  rig.emulator.enqueue({ blocks: [{ text: answer }], chunkChars: 4, delayMs: 50 });
   const turn = client.chat('a long answer, please', {}, 60_000);
   await client.next((f) => f.type === 'token' && (f.seq as number) >= 4, 10_000);
   return { turn };
@@ -62,14 +37,9 @@ async function refusal(client: TestClient, frame: Record<string, unknown>): Prom
   return client.next((f) => f.type === 'error' && f.turnId === undefined, 5_000, since);
 }
 
-const showLogs = () =>
-  onTestFailed(() => {
-    for (const child of [gateway, worker]) console.error(child.log());
-  });
-
 describe('Redis loses its data', () => {
   it('ends a running turn for its watchers when Redis comes back empty, then refuses the lost conversation', async () => {
-    showLogs();
+    rig.showLogsOnFailure();
     await eventually(isReady, 10_000, 'ready');
     const watcher = await TestClient.connect(gateway.wsUrl);
     const other = await TestClient.connect(gateway.wsUrl);
@@ -105,26 +75,26 @@ describe('Redis loses its data', () => {
     });
     // New conversations work.
     const fresh = await TestClient.connect(gateway.wsUrl);
-    emulator.reset();
-    emulator.enqueue({ blocks: [{ text: 'Fresh start.' }] });
+    rig.emulator.reset();
+    rig.emulator.enqueue({ blocks: [{ text: 'Fresh start.' }] });
     expect(checkTurn(await fresh.chat('hello again', {}, 20_000)).text).toBe('Fresh start.');
     await Promise.all([watcher.close(), other.close(), fresh.close()]);
   }, 90_000);
 
   it('after a FLUSHALL, refuses the lost conversation and answers afterSeq with not_found', async () => {
-    showLogs();
+    rig.showLogsOnFailure();
     await eventually(isReady, 15_000, 'ready');
     const client = await TestClient.connect(gateway.wsUrl);
     const second = await TestClient.connect(gateway.wsUrl);
     const conversationId = client.ready.conversationId;
-    emulator.reset();
+    rig.emulator.reset();
     for (const text of ['One.', 'Two.', 'Three.']) {
-      emulator.enqueue({ blocks: [{ text }] });
+      rig.emulator.enqueue({ blocks: [{ text }] });
       checkTurn(await client.chat(`say ${text}`));
     }
     second.send({ type: 'subscribe', conversationId });
     await second.next((f) => f.type === 'subscribed', 5_000);
-    await admin.flushall();
+    await rig.admin.flushall();
     const [lost] = await client.chat('say four');
     expect(lost).toMatchObject({ type: 'error', code: 'not_found' });
     expect(
@@ -137,12 +107,12 @@ describe('Redis loses its data', () => {
   }, 60_000);
 
   it('ends a running turn when a FLUSHALL empties Redis under it, with no reconnect to tell', async () => {
-    showLogs();
+    rig.showLogsOnFailure();
     await eventually(isReady, 15_000, 'ready');
     const watcher = await TestClient.connect(gateway.wsUrl);
     const { turn } = await longTurn(watcher, 10);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await admin.flushall();
+    await rig.admin.flushall();
     const flushedAt = Date.now();
     const frames = await turn;
     expect(checkTurn(frames).end.stopReason).toBe('error');
@@ -152,53 +122,49 @@ describe('Redis loses its data', () => {
   }, 60_000);
 });
 
+/**
+ * Holds a turn's watcher through a Redis failure: closed with 1012 within 40 s, then, once
+ * Redis is back, `subscribe` with its last seq gives the rest of the turn.
+ */
+async function closedThenResumed(
+  fail: () => Promise<void> | void,
+  recover: () => Promise<void> | void,
+) {
+  rig.showLogsOnFailure();
+  await eventually(isReady, 15_000, 'ready');
+  const watcher = await TestClient.connect(gateway.wsUrl);
+  const conversationId = watcher.ready.conversationId;
+  const { turn } = await longTurn(watcher, 10);
+  turn.catch(() => undefined); // the socket closes before the turn ends
+  const turnId = watcher.frames.find((f) => f.type === 'turn-start')?.turnId;
+  await fail();
+  const failedAt = Date.now();
+  expect((await watcher.closed).code).toBe(1012);
+  expect(Date.now() - failedAt).toBeLessThan(40_000);
+  const lastSeen = Math.max(...watcher.frames.map((f) => (f.seq as number | undefined) ?? 0));
+
+  await recover();
+  await eventually(isReady, 15_000, 'ready again');
+  const back = await TestClient.connect(gateway.wsUrl);
+  back.send({ type: 'subscribe', conversationId, afterSeq: lastSeen });
+  const rest = await back.turnFrames(turnId as string, 40_000);
+  expect(rest[0]!.seq).toBe(lastSeen + 1);
+  expect(rest.at(-1)).toMatchObject({ type: 'turn-end', stopReason: 'error' });
+  await back.close();
+}
+
 describe('Redis down for long during a turn', () => {
   it('closes the watching sockets with 1012 within 40 s; afterSeq then resumes the turn', async () => {
-    showLogs();
-    await eventually(isReady, 15_000, 'ready');
-    const watcher = await TestClient.connect(gateway.wsUrl);
-    const conversationId = watcher.ready.conversationId;
-    const { turn } = await longTurn(watcher, 10);
-    turn.catch(() => undefined); // the socket closes before the turn ends
-    const turnId = watcher.frames.find((f) => f.type === 'turn-start')?.turnId;
-    await redis.stop();
-    const downAt = Date.now();
-    const closed = await watcher.closed;
-    expect(closed.code).toBe(1012);
-    expect(Date.now() - downAt).toBeLessThan(40_000);
-    const lastSeen = Math.max(...watcher.frames.map((f) => (f.seq as number | undefined) ?? 0));
-
-    await redis.restart();
-    await eventually(isReady, 15_000, 'ready again');
-    const back = await TestClient.connect(gateway.wsUrl);
-    back.send({ type: 'subscribe', conversationId, afterSeq: lastSeen });
-    const rest = await back.turnFrames(turnId as string, 40_000);
-    expect(rest[0]!.seq).toBe(lastSeen + 1);
-    expect(rest.at(-1)).toMatchObject({ type: 'turn-end', stopReason: 'error' });
-    await back.close();
+    await closedThenResumed(
+      () => redis.stop(),
+      () => redis.restart(),
+    );
   }, 120_000);
 
   it('closes them too when Redis hangs without dropping the connections', async () => {
-    showLogs();
-    await eventually(isReady, 15_000, 'ready');
-    const watcher = await TestClient.connect(gateway.wsUrl);
-    const conversationId = watcher.ready.conversationId;
-    const { turn } = await longTurn(watcher, 10);
-    turn.catch(() => undefined); // the socket closes before the turn ends
-    const turnId = watcher.frames.find((f) => f.type === 'turn-start')?.turnId;
-    redis.freeze();
-    const frozenAt = Date.now();
-    const closed = await watcher.closed;
-    expect(closed.code).toBe(1012);
-    expect(Date.now() - frozenAt).toBeLessThan(40_000);
-    const lastSeen = Math.max(...watcher.frames.map((f) => (f.seq as number | undefined) ?? 0));
-
-    redis.thaw();
-    await eventually(isReady, 15_000, 'ready again');
-    const back = await TestClient.connect(gateway.wsUrl);
-    back.send({ type: 'subscribe', conversationId, afterSeq: lastSeen });
-    const rest = await back.turnFrames(turnId as string, 40_000);
-    expect(rest.at(-1)).toMatchObject({ type: 'turn-end', stopReason: 'error' });
-    await back.close();
+    await closedThenResumed(
+      () => redis.freeze(),
+      () => redis.thaw(),
+    );
   }, 120_000);
 });

@@ -1,53 +1,28 @@
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { queueKeys } from '../../src/redis/keys.ts';
-import { type Emulator, startEmulator } from '../emulator/index.ts';
+import type { Emulator } from '../emulator/index.ts';
 import { checkTurn } from '../helpers/invariants.ts';
 import { TestClient } from '../helpers/ws-client.ts';
-import { adminRedis, deletePrefix, REDIS_URL, testPrefix } from './fixture.ts';
-import {
-  type Child,
-  type GatewayProcess,
-  processEnv,
-  startGatewayProcess,
-  startWorkerProcess,
-} from './processes.ts';
+import { type Child, type GatewayProcess, useProcessRig } from './processes.ts';
 
 // Invariant 8 of docs/protocol.md with no other worker alive: the gateway that accepted the
 // turn (RUN_WORKER=false) ends it.
 
+const rig = useProcessRig();
 let emulator: Emulator;
-let admin: Redis;
-let prefix: string;
-let env: Record<string, string>;
 let gateway: GatewayProcess;
 const workers: Child[] = [];
 
 beforeAll(async () => {
-  emulator = await startEmulator({ paceMs: 0 });
-  admin = adminRedis();
-  prefix = testPrefix();
-  env = processEnv(emulator, REDIS_URL, prefix);
-  const [g, w] = await Promise.all([
-    startGatewayProcess('gateway', env),
-    startWorkerProcess('worker-1', env, REDIS_URL),
-  ]);
+  emulator = rig.emulator;
+  const [g, w] = await Promise.all([rig.gateway('gateway'), rig.worker('worker-1')]);
   gateway = g;
   workers.push(w);
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all([gateway, ...workers].map((c) => c?.stop()));
-  await emulator?.close();
-  await deletePrefix(admin, prefix);
-  admin.disconnect();
-}, 30_000);
-
 describe('the only worker killed mid-turn', () => {
   it('has its turn ended by the gateway with worker_lost within 30 s; a new worker runs the next turn', async () => {
-    onTestFailed(() => {
-      for (const child of [gateway, ...workers]) console.error(child.log());
-    });
+    rig.showLogsOnFailure();
     const client = await TestClient.connect(gateway.wsUrl);
     const conversationId = client.ready.conversationId;
     emulator.enqueue({
@@ -78,13 +53,13 @@ describe('the only worker killed mid-turn', () => {
       expect.objectContaining({ role: 'user', content: 'will you finish?' }),
     ]);
 
-    workers.push(await startWorkerProcess('worker-2', env, REDIS_URL));
+    workers.push(await rig.worker('worker-2'));
     emulator.reset();
     emulator.enqueue({ blocks: [{ text: 'Back again.' }] });
     const next = checkTurn(await client.chat('and now?', {}, 20_000));
     expect(next.end.stopReason).toBe('end_turn');
     expect(next.text).toBe('Back again.');
     await client.close();
-    expect(await admin.xlen(queueKeys(prefix).dead)).toBe(0);
+    expect(await rig.admin.xlen(queueKeys(rig.prefix).dead)).toBe(0);
   }, 90_000);
 });

@@ -1,41 +1,17 @@
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { type Emulator, startEmulator } from '../emulator/index.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkTurn } from '../helpers/invariants.ts';
 import { TestClient } from '../helpers/ws-client.ts';
-import { adminRedis, deletePrefix, eventually, REDIS_URL, testPrefix } from './fixture.ts';
-import {
-  type Child,
-  type GatewayProcess,
-  processEnv,
-  startGatewayProcess,
-  startWorkerProcess,
-} from './processes.ts';
+import { eventually } from './fixture.ts';
+import { type GatewayProcess, useProcessRig } from './processes.ts';
 
 // docs/protocol.md invariant 8: with no worker alive, a chat is refused with `unavailable`
 // or ends within 30 seconds; `/ready` says whether any worker is alive.
-let emulator: Emulator;
-let admin: Redis;
-let prefix: string;
-let env: Record<string, string>;
+const rig = useProcessRig();
 let gateway: GatewayProcess;
-const children: Child[] = [];
 
 beforeAll(async () => {
-  emulator = await startEmulator({ paceMs: 0 });
-  admin = adminRedis();
-  prefix = testPrefix();
-  env = processEnv(emulator, REDIS_URL, prefix);
-  gateway = await startGatewayProcess('gateway', env);
-  children.push(gateway);
+  gateway = await rig.gateway('gateway');
 }, 60_000);
-
-afterAll(async () => {
-  await Promise.all(children.map((c) => c.stop()));
-  await emulator?.close();
-  await deletePrefix(admin, prefix);
-  admin.disconnect();
-}, 30_000);
 
 const ready = () =>
   fetch(`${gateway.url}/ready`).then(async (r) => ({
@@ -45,9 +21,7 @@ const ready = () =>
 
 describe('a gateway with no worker alive', () => {
   it('is not ready and refuses a chat at once; with a worker both work', async () => {
-    onTestFailed(() => {
-      for (const child of children) console.error(child.log());
-    });
+    rig.showLogsOnFailure();
     const before = await ready();
     expect(before.status).toBe(503);
     expect(before.body.reason).toMatch(/no worker/i);
@@ -63,10 +37,9 @@ describe('a gateway with no worker alive', () => {
     ).then((r) => r.json());
     expect(history).toMatchObject({ messages: [] });
 
-    const worker = await startWorkerProcess('worker', env, REDIS_URL);
-    children.push(worker);
+    const worker = await rig.worker('worker');
     await eventually(async () => (await ready()).status === 200, 10_000, '/ready 200');
-    emulator.enqueue({ blocks: [{ text: 'Here.' }] });
+    rig.emulator.enqueue({ blocks: [{ text: 'Here.' }] });
     expect(checkTurn(await client.chat('anyone?')).text).toBe('Here.');
 
     // The worker dies; a chat slips in while it still counts as alive: nobody takes the

@@ -1,46 +1,27 @@
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { type Emulator, startEmulator } from '../emulator/index.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Emulator } from '../emulator/index.ts';
 import { checkTurn } from '../helpers/invariants.ts';
 import { TestClient } from '../helpers/ws-client.ts';
-import { eventually, testPrefix } from './fixture.ts';
-import {
-  type Child,
-  type GatewayProcess,
-  OwnRedis,
-  processEnv,
-  startGatewayProcess,
-  startWorkerProcess,
-} from './processes.ts';
+import { eventually } from './fixture.ts';
+import { type GatewayProcess, type OwnRedis, useProcessRig } from './processes.ts';
 
 // This test stops and restarts Redis, so it runs its own redis-server on a free port.
+const rig = useProcessRig({ ownRedis: true });
 let emulator: Emulator;
 let redis: OwnRedis;
 let gateway: GatewayProcess;
-let worker: Child;
 
 beforeAll(async () => {
-  emulator = await startEmulator({ paceMs: 0 });
-  redis = await OwnRedis.start();
-  const env = processEnv(emulator, redis.url, testPrefix());
-  [gateway, worker] = await Promise.all([
-    startGatewayProcess('gateway', env),
-    startWorkerProcess('worker', env, redis.url),
-  ]);
+  emulator = rig.emulator;
+  redis = rig.redis!;
+  [gateway] = await Promise.all([rig.gateway('gateway'), rig.worker('worker')]);
 }, 60_000);
-
-afterAll(async () => {
-  await Promise.all([gateway?.stop(), worker?.stop()]);
-  await emulator?.close();
-  await redis?.close();
-}, 30_000);
 
 const readyStatus = () => fetch(`${gateway.url}/ready`).then((r) => r.status);
 
 describe('Redis restarted mid-turn', () => {
   it('keeps the gateway up, refuses chats with unavailable, ends the running turn, then recovers', async () => {
-    onTestFailed(() => {
-      for (const child of [gateway, worker]) console.error(child.log());
-    });
+    rig.showLogsOnFailure();
     expect(await readyStatus()).toBe(200);
     const watcher = await TestClient.connect(gateway.wsUrl);
     const conversationId = watcher.ready.conversationId;

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import type { Emulator } from '../emulator/index.ts';
-import { eventually } from './fixture.ts';
+import { afterAll, beforeAll, onTestFailed } from 'vitest';
+import { type Emulator, startEmulator } from '../emulator/index.ts';
+import { adminRedis, deletePrefix, eventually, REDIS_URL, testPrefix } from './fixture.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -242,4 +243,79 @@ export class OwnRedis {
     await this.#server?.kill();
     rmSync(this.#dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * What a multi-process test stands on: the emulator, a Redis (the shared one under a key
+ * prefix of its own, or with `ownRedis` a redis-server the test may stop, freeze or empty),
+ * an admin connection to it, and every process it starts through the rig. Set up before
+ * the file's tests and torn down after them.
+ */
+export class ProcessRig {
+  emulator!: Emulator;
+  admin!: Redis;
+  redisUrl = REDIS_URL;
+  /** The rig's own redis-server, with `ownRedis`. */
+  redis: OwnRedis | undefined;
+  /** Environment of every process the rig starts. */
+  env: Record<string, string> = {};
+  readonly #children: Child[] = [];
+  #prefix = testPrefix();
+
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  async start(options: { ownRedis?: boolean; env?: Record<string, string> }): Promise<void> {
+    this.emulator = await startEmulator({ paceMs: 0 });
+    if (options.ownRedis) {
+      this.redis = await OwnRedis.start();
+      this.redisUrl = this.redis.url;
+      this.admin = new Redis(this.redisUrl, { maxRetriesPerRequest: 1 });
+      this.admin.on('error', () => {}); // the test stops this Redis on purpose
+    } else {
+      this.admin = adminRedis();
+    }
+    this.env = processEnv(this.emulator, this.redisUrl, this.#prefix, options.env);
+  }
+
+  /** A gateway process (RUN_WORKER=false), stopped with the rig. */
+  async gateway(name: string): Promise<GatewayProcess> {
+    return this.#keep(await startGatewayProcess(name, this.env));
+  }
+
+  /** A worker process, stopped with the rig. */
+  async worker(name: string): Promise<Child> {
+    return this.#keep(await startWorkerProcess(name, this.env, this.redisUrl));
+  }
+
+  /** Prints the output of every process the rig started if the current test fails. */
+  showLogsOnFailure(): void {
+    onTestFailed(() => {
+      for (const child of this.#children) console.error(child.log());
+    });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#children.map((c) => c.stop()));
+    await this.emulator?.close();
+    if (!this.redis && this.admin) await deletePrefix(this.admin, this.#prefix);
+    this.admin?.disconnect();
+    await this.redis?.close();
+  }
+
+  #keep<T extends Child>(child: T): T {
+    this.#children.push(child);
+    return child;
+  }
+}
+
+/** A ProcessRig set up before the file's tests and torn down after them. */
+export function useProcessRig(
+  options: { ownRedis?: boolean; env?: Record<string, string> } = {},
+): ProcessRig {
+  const rig = new ProcessRig();
+  beforeAll(() => rig.start(options), 60_000);
+  afterAll(() => rig.stop(), 30_000);
+  return rig;
 }

@@ -1,50 +1,32 @@
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { queueKeys } from '../../src/redis/keys.ts';
-import { type Emulator, startEmulator } from '../emulator/index.ts';
+import type { Emulator } from '../emulator/index.ts';
 import { checkTurn } from '../helpers/invariants.ts';
 import { TestClient } from '../helpers/ws-client.ts';
-import { adminRedis, deletePrefix, eventually, REDIS_URL, testPrefix } from './fixture.ts';
-import {
-  type Child,
-  type GatewayProcess,
-  processEnv,
-  startGatewayProcess,
-  startWorkerProcess,
-} from './processes.ts';
+import { eventually } from './fixture.ts';
+import { type Child, type GatewayProcess, useProcessRig } from './processes.ts';
 
+const rig = useProcessRig();
 let emulator: Emulator;
-let admin: Redis;
-let prefix: string;
 let gateway: GatewayProcess;
 let workers: Child[];
 
 beforeAll(async () => {
-  emulator = await startEmulator({ paceMs: 0 });
-  admin = adminRedis();
-  prefix = testPrefix();
-  const env = processEnv(emulator, REDIS_URL, prefix);
+  emulator = rig.emulator;
   [gateway, ...workers] = await Promise.all([
-    startGatewayProcess('gateway', env),
-    startWorkerProcess('worker-1', env, REDIS_URL),
-    startWorkerProcess('worker-2', env, REDIS_URL),
+    rig.gateway('gateway'),
+    rig.worker('worker-1'),
+    rig.worker('worker-2'),
   ]);
 }, 60_000);
-
-afterAll(async () => {
-  await Promise.all([gateway, ...workers].map((c) => c?.stop()));
-  await emulator?.close();
-  await deletePrefix(admin, prefix);
-  admin.disconnect();
-}, 30_000);
 
 /** The worker process whose consumer holds the one pending job (consumer names carry the pid). */
 async function workerRunningTheJob(): Promise<Child> {
   const pending = await eventually(
     async () => {
-      const entries = (await admin.call(
+      const entries = (await rig.admin.call(
         'XPENDING',
-        queueKeys(prefix).jobs,
+        queueKeys(rig.prefix).jobs,
         'workers',
         '-',
         '+',
@@ -62,9 +44,7 @@ async function workerRunningTheJob(): Promise<Child> {
 
 describe('a worker killed mid-turn', () => {
   it('ends the turn with worker_lost within 30 s, stores the user message once, and the next turn works', async () => {
-    onTestFailed(() => {
-      for (const child of [gateway, ...workers]) console.error(child.log());
-    });
+    rig.showLogsOnFailure();
     const client = await TestClient.connect(gateway.wsUrl);
     const conversationId = client.ready.conversationId;
     emulator.enqueue({
@@ -105,6 +85,6 @@ describe('a worker killed mid-turn', () => {
     expect(roles[0]).toBe('user');
     expect(roles.at(-1)).toBe('user');
     await client.close();
-    expect(await admin.xlen(queueKeys(prefix).dead)).toBe(0);
+    expect(await rig.admin.xlen(queueKeys(rig.prefix).dead)).toBe(0);
   }, 60_000);
 });
