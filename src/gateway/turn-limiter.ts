@@ -30,19 +30,20 @@ export class UserTurnLimiter {
    * Returns what undoes the reservation if the turn never starts.
    */
   async watch(userId: string, conversationId: string, turnId: string): Promise<() => void> {
-    const sink: FrameSink = {
-      deliver: ({ frame }: PublishedFrame) => {
-        if (frame.type === 'turn-end' && frame.turnId === turnId) {
-          this.release(userId, turnId);
-          this.#hub.remove(conversationId, sink);
-        }
-      },
-    };
-    await this.#hub.add(conversationId, sink);
-    return () => {
+    const done = () => {
       this.release(userId, turnId);
       this.#hub.remove(conversationId, sink);
     };
+    const sink: FrameSink = {
+      deliver: ({ frame }: PublishedFrame) => {
+        if (frame.type === 'turn-end' && frame.turnId === turnId) done();
+      },
+      // Frames were lost, the turn-end perhaps among them: counting the turn on forever
+      // would lock the user out; at worst they run one turn too many for a while.
+      reset: done,
+    };
+    await this.#hub.add(conversationId, sink);
+    return done;
   }
 
   release(userId: string, turnId: string): void {

@@ -2,6 +2,8 @@ import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PublishedFrame } from '../../src/bus/frame-bus.ts';
 import { RedisFrameBus } from '../../src/bus/redis-frame-bus.ts';
+import { SubscriptionHub } from '../../src/gateway/hub.ts';
+import { UserTurnLimiter } from '../../src/gateway/turn-limiter.ts';
 import type { TurnEvent } from '../../src/protocol/frames.ts';
 import type { RedisConnections } from '../../src/redis/connection.ts';
 import { conversationKeys } from '../../src/redis/keys.ts';
@@ -186,6 +188,21 @@ describe('redis frame bus', () => {
     await eventually(() => received.length === 4, 5_000, 'what the log still has');
     expect(resets).toEqual([8]);
     expect(seqs(received)).toEqual([1, 9, 10, 11]);
+  });
+
+  it("frees a user's running turn when its turn-end was among the frames lost", async () => {
+    const a = await process('gw-a', { retainedFrames: 3 });
+    const b = await process('gw-b');
+    const limiter = new UserTurnLimiter(new SubscriptionHub(b), 1);
+    expect(limiter.tryAcquire('u', 't1')).toBe(true);
+    await limiter.watch('u', 'c1', 't1');
+    await a.startTurn('c1', 't1', start);
+    await killConnection(admin, 'gw-b-frames');
+    // While B is away t1 ends and t2 runs on: the log no longer holds t1's turn-end.
+    await a.publish('c1', 't1', end);
+    await a.startTurn('c1', 't2', start);
+    for (let i = 0; i < 5; i++) await a.publish('c1', 't2', token(`${i}`));
+    await eventually(() => limiter.running('u') === 0, 5_000, 'the turn freed');
   });
 
   it('fills a gap in the live frames from the log', async () => {
