@@ -108,10 +108,10 @@ export interface TurnFailure {
 }
 
 /**
- * The last frames of a turn that cannot go on (no worker will run it, its worker died, its
- * store lost it): one `error` unless the turn sent one already (`error` undefined), then
- * `turn-end` with stopReason `error` and the text its tokens carried so far
- * (docs/protocol.md, invariants 2 and 5).
+ * The last frames of a turn ended from outside its worker, where nothing tells how it ran:
+ * one `error` unless the turn sent one already (`error` undefined), then `turn-end` with
+ * stopReason `error`, no usage, and the text its tokens carried so far (docs/protocol.md,
+ * invariants 2 and 5).
  */
 export function failureEvents(
   error: TurnFailure | undefined,

@@ -2,7 +2,7 @@ import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messa
 import type { Logger } from 'pino';
 import type { ChatModels } from '../agent/chat-models.ts';
 import { asProtocolError, type RunnerOptions, runTurn } from '../agent/runner.ts';
-import { type FrameBus, failureEvents, type TurnFailure } from '../bus/frame-bus.ts';
+import type { FrameBus, TurnFailure } from '../bus/frame-bus.ts';
 import type { Metrics } from '../metrics.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
@@ -39,7 +39,7 @@ export type TurnEnding =
 export type EndResult = 'ended' | 'taken over';
 
 /** What a turn has sent so far, for its `turn-end`; `startedAt` on performance.now(). */
-export interface TurnProgress {
+interface TurnProgress {
   text: string;
   errorSent: boolean;
   readonly startedAt: number;
@@ -51,7 +51,7 @@ const ZERO_USAGE: Usage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
  * The one owner of a turn's life, whatever the transport: it starts (turn-start, then the
  * job), runs (in a worker: the agent's events become frames) and ends turns. Every way a
  * turn ends (done, error, cancel, step limit, a dependency failing, a job that could not
- * be queued, a lost worker, no worker) goes through {@link Turns.end}: the turn's messages
+ * be queued, a lost worker, no worker) goes through one end: the turn's messages
  * are committed once, then its `error` (if any) and `turn-end` are published, so whoever
  * sees `turn-end` finds the turn in history.
  */
@@ -78,7 +78,7 @@ export class Turns {
       await this.#d.queue.enqueue(job);
     } catch (error) {
       this.#log(job).error({ err: error }, 'could not queue the turn');
-      await this.end(job, progress(performance.now()), {
+      await this.#end(job, progress(performance.now()), {
         kind: 'failed',
         failure: {
           code: 'unavailable',
@@ -129,7 +129,7 @@ export class Turns {
           return;
         }
         if (event.type === 'token') {
-          if (sent.text === '') metrics?.firstTokenSeconds.observe(secondsSince(sent.startedAt));
+          if (sent.text === '') metrics?.firstTokenSeconds.observe(elapsedMs(sent) / 1000);
           sent.text += event.text;
         } else if (event.type === 'error') {
           sent.errorSent = true;
@@ -155,7 +155,7 @@ export class Turns {
     }
     // Throws when even the ending cannot be stored and published (Redis is down): the queue
     // then leaves the job unacknowledged, and a reclaimer ends the turn once Redis answers.
-    await this.end(job, sent, ending);
+    await this.#end(job, sent, ending);
   }
 
   /**
@@ -199,7 +199,7 @@ export class Turns {
             message: 'The process running this turn stopped; the turn was ended. Send it again.',
             retryable: true,
           };
-    const result = await this.end(job, sent, { kind: 'failed', failure });
+    const result = await this.#end(job, sent, { kind: 'failed', failure });
     if (result === 'taken over') log.info('the turn had ended already');
   }
 
@@ -207,7 +207,7 @@ export class Turns {
    * The end of every turn: commits its messages (the user message at least, exactly once),
    * then publishes its `error` (unless sent) and its `turn-end`.
    */
-  async end(job: TurnJob, sent: TurnProgress, ending: TurnEnding): Promise<EndResult> {
+  async #end(job: TurnJob, sent: TurnProgress, ending: TurnEnding): Promise<EndResult> {
     const log = this.#log(job);
     let stopReason: StopReason = 'error';
     let usage = ZERO_USAGE;
@@ -236,23 +236,16 @@ export class Turns {
         log.warn({ err: e }, 'could not store the user message'),
       );
     }
+    const turnEnd: TurnEvent = {
+      type: 'turn-end',
+      stopReason,
+      text: sent.text,
+      usage,
+      durationMs: Math.round(elapsedMs(sent)),
+      model: this.#model(job).id,
+    };
     const events: TurnEvent[] =
-      stopReason === 'error' && failure
-        ? failureEvents(sent.errorSent ? undefined : failure, {
-            text: sent.text,
-            model: this.#model(job).id,
-            durationMs: Math.round(elapsedMs(sent)),
-          })
-        : [
-            {
-              type: 'turn-end',
-              stopReason,
-              text: sent.text,
-              usage,
-              durationMs: Math.round(elapsedMs(sent)),
-              model: this.#model(job).id,
-            },
-          ];
+      failure && !sent.errorSent ? [{ type: 'error', ...failure }, turnEnd] : [turnEnd];
     for (const event of events) {
       if (!(await this.#d.bus.publish(job.conversationId, job.turnId, event))) return 'taken over';
     }
@@ -281,8 +274,4 @@ function progress(startedAt: number): TurnProgress {
 
 function elapsedMs(sent: TurnProgress): number {
   return Math.max(0, performance.now() - sent.startedAt);
-}
-
-function secondsSince(start: number): number {
-  return (performance.now() - start) / 1000;
 }
