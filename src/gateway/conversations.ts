@@ -6,7 +6,7 @@ import { ProtocolError } from '../protocol/errors.ts';
 import type { HistoryMessage } from '../protocol/frames.ts';
 import type { JobQueue } from '../queue/job-queue.ts';
 import type { ConversationMeta, HistoryStore, StoredMessage } from '../store/history-store.ts';
-import { ConversationIds } from './conversation-ids.ts';
+import { ConversationIds, type IdOwner } from './conversation-ids.ts';
 
 /**
  * Access to conversations for gateways (WebSocket and REST alike): who may see what,
@@ -37,36 +37,34 @@ export class Conversations {
     fresh?: string,
   ): Promise<ConversationMeta | undefined> {
     const meta = await this.#store.get(conversationId);
-    if (!meta) {
-      const owner = (await this.#store.deleted(conversationId))
-        ? 'unknown'
-        : conversationId === fresh
-          ? 'caller'
-          : await this.ids.ownerOf(conversationId, userId);
-      switch (owner) {
-        case 'caller':
-          return undefined;
-        case 'another user':
-          throw new ProtocolError(
-            'forbidden',
-            `Conversation ${conversationId} belongs to another user.`,
-          );
-        case 'unknown':
-          throw new ProtocolError(
-            'not_found',
-            `No conversation ${conversationId} (it never existed, was deleted, expired, or its data was lost).`,
-          );
-        default:
-          return assertNever(owner);
-      }
+    const owner: IdOwner = meta
+      ? meta.owner === userId
+        ? 'caller'
+        : 'another user'
+      : await this.#ownerOfUnstored(conversationId, userId, fresh);
+    switch (owner) {
+      case 'caller':
+        return meta;
+      case 'another user':
+        throw new ProtocolError(
+          'forbidden',
+          `Conversation ${conversationId} belongs to another user.`,
+        );
+      case 'unknown':
+        throw new ProtocolError(
+          'not_found',
+          `No conversation ${conversationId} (it never existed, was deleted, expired, or its data was lost).`,
+        );
+      default:
+        return assertNever(owner);
     }
-    if (meta.owner !== userId) {
-      throw new ProtocolError(
-        'forbidden',
-        `Conversation ${conversationId} belongs to another user.`,
-      );
-    }
-    return meta;
+  }
+
+  /** Whose a conversation with nothing stored is: a deleted one is nobody's. */
+  async #ownerOfUnstored(conversationId: string, userId: string, fresh?: string): Promise<IdOwner> {
+    if (await this.#store.deleted(conversationId)) return 'unknown';
+    if (conversationId === fresh) return 'caller';
+    return this.ids.ownerOf(conversationId, userId);
   }
 
   async history(conversationId: string, limit?: number): Promise<HistoryMessage[]> {
