@@ -260,6 +260,8 @@ export class LiveChannels {
   async #logLost(channel: Channel): Promise<void> {
     const { conversationId } = channel;
     this.#log.warn({ conversationId, lastSeq: channel.lastSeq }, 'frame log lost; resetting');
+    // Read first, so that the ending, the reset and the new log reach listeners together.
+    const log = await this.#frames.after(conversationId, 0);
     const turn = channel.turn;
     if (turn) {
       const events = failureEvents(
@@ -277,7 +279,6 @@ export class LiveChannels {
         );
       }
     }
-    const log = await this.#frames.after(conversationId, 0);
     channel.lastSeq = 0;
     channel.turn = null;
     for (const trouble of channel.listeners.values()) trouble?.reset(0);
