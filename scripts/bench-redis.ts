@@ -100,6 +100,7 @@ async function benchBus(publisher: RedisConnections, subscriber: RedisConnection
       await bus.startTurn(id, 't1', {
         type: 'turn-start',
         model: 'm',
+        agent: 'default',
         userMessage: { content: 'go' },
       });
       for (let i = 0; i < perConversation; i++) {

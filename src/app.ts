@@ -7,9 +7,10 @@ import type { Tracer } from '@opentelemetry/api';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ChatModels } from './agent/chat-models.ts';
-import { createAgentGraph } from './agent/graph.ts';
-import { BUILTIN_TOOLS } from './agent/tools/index.ts';
 import { TurnWorker } from './agent/turn-worker.ts';
+import { AgentCatalog } from './agents/catalog.ts';
+import { createRunnableAgents } from './agents/runtime.ts';
+import { loadToolSources, type ToolSources } from './agents/tool-sources.ts';
 import { type Backends, createBackends } from './backends.ts';
 import type { Config } from './config/config.ts';
 import { markRoutesPublic, registerAccess } from './gateway/access.ts';
@@ -74,29 +75,49 @@ export function watchLostTurns(queue: JobQueue, turns: Turns): void {
   queue.watchLost((job, why) => turns.endLost(job, why));
 }
 
-/** Builds the worker that runs turns taken from the queue. */
-export function createWorker(
+/** A worker and the tool sources it holds open (MCP servers, databases). */
+export interface Worker {
+  readonly worker: TurnWorker;
+  readonly sources: ToolSources;
+}
+
+/**
+ * Builds the worker that runs turns taken from the queue: every tool source, then every
+ * agent of the catalog. A bad tool module, skill, MCP file or agent throws a ConfigError.
+ */
+export async function createWorker(
   config: Config,
   log: Logger,
-  deps: { queue: JobQueue; turns: Turns; models: ChatModels; tracer?: Tracer },
-) {
-  const graph = createAgentGraph({
-    models: deps.models,
-    tools: BUILTIN_TOOLS,
-    systemPrompt: config.agent.systemPrompt,
-    maxSteps: config.agent.maxSteps,
-    maxContextTokens: config.agent.maxContextTokens,
-    ...(deps.tracer ? { tracer: deps.tracer } : {}),
-  });
-  return new TurnWorker({
-    queue: deps.queue,
-    turns: deps.turns,
-    graph,
-    maxSteps: config.agent.maxSteps,
-    log: log.child({ component: 'worker' }),
-    logStreamEvents: config.log.streamEvents,
-    ...(deps.tracer ? { tracer: deps.tracer } : {}),
-  });
+  deps: { queue: JobQueue; turns: Turns; models: ChatModels; agents: AgentCatalog; tracer?: Tracer },
+): Promise<Worker> {
+  const sources = await loadToolSources(config, log);
+  try {
+    const agents = await createRunnableAgents(deps.agents, {
+      config,
+      models: deps.models,
+      sources,
+      log,
+      ...(deps.tracer ? { tracer: deps.tracer } : {}),
+    });
+    const worker = new TurnWorker({
+      queue: deps.queue,
+      turns: deps.turns,
+      agents,
+      log: log.child({ component: 'worker' }),
+      logStreamEvents: config.log.streamEvents,
+      ...(deps.tracer ? { tracer: deps.tracer } : {}),
+    });
+    return { worker, sources };
+  } catch (error) {
+    await sources.close();
+    throw error;
+  }
+}
+
+/** `/ready`'s details of a process that runs turns: its MCP servers, when it has any. */
+export function workerDetails(worker: Worker | undefined): Record<string, unknown> {
+  const mcp = worker?.sources.mcp;
+  return mcp ? { mcpServers: mcp.status() } : {};
 }
 
 /**
@@ -114,10 +135,27 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
   const telemetry = createTelemetry(config.otelEndpoint);
   const turns = createTurns(backends, models, log, metrics);
   watchLostTurns(backends.queue, turns);
-  const worker = config.runWorker
-    ? createWorker(config, log, { queue: backends.queue, turns, models, tracer: telemetry.tracer })
-    : undefined;
-  await worker?.start();
+  let agents: AgentCatalog;
+  let worker: Worker | undefined;
+  try {
+    agents = await AgentCatalog.load(config.agent.agentsFile, models);
+    worker = config.runWorker
+      ? await createWorker(config, log, {
+          queue: backends.queue,
+          turns,
+          models,
+          agents,
+          tracer: telemetry.tracer,
+        })
+      : undefined;
+    await worker?.worker.start();
+  } catch (error) {
+    await worker?.sources.close();
+    await backends.close();
+    clients.destroy();
+    await telemetry.shutdown();
+    throw error;
+  }
 
   const hub = new SubscriptionHub(backends.bus);
   const conversations = new Conversations({
@@ -144,6 +182,7 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
   const admission = new ChatAdmission({
     ...backends,
     models,
+    agents,
     conversations,
     limiter: new UserTurnLimiter(hub, config.limits.maxTurnsPerUser),
     turns,
@@ -152,6 +191,7 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
     bus: backends.bus,
     hub,
     models,
+    agents,
     conversations,
     admission,
     limits: config.limits,
@@ -168,6 +208,7 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
         throw new Error('No worker is alive to run turns (start one with `npm run worker`).');
       }
     },
+    details: () => workerDetails(worker),
   });
   // The web page is public: it takes its token from its own URL and sends it on the upgrade.
   await app.register(async (scope) => {
@@ -177,6 +218,7 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
 
   app.addHook('onClose', async () => {
     await backends.close();
+    await worker?.sources.close();
     clients.destroy();
     await telemetry.shutdown();
   });

@@ -1,12 +1,12 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
-import { configFromProcess } from './config/from-process.ts';
+import { configFromProcess, orExitOnConfigError } from './config/from-process.ts';
 import { listenOrExit } from './listen-problem.ts';
 import { createLogger } from './logger.ts';
 
 const config = configFromProcess();
 const log = createLogger(config);
-const app = await buildApp(config, log);
+const app = await orExitOnConfigError(() => buildApp(config, log));
 
 if (!config.auth.enabled) {
   log.warn(

@@ -1,7 +1,8 @@
 import closeWithGrace from 'close-with-grace';
-import { createModels, createTurns, createWorker, watchLostTurns } from './app.ts';
+import { createModels, createTurns, createWorker, watchLostTurns, workerDetails } from './app.ts';
+import { AgentCatalog } from './agents/catalog.ts';
 import { createBackends } from './backends.ts';
-import { configFromProcess } from './config/from-process.ts';
+import { configFromProcess, orExitOnConfigError } from './config/from-process.ts';
 import { listenOrExit } from './listen-problem.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -26,12 +27,15 @@ const { clients, models } = createModels(config, log);
 const metrics = createMetrics();
 const telemetry = createTelemetry(config.otelEndpoint);
 const turns = createTurns(backends, models, log, metrics);
-const worker = createWorker(config, log, {
-  queue: backends.queue,
-  turns,
-  models,
-  tracer: telemetry.tracer,
-});
+const worker = await orExitOnConfigError(async () =>
+  createWorker(config, log, {
+    queue: backends.queue,
+    turns,
+    models,
+    agents: await AgentCatalog.load(config.agent.agentsFile, models),
+    tracer: telemetry.tracer,
+  }),
+);
 watchLostTurns(backends.queue, turns);
 // Ready while Redis answers: a worker needs nothing else to take and run turns.
 const port = config.workerMetricsPort;
@@ -43,6 +47,7 @@ const http =
         app: buildWorkerApp(config, log, {
           metrics: metrics.registry,
           checkReady: () => backends.ping(),
+          details: () => workerDetails(worker),
         }),
       };
 
@@ -51,13 +56,14 @@ const http =
 async function close(): Promise<void> {
   await http?.app.close();
   await backends.close();
+  await worker.sources.close();
   clients.destroy();
   await telemetry.shutdown();
 }
 
 closeWithGrace({ delay: 20_000 }, async ({ signal, err }) => {
   if (err) log.error({ err }, 'closing after an error');
-  else log.info({ signal, running: worker.runningTurns }, 'worker shutting down');
+  else log.info({ signal, running: worker.worker.runningTurns }, 'worker shutting down');
   await close();
 });
 
@@ -75,7 +81,7 @@ if (http) {
   );
 }
 
-await worker.start();
+await worker.worker.start();
 log.info(
   {
     models: config.bedrock.models.map((m) => m.id),

@@ -1,6 +1,7 @@
 import type { BaseMessage } from '@langchain/core/messages';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModels, createTurns, createWorker } from '../src/app.ts';
+import { AgentCatalog } from '../src/agents/catalog.ts';
 import { createBackends } from '../src/backends.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { createLogger } from '../src/logger.ts';
@@ -37,7 +38,13 @@ describe.each([
     const backends = await createBackends(config, log);
     const { clients, models } = createModels(config, log);
     const turns = createTurns(backends, models, log);
-    const worker = createWorker(config, log, { queue: backends.queue, turns, models });
+    const agents = await AgentCatalog.load(undefined, models);
+    const { worker, sources } = await createWorker(config, log, {
+      queue: backends.queue,
+      turns,
+      models,
+      agents,
+    });
     await worker.start();
 
     const conversationId = `c_close_${Date.now()}`;
@@ -66,6 +73,7 @@ describe.each([
     const started = await backends.bus.startTurn(conversationId, turnId, {
       type: 'turn-start',
       model,
+      agent: 'default',
       userMessage: { content: 'answer while we close' },
     });
     expect(started).toBeDefined();
@@ -80,11 +88,13 @@ describe.each([
       userId: 'anonymous',
       content: 'answer while we close',
       model,
+      agent: 'default',
       acceptedAt: now,
     });
     await eventually(() => frames.some((f) => f.type === 'token'), 5_000, 'the first token');
 
     await backends.close();
+    await sources.close();
     clients.destroy();
 
     expect(frames.filter((f) => f.type === 'error')).toEqual([]);

@@ -1,3 +1,4 @@
+import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { AIMessage, BaseMessage } from '@langchain/core/messages';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import type { StructuredToolInterface } from '@langchain/core/tools';
@@ -32,4 +33,9 @@ export interface ChatModels {
     tools: readonly StructuredToolInterface[],
     config: RunnableConfig,
   ): Promise<AIMessage>;
+  /**
+   * A LangChain chat model for a user's own graph, which binds its tools itself. Its
+   * failures leave as ProtocolErrors, as `invoke`'s do.
+   */
+  chatModel(entry: ChatModelInfo): BaseChatModel;
 }

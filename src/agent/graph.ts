@@ -1,5 +1,10 @@
 import { dispatchCustomEvent } from '@langchain/core/callbacks/dispatch';
-import { AIMessage, SystemMessage, type ToolMessage } from '@langchain/core/messages';
+import {
+  AIMessage,
+  type BaseMessage,
+  SystemMessage,
+  type ToolMessage,
+} from '@langchain/core/messages';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import type { StructuredToolInterface } from '@langchain/core/tools';
 import { Annotation, END, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph';
@@ -8,6 +13,7 @@ import { ProtocolError } from '../protocol/errors.ts';
 import type { ChatModelInfo, ChatModels } from './chat-models.ts';
 import { repairConversation, trimToBudget } from './context.ts';
 import {
+  OWN_TOOL_RUN_TAG,
   TOOL_END_EVENT,
   TOOL_START_EVENT,
   type ToolEndData,
@@ -16,7 +22,11 @@ import {
 
 export interface AgentOptions {
   readonly models: ChatModels;
-  readonly tools: readonly StructuredToolInterface[];
+  /**
+   * The tools offered for the conversation as it stands: a skill loaded in it (by this turn
+   * or an earlier one) adds its tools. Only offered tools run.
+   */
+  readonly toolsFor: (messages: readonly BaseMessage[]) => readonly StructuredToolInterface[];
   readonly systemPrompt: string;
   readonly maxSteps: number;
   readonly maxContextTokens: number;
@@ -45,7 +55,6 @@ export interface TurnConfigurable {
  */
 export function createAgentGraph(options: AgentOptions) {
   const system = new SystemMessage(options.systemPrompt);
-  const toolsByName = new Map(options.tools.map((t) => [t.name, t]));
 
   const tracer = options.tracer ?? trace.getTracer('agentgate');
 
@@ -66,7 +75,8 @@ export function createAgentGraph(options: AgentOptions) {
       traceContext,
     );
     try {
-      const reply = await options.models.invoke(model, [system, ...context], options.tools, config);
+      const tools = options.toolsFor(state.messages);
+      const reply = await options.models.invoke(model, [system, ...context], tools, config);
       const usage = reply.usage_metadata;
       if (usage) {
         span.setAttributes({
@@ -88,6 +98,8 @@ export function createAgentGraph(options: AgentOptions) {
     const last = state.messages.at(-1) as AIMessage;
     const { traceContext } = config.configurable as TurnConfigurable;
     const results: ToolMessage[] = [];
+    const offered = new Map(options.toolsFor(state.messages).map((t) => [t.name, t]));
+    const own = { ...config, tags: [...(config.tags ?? []), OWN_TOOL_RUN_TAG] };
     for (const call of last.tool_calls ?? []) {
       config.signal?.throwIfAborted();
       const toolCallId = call.id ?? `call_${results.length}`;
@@ -95,12 +107,12 @@ export function createAgentGraph(options: AgentOptions) {
       await dispatchCustomEvent(TOOL_START_EVENT, { toolCallId, name: call.name, input }, config);
       const started = performance.now();
       const span = tracer.startSpan(`tool ${call.name}`, {}, traceContext);
-      const tool = toolsByName.get(call.name);
+      const tool = offered.get(call.name);
       let output: string;
       let isError = false;
       try {
         if (!tool) throw new Error(`Unknown tool "${call.name}".`);
-        const result: unknown = await tool.invoke(input, config);
+        const result: unknown = await tool.invoke(input, own);
         output = typeof result === 'string' ? result : JSON.stringify(result);
       } catch (error) {
         if (config.signal?.aborted) throw error;

@@ -1,11 +1,22 @@
-import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messages';
+import {
+  AIMessage,
+  type BaseMessage,
+  isBaseMessage,
+  type ToolCall,
+  ToolMessage,
+} from '@langchain/core/messages';
 import type { StreamEvent } from '@langchain/core/tracers/log_stream';
 import { MAX_TOOL_OUTPUT_BYTES, type TurnEvent, type Usage } from '../protocol/frames.ts';
-import { type ContentPieces, contentPieces } from './content.ts';
+import { type ContentPieces, contentPieces, textOf } from './content.ts';
 
-/** Custom events the agent's tool node dispatches around each tool call. */
+/** Custom events the agent's own tool node dispatches around each tool call. */
 export const TOOL_START_EVENT = 'agentgate.tool-start';
 export const TOOL_END_EVENT = 'agentgate.tool-end';
+/**
+ * Tag of the tool runs of the agent's own tool node: their frames come from its custom
+ * events, so their `on_tool_*` events are not read a second time.
+ */
+export const OWN_TOOL_RUN_TAG = 'agentgate:own-tool-run';
 
 export interface ToolStartData {
   toolCallId: string;
@@ -18,11 +29,23 @@ export interface ToolEndData extends ToolStartData {
   durationMs: number;
 }
 
+/** A tool run of another graph (a prebuilt ToolNode, say), tied to the model's call. */
+interface ForeignRun {
+  readonly call: ToolStartData;
+  readonly startedAt: number;
+}
+
 /**
  * Turns LangChain's v2 event stream into protocol turn events. Text comes from stream
  * chunks; for a model call (run id) that streamed nothing, the text of its end event is
  * sent instead, once. It also keeps what the turn frames and the history commit need:
  * all text sent, usage summed over model calls, the completed messages, the stop reason.
+ *
+ * Tool frames come from whatever graph runs: the agent's own tool node says when a call
+ * starts and ends (custom events); the tools of any other graph (LangGraph's ToolNode
+ * included) are read from their `on_tool_*` events and tied to the model's tool call by
+ * name and input, so `toolCallId` is the model's own. A call that ran no tool (an input
+ * its schema refused, an unknown tool) is known by the tool message a node returned.
  */
 export class TurnNormalizer {
   /** Concatenation of every `token` text sent: `turn-end.text` by construction. */
@@ -33,6 +56,11 @@ export class TurnNormalizer {
   /** Bedrock's stop reason of the last completed model call. */
   lastStopReason: string | undefined;
   readonly #streamedRuns = new Set<string>();
+  /** Tool calls the model asked for that have no `tool-start` yet, by id. */
+  readonly #waiting = new Map<string, ToolStartData>();
+  /** Tool calls with a `tool-start` and no `tool-end` yet. */
+  readonly #open = new Set<string>();
+  readonly #foreignRuns = new Map<string, ForeignRun>();
   /** Length of `text` when the last model call completed: what follows has no message yet. */
   #settled = 0;
 
@@ -59,6 +87,13 @@ export class TurnNormalizer {
       }
       case 'on_custom_event':
         return this.#custom(event.name, event.data);
+      case 'on_tool_start':
+        return event.tags?.includes(OWN_TOOL_RUN_TAG) ? [] : this.#foreignStart(event);
+      case 'on_tool_end':
+      case 'on_tool_error':
+        return this.#foreignEnd(event);
+      case 'on_chain_end':
+        return this.#unstartedResults(event.data.output);
       default:
         return [];
     }
@@ -86,6 +121,9 @@ export class TurnNormalizer {
       | { stopReason?: string; messageStop?: { stopReason?: string } }
       | undefined;
     this.lastStopReason = meta?.stopReason ?? meta?.messageStop?.stopReason;
+    for (const call of output.tool_calls ?? []) {
+      if (call.id) this.#waiting.set(call.id, toStartData(call));
+    }
     this.completed.push(
       new AIMessage({
         content: output.content,
@@ -97,28 +135,108 @@ export class TurnNormalizer {
   }
 
   #custom(name: string, data: unknown): TurnEvent[] {
-    if (name === TOOL_START_EVENT) {
-      const d = data as ToolStartData;
-      return [{ type: 'tool-start', toolCallId: d.toolCallId, name: d.name, input: d.input }];
-    }
-    if (name === TOOL_END_EVENT) {
-      const d = data as ToolEndData;
-      this.completed.push(toolResultMessage(d));
-      const output = truncateUtf8(d.output, MAX_TOOL_OUTPUT_BYTES);
-      return [
-        {
-          type: 'tool-end',
-          toolCallId: d.toolCallId,
-          name: d.name,
-          output,
-          ...(output.length < d.output.length ? { truncated: true as const } : {}),
-          isError: d.isError,
-          durationMs: d.durationMs,
-        },
-      ];
-    }
+    if (name === TOOL_START_EVENT) return this.#start(data as ToolStartData);
+    if (name === TOOL_END_EVENT) return this.#end(data as ToolEndData);
     return [];
   }
+
+  #start(call: ToolStartData): TurnEvent[] {
+    this.#waiting.delete(call.toolCallId);
+    this.#open.add(call.toolCallId);
+    return [{ type: 'tool-start', toolCallId: call.toolCallId, name: call.name, input: call.input }];
+  }
+
+  /** `inHistory`: false for a tool run no model call asked for (no result message then). */
+  #end(end: ToolEndData, inHistory = true): TurnEvent[] {
+    if (!this.#open.delete(end.toolCallId)) return [];
+    if (inHistory) this.completed.push(toolResultMessage(end));
+    const output = truncateUtf8(end.output, MAX_TOOL_OUTPUT_BYTES);
+    return [
+      {
+        type: 'tool-end',
+        toolCallId: end.toolCallId,
+        name: end.name,
+        output,
+        ...(output.length < end.output.length ? { truncated: true as const } : {}),
+        isError: end.isError,
+        durationMs: end.durationMs,
+      },
+    ];
+  }
+
+  /** A tool another graph runs: the model's waiting call of that name, same input first. */
+  #foreignStart(event: StreamEvent): TurnEvent[] {
+    const input = asInput((event.data as { input?: unknown }).input);
+    const same = [...this.#waiting.values()].filter((c) => c.name === event.name);
+    const call =
+      same.find((c) => stableJson(c.input) === stableJson(input)) ??
+      same[0] ??
+      // A tool a node ran on its own, not at the model's request: shown, not in history.
+      { toolCallId: event.run_id, name: event.name, input };
+    this.#foreignRuns.set(event.run_id, { call, startedAt: performance.now() });
+    return this.#start(call);
+  }
+
+  #foreignEnd(event: StreamEvent): TurnEvent[] {
+    const run = this.#foreignRuns.get(event.run_id);
+    if (!run) return [];
+    this.#foreignRuns.delete(event.run_id);
+    const data = event.data as { output?: unknown; error?: unknown };
+    const durationMs = Math.round(performance.now() - run.startedAt);
+    if (event.event === 'on_tool_error') {
+      const message = data.error instanceof Error ? data.error.message : String(data.error);
+      return this.#end({ ...run.call, output: `Error: ${message}`, isError: true, durationMs });
+    }
+    return this.#end(
+      { ...run.call, ...toolOutput(data.output), durationMs },
+      run.call.toolCallId !== event.run_id,
+    );
+  }
+
+  /** Tool messages a node returned for calls that never started a tool run. */
+  #unstartedResults(output: unknown): TurnEvent[] {
+    if (this.#waiting.size === 0) return [];
+    const messages = (output as { messages?: unknown } | undefined)?.messages ?? output;
+    if (!Array.isArray(messages)) return [];
+    const events: TurnEvent[] = [];
+    for (const message of messages) {
+      if (!ToolMessage.isInstance(message)) continue;
+      const call = this.#waiting.get(message.tool_call_id);
+      if (!call) continue;
+      events.push(
+        ...this.#start(call),
+        ...this.#end({ ...call, ...toolOutput(message), durationMs: 0 }),
+      );
+    }
+    return events;
+  }
+}
+
+function toStartData(call: ToolCall): ToolStartData {
+  return { toolCallId: call.id ?? '', name: call.name, input: asInput(call.args) };
+}
+
+function asInput(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : { input: value };
+}
+
+/** What a tool returned, as the frame and the model see it. */
+function toolOutput(output: unknown): { output: string; isError: boolean } {
+  if (isBaseMessage(output) && ToolMessage.isInstance(output)) {
+    return { output: textOf(output.content), isError: output.status === 'error' };
+  }
+  return { output: typeof output === 'string' ? output : JSON.stringify(output), isError: false };
+}
+
+/** JSON with sorted keys: the same input however its keys were ordered. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
 }
 
 /** The history message of a finished tool call: its whole output, never the cut one. */

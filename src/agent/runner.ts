@@ -1,14 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import { AIMessage, type BaseMessage, type HumanMessage } from '@langchain/core/messages';
+import type { Runnable } from '@langchain/core/runnables';
+import { GraphRecursionError } from '@langchain/langgraph';
 import { context, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { errorBody, ProtocolError } from '../protocol/errors.ts';
 import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
 import type { ChatModelInfo } from './chat-models.ts';
-import type { AgentGraph, TurnConfigurable } from './graph.ts';
+import { repairConversation } from './context.ts';
+import type { TurnConfigurable } from './graph.ts';
 import { TurnNormalizer } from './normalizer.ts';
 
+/**
+ * What runs a turn: a compiled LangGraph graph that takes `{messages}` (the agent's own
+ * tool-calling loop, or a user's graph), and the most steps it may take.
+ */
+export interface TurnAgent {
+  readonly id: string;
+  readonly graph: Pick<Runnable, 'streamEvents'>;
+  readonly recursionLimit: number;
+}
+
 export interface TurnInput {
+  readonly agent: TurnAgent;
   readonly model: ChatModelInfo;
   /** The stored conversation before this turn. */
   readonly history: readonly BaseMessage[];
@@ -29,8 +43,6 @@ export interface TurnOutcome {
 }
 
 export interface RunnerOptions {
-  readonly graph: AgentGraph;
-  readonly maxSteps: number;
   readonly log: Logger;
   readonly logStreamEvents: boolean;
   /** Spans of turns (here), model and tool calls (in the graph); a no-op tracer by default. */
@@ -50,6 +62,7 @@ export async function* runTurn(
   const span = (options.tracer ?? trace.getTracer('agentgate')).startSpan('agentgate.turn', {
     attributes: {
       'agentgate.model': input.model.id,
+      'agentgate.agent': input.agent.id,
       'agentgate.conversation_id': input.ids?.conversationId ?? '',
       'agentgate.turn_id': input.ids?.turnId ?? '',
     },
@@ -60,13 +73,15 @@ export async function* runTurn(
       model: input.model,
       traceContext: trace.setSpan(context.active(), span),
     };
-    const events = options.graph.streamEvents(
-      { messages: [...input.history, input.userMessage] },
+    const events = input.agent.graph.streamEvents(
+      // Repaired once for any graph (the own loop repairs each model call again, after
+      // its tools): a turn that ended early may have left a tool call unanswered.
+      { messages: repairConversation([...input.history, input.userMessage]) },
       {
         version: 'v2',
         signal: input.signal,
         configurable,
-        recursionLimit: options.maxSteps * 2 + 2,
+        recursionLimit: input.agent.recursionLimit,
       },
     );
     for await (const event of events) {
@@ -79,6 +94,10 @@ export async function* runTurn(
   } catch (error) {
     if (input.signal.aborted) {
       stopReason = 'cancelled';
+    } else if (error instanceof GraphRecursionError) {
+      // A user's graph that went on past its step limit (the own loop stops before it).
+      options.log.warn({ agent: input.agent.id }, 'the graph reached its recursion limit');
+      stopReason = 'step_limit';
     } else {
       const failure = asProtocolError(error, options.log);
       yield { type: 'error', ...errorBody(failure) };

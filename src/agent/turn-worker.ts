@@ -1,8 +1,7 @@
 import type { JobQueue, TurnJob } from '../queue/job-queue.ts';
-import type { Turns } from '../turns/turns.ts';
-import type { RunnerOptions } from './runner.ts';
+import type { TurnRunner, Turns } from '../turns/turns.ts';
 
-export interface TurnWorkerOptions extends RunnerOptions {
+export interface TurnWorkerOptions extends TurnRunner {
   readonly queue: JobQueue;
   readonly turns: Turns;
 }

@@ -114,6 +114,7 @@ const VARIABLES = {
   MAX_AGENT_STEPS: { schema: int(1), default: '8' },
   SYSTEM_PROMPT: { schema: z.string(), default: DEFAULT_SYSTEM_PROMPT },
   MAX_CONTEXT_TOKENS: { schema: int(1000), default: '100000' },
+  AGENTS_FILE: { schema: z.string().min(1) },
   AUTH_API_KEYS: { schema: apiKeys, secret: true },
   AUTH_JWT_SECRET: {
     schema: z.string().min(16, { error: 'at least 16 characters' }),
@@ -171,6 +172,8 @@ export interface Config {
     readonly maxSteps: number;
     readonly systemPrompt: string;
     readonly maxContextTokens: number;
+    /** AGENTS_FILE: the agents offered; undefined: the one default agent. */
+    readonly agentsFile: string | undefined;
   };
   readonly auth: {
     readonly enabled: boolean;
@@ -289,6 +292,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxSteps: v.MAX_AGENT_STEPS,
       systemPrompt: v.SYSTEM_PROMPT,
       maxContextTokens: v.MAX_CONTEXT_TOKENS,
+      agentsFile: v.AGENTS_FILE,
     },
     auth: {
       enabled: authEnabled,

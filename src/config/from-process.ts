@@ -15,3 +15,17 @@ export function configFromProcess(): Config {
     process.exit(1);
   }
 }
+
+/**
+ * Start-up work that reads files named by the configuration (agents, tool modules, skills,
+ * MCP servers): a ConfigError it throws ends the process as a bad variable does.
+ */
+export async function orExitOnConfigError<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`agentgate: ${error.message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,4 +1,5 @@
 import type { ChatModels } from '../agent/chat-models.ts';
+import type { AgentCatalog } from '../agents/catalog.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { ChatFrame } from '../protocol/frames.ts';
 import type { JobQueue } from '../queue/job-queue.ts';
@@ -10,6 +11,7 @@ import type { UserTurnLimiter } from './turn-limiter.ts';
 
 export interface ChatAdmissionDeps {
   readonly models: ChatModels;
+  readonly agents: AgentCatalog;
   readonly conversations: Conversations;
   readonly store: HistoryStore;
   readonly queue: JobQueue;
@@ -27,8 +29,8 @@ export interface ChatTarget {
 }
 
 /**
- * Decides whether a chat becomes a turn, in the gateway that received it: a known model,
- * a conversation the user may use, a worker alive, the user under their turn limit, and no
+ * Decides whether a chat becomes a turn, in the gateway that received it: a known model
+ * and agent, a conversation the user may use, a worker alive, the user under their turn limit, and no
  * turn running in the conversation. Nothing is stored or started for a refused chat but
  * the conversation itself. The turn then belongs to {@link Turns}.
  */
@@ -41,9 +43,14 @@ export class ChatAdmission {
 
   /** Admits and starts the turn, or throws the ProtocolError that refuses the chat. */
   async admit(userId: string, frame: ChatFrame, target: ChatTarget): Promise<void> {
-    const { models, conversations, store, queue, limiter, turns } = this.#d;
-    const model = models.find(frame.model);
-    if (!model) {
+    const { models, agents, conversations, store, queue, limiter, turns } = this.#d;
+    if (frame.agent !== undefined && !agents.find(frame.agent)) {
+      throw new ProtocolError(
+        'unknown_agent',
+        `Unknown agent "${frame.agent}"; use one of ready.agents (${agents.definitions.map((a) => a.id).join(', ')}).`,
+      );
+    }
+    if (frame.model !== undefined && !models.find(frame.model)) {
       throw new ProtocolError(
         'unknown_model',
         `Unknown model "${frame.model}"; use one of ready.models.`,
@@ -51,6 +58,11 @@ export class ChatAdmission {
     }
     const { conversationId } = target;
     const meta = await conversations.access(userId, conversationId, target.fresh);
+    // The conversation's agent unless the chat names one; one gone from the file: the default.
+    const agent = agents.find(frame.agent ?? meta?.agent) ?? agents.default;
+    // A graph agent runs the model it was built with; the own loop takes the chat's choice.
+    const chosen = agent.graph === undefined ? (frame.model ?? agent.model) : agent.model;
+    const model = models.find(chosen) ?? models.default;
     if (!(await queue.workersAlive())) {
       throw new ProtocolError(
         'unavailable',
@@ -64,6 +76,7 @@ export class ChatAdmission {
         owner: userId,
         model: model.id,
         title: frame.content.slice(0, 80),
+        agent: agent.id,
         createdAt: now,
         updatedAt: now,
       });
@@ -85,6 +98,7 @@ export class ChatAdmission {
         userId,
         content: frame.content,
         model: model.id,
+        agent: agent.id,
         ...(frame.requestId !== undefined ? { requestId: frame.requestId } : {}),
         acceptedAt: new Date().toISOString(),
       });

@@ -6,6 +6,11 @@ export interface ProbeDeps {
   readonly metrics: Registry;
   /** Throws, with a reason a person can act on, when the process cannot do its work. */
   readonly checkReady: () => Promise<void>;
+  /**
+   * What `/ready` shows beside its status: the state of parts that may fail without making
+   * the process unready (an MCP server that did not start, say).
+   */
+  readonly details?: () => Record<string, unknown>;
 }
 
 /** Probes answer without a token; every other route needs one when auth is on. */
@@ -20,11 +25,15 @@ export function registerProbeRoutes(app: FastifyInstance, deps: ProbeDeps): void
   app.get('/health', PUBLIC, async () => ({ status: 'ok' }));
 
   app.get('/ready', PUBLIC, async (_request, reply) => {
+    const details = deps.details?.();
+    const shown = details && Object.keys(details).length > 0 ? { details } : {};
     try {
       await deps.checkReady();
-      return { status: 'ready' };
+      return { status: 'ready', ...shown };
     } catch (error) {
-      return reply.code(503).send({ status: 'unavailable', reason: (error as Error).message });
+      return reply
+        .code(503)
+        .send({ status: 'unavailable', reason: (error as Error).message, ...shown });
     }
   });
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ChatModels } from '../agent/chat-models.ts';
+import type { AgentCatalog } from '../agents/catalog.ts';
 import { assertNever } from '../assert-never.ts';
 import type { FrameBus, PublishedFrame } from '../bus/frame-bus.ts';
 import type { Config } from '../config/config.ts';
@@ -31,6 +32,7 @@ export interface SessionDeps {
   readonly bus: FrameBus;
   readonly hub: SubscriptionHub;
   readonly models: ChatModels;
+  readonly agents: AgentCatalog;
   readonly conversations: Conversations;
   readonly admission: ChatAdmission;
   readonly limits: Config['limits'];
@@ -99,6 +101,7 @@ export class Session {
         region: m.region,
         default: i === 0,
       })),
+      agents: this.#deps.agents.info(),
       limits: {
         maxFrameBytes: this.#deps.limits.maxFrameBytes,
         maxContentChars: MAX_CONTENT_CHARS,

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   replay_gap: { status: 409, retryable: false },
   turn_in_progress: { status: 409, retryable: true },
   unknown_model: { status: 400, retryable: false },
+  unknown_agent: { status: 400, retryable: false },
   aws_credentials_missing: {
     status: 502,
     retryable: false,

@@ -20,6 +20,7 @@ export const ChatFrame = z.object({
   content: z.string().min(1).max(MAX_CONTENT_CHARS),
   conversationId: id.optional(),
   model: z.string().min(1).max(2048).optional(),
+  agent: z.string().min(1).max(64).optional(),
   requestId: requestId.optional(),
 });
 export const SubscribeFrame = z.object({
@@ -81,6 +82,8 @@ export const TurnStartFrame = z.object({
   type: z.literal('turn-start'),
   ...turnFields,
   model: z.string(),
+  /** The agent that runs the turn. */
+  agent: z.string(),
   requestId: requestId.optional(),
   userMessage: z.object({ content: z.string() }),
 });
@@ -148,6 +151,11 @@ export const ModelInfo = z.object({
   region: z.string(),
   default: z.boolean(),
 });
+export const AgentInfo = z.object({
+  id: z.string(),
+  description: z.string(),
+  default: z.boolean(),
+});
 export const ReadyFrame = z.object({
   type: z.literal('ready'),
   protocol: z.literal(PROTOCOL_VERSION),
@@ -155,6 +163,7 @@ export const ReadyFrame = z.object({
   userId: z.string(),
   conversationId: id,
   models: z.array(ModelInfo),
+  agents: z.array(AgentInfo).min(1),
   limits: z.object({ maxFrameBytes: z.number().int(), maxContentChars: z.number().int() }),
 });
 export const SubscribedFrame = z.object({
@@ -199,3 +208,4 @@ export const ServerFrame = z.union([
 ]);
 export type ServerFrame = z.infer<typeof ServerFrame>;
 export type ModelInfo = z.infer<typeof ModelInfo>;
+export type AgentInfo = z.infer<typeof AgentInfo>;

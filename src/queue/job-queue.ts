@@ -12,6 +12,8 @@ export const TurnJob = z
     content: z.string(),
     /** Model entry id, as configured. */
     model: z.string(),
+    /** Agent id, as configured. */
+    agent: z.string(),
     requestId: z.string().optional(),
     /** When the gateway accepted the chat (ISO 8601). */
     acceptedAt: z.string(),

@@ -12,7 +12,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 -- What is left of an earlier conversation with this id must not leak into the new one.
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('HSET', KEYS[1], 'id', ARGV[2], 'owner', ARGV[3], 'model', ARGV[4], 'title', ARGV[5],
-  'createdAt', ARGV[6], 'updatedAt', ARGV[7])
+  'createdAt', ARGV[6], 'updatedAt', ARGV[7], 'agent', ARGV[8])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 `);

@@ -8,6 +8,8 @@ export interface ConversationMeta {
   readonly title: string;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** The agent its first turn ran; later chats that name none get it. */
+  readonly agent?: string;
 }
 
 export interface StoredMessage {

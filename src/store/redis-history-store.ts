@@ -39,7 +39,16 @@ export class RedisHistoryStore implements HistoryStore {
       CREATE_CONVERSATION.run(
         this.#redis,
         [k.meta, k.messages, k.turns],
-        [this.#ttl, meta.id, meta.owner, meta.model, meta.title, meta.createdAt, meta.updatedAt],
+        [
+          this.#ttl,
+          meta.id,
+          meta.owner,
+          meta.model,
+          meta.title,
+          meta.createdAt,
+          meta.updatedAt,
+          meta.agent ?? '',
+        ],
       ),
     );
     return created === 1;
@@ -70,6 +79,7 @@ export class RedisHistoryStore implements HistoryStore {
       title: hash.title ?? '',
       createdAt: hash.createdAt ?? '',
       updatedAt: hash.updatedAt ?? '',
+      ...(hash.agent ? { agent: hash.agent } : {}),
     };
   }
 

@@ -1,7 +1,7 @@
 import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messages';
 import type { Logger } from 'pino';
 import type { ChatModels } from '../agent/chat-models.ts';
-import { asProtocolError, type RunnerOptions, runTurn } from '../agent/runner.ts';
+import { asProtocolError, type RunnerOptions, runTurn, type TurnAgent } from '../agent/runner.ts';
 import type { FrameBus, TurnFailure } from '../bus/frame-bus.ts';
 import type { Metrics } from '../metrics.ts';
 import { ProtocolError } from '../protocol/errors.ts';
@@ -34,6 +34,11 @@ export type TurnEnding =
       /** Undefined when the turn sent its `error` already. */
       readonly failure: TurnFailure | undefined;
     };
+
+/** How this process runs turns: the runner's options and the agents it has. */
+export interface TurnRunner extends RunnerOptions {
+  readonly agents: { get(id: string): TurnAgent | undefined };
+}
 
 /** `taken over`: another process ended the turn first (its worker was taken for lost). */
 export type EndResult = 'ended' | 'taken over';
@@ -70,6 +75,7 @@ export class Turns {
     const started = await this.#d.bus.startTurn(job.conversationId, job.turnId, {
       type: 'turn-start',
       model: job.model,
+      agent: job.agent,
       ...(job.requestId !== undefined ? { requestId: job.requestId } : {}),
       userMessage: { content: job.content },
     });
@@ -94,7 +100,7 @@ export class Turns {
    * Runs a job's turn in this process: the agent's events are published as frames, then the
    * turn ends. `signal` aborts on cancel (the model call stops too).
    */
-  async run(job: TurnJob, signal: AbortSignal, runner: RunnerOptions): Promise<void> {
+  async run(job: TurnJob, signal: AbortSignal, runner: TurnRunner): Promise<void> {
     const { bus, store, metrics } = this.#d;
     const log = this.#log(job);
     const sent = progress(performance.now());
@@ -105,10 +111,18 @@ export class Turns {
     let ending: TurnEnding;
     let turn: ReturnType<typeof runTurn> | undefined;
     try {
+      const agent = runner.agents.get(job.agent);
+      if (!agent) {
+        throw new ProtocolError(
+          'unknown_agent',
+          `This worker has no agent "${job.agent}": its AGENTS_FILE differs from the gateway's.`,
+        );
+      }
       const history = (await store.messages(job.conversationId)).map((m) => m.message);
       turn = runTurn(
         { ...runner, log },
         {
+          agent,
           model: this.#model(job),
           history,
           userMessage: new HumanMessage(job.content),
@@ -136,17 +150,20 @@ export class Turns {
         }
       }
     } catch (error) {
-      // The store or the bus failed; the agent's own failures arrive as events.
+      // The store or the bus failed (the agent's own failures arrive as events), or the
+      // worker lacks the job's agent.
       controller.abort();
       await turn
         ?.return(undefined as never)
         .catch((e: unknown) => log.debug({ err: e }, 'the aborted turn failed as it stopped'));
       const failure = asProtocolError(
-        new ProtocolError(
-          'unavailable',
-          'A dependency failed during the turn; its answer was not stored.',
-          { cause: error },
-        ),
+        error instanceof ProtocolError
+          ? error
+          : new ProtocolError(
+              'unavailable',
+              'A dependency failed during the turn; its answer was not stored.',
+              { cause: error },
+            ),
         log,
       );
       ending = { kind: 'failed', failure };

@@ -31,7 +31,7 @@ it('cuts a tool output over 16 KiB in tool-end and flags it, but gives the model
   });
   const graph = createAgentGraph({
     models,
-    tools: [dump],
+    toolsFor: () => [dump],
     systemPrompt: 'test',
     maxSteps: 4,
     maxContextTokens: 100_000,
@@ -42,8 +42,9 @@ it('cuts a tool output over 16 KiB in tool-end and flags it, but gives the model
   );
   const events: TurnEvent[] = [];
   const turn = runTurn(
-    { graph, maxSteps: 4, log, logStreamEvents: false },
+    { log, logStreamEvents: false },
     {
+      agent: { id: 'test', graph, recursionLimit: 10 },
       model: models.default,
       history: [],
       userMessage: new HumanMessage('dump it'),

@@ -50,7 +50,7 @@ async function redisHarness(): Promise<Harness> {
 }
 
 const start = (content = 'hi') =>
-  ({ type: 'turn-start', model: 'm1', userMessage: { content } }) as const;
+  ({ type: 'turn-start', model: 'm1', agent: 'default', userMessage: { content } }) as const;
 const token = (text: string): TurnEvent => ({ type: 'token', text });
 const end = (text = ''): TurnEvent => ({
   type: 'turn-end',

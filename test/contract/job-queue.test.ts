@@ -61,6 +61,7 @@ const job = (turnId: string, conversationId = `c_${turnId}`): TurnJob => ({
   userId: 'ada',
   content: `question ${turnId}`,
   model: 'm1',
+  agent: 'default',
   acceptedAt: new Date().toISOString(),
 });
 
@@ -69,6 +70,7 @@ async function submit(h: Harness, j: TurnJob): Promise<void> {
   await h.bus.startTurn(j.conversationId, j.turnId, {
     type: 'turn-start',
     model: j.model,
+    agent: j.agent,
     userMessage: { content: j.content },
   });
   await h.gateway.enqueue(j);

@@ -72,6 +72,7 @@ const job = (turnId: string): TurnJob => ({
   userId: 'ada',
   content: `question ${turnId}`,
   model: 'm1',
+  agent: 'default',
   acceptedAt: new Date().toISOString(),
 });
 
@@ -79,6 +80,7 @@ async function submit(j: TurnJob): Promise<void> {
   await bus.startTurn(j.conversationId, j.turnId, {
     type: 'turn-start',
     model: j.model,
+    agent: j.agent,
     userMessage: { content: j.content },
   });
   await gateway().enqueue(j);

@@ -28,13 +28,14 @@ afterAll(async () => {
 });
 
 const unavailable = { code: 'unavailable', retryable: true };
-const start = { type: 'turn-start', model: 'm', userMessage: { content: 'x' } } as const;
+const start = { type: 'turn-start', model: 'm', agent: 'default', userMessage: { content: 'x' } } as const;
 const job = {
   turnId: 't',
   conversationId: 'c',
   userId: 'u',
   content: 'x',
   model: 'm',
+  agent: 'default',
   acceptedAt: '',
 };
 

@@ -82,6 +82,22 @@ export class BedrockModels implements ChatModels {
     }
   }
 
+  chatModel(entry: ModelEntry): ChatBedrockConverse {
+    const streaming = this.isStreaming(entry);
+    const chat = new ProtocolChatBedrockConverse(
+      {
+        model: entry.modelId,
+        region: entry.region,
+        client: this.#clients.get(entry.region),
+        streaming,
+        streamUsage: true,
+      },
+      { model: entry.id, region: entry.region },
+    );
+    chat.disableStreaming = !streaming;
+    return chat;
+  }
+
   #bound(entry: ModelEntry, streaming: boolean, tools: readonly StructuredToolInterface[]) {
     const key = `${streaming ? 'stream' : 'converse'}:${entry.id}`;
     let chat = this.#chatModels.get(key);
@@ -99,6 +115,42 @@ export class BedrockModels implements ChatModels {
       this.#chatModels.set(key, chat);
     }
     return tools.length > 0 ? chat.bindTools([...tools]) : chat;
+  }
+}
+
+/** ChatBedrockConverse whose failures leave as protocol errors: what users' graphs get. */
+class ProtocolChatBedrockConverse extends ChatBedrockConverse {
+  readonly #where: { model: string; region: string };
+
+  constructor(
+    fields: ConstructorParameters<typeof ChatBedrockConverse>[0],
+    where: { model: string; region: string },
+  ) {
+    super(fields);
+    this.#where = where;
+  }
+
+  override async _generate(...args: Parameters<ChatBedrockConverse['_generate']>) {
+    try {
+      return await super._generate(...args);
+    } catch (error) {
+      throw this.#mapped(error, args[1]);
+    }
+  }
+
+  override async *_streamResponseChunks(
+    ...args: Parameters<ChatBedrockConverse['_streamResponseChunks']>
+  ) {
+    try {
+      yield* super._streamResponseChunks(...args);
+    } catch (error) {
+      throw this.#mapped(error, args[1]);
+    }
+  }
+
+  #mapped(error: unknown, options: { signal?: AbortSignal } | undefined): unknown {
+    if (isAbortError(error) || options?.signal?.aborted) return error;
+    return toProtocolError(error, this.#where);
   }
 }
 

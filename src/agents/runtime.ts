@@ -1,0 +1,165 @@
+import { pathToFileURL } from 'node:url';
+import type { BaseMessage } from '@langchain/core/messages';
+import type { StructuredToolInterface } from '@langchain/core/tools';
+import type { Tracer } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import type { ChatModels } from '../agent/chat-models.ts';
+import { createAgentGraph } from '../agent/graph.ts';
+import type { TurnAgent } from '../agent/runner.ts';
+import { type Config, ConfigError } from '../config/config.ts';
+import { LOAD_SKILL, loadedSkills } from '../skills/load-skill.ts';
+import { skillsPrompt } from '../skills/skills.ts';
+import type { AgentDefinition } from './agents-file.ts';
+import type { AgentCatalog } from './catalog.ts';
+import type { GraphFactory } from './graph-module.ts';
+import type { ToolSources } from './tool-sources.ts';
+
+/** An agent ready to run turns in this process. */
+export interface RunnableAgent extends TurnAgent {
+  /** Tools that need a person's approval before they run (`approve`). */
+  readonly approve: ReadonlySet<string>;
+}
+
+export interface RuntimeDeps {
+  readonly config: Config;
+  readonly models: ChatModels;
+  readonly sources: ToolSources;
+  readonly log: Logger;
+  readonly tracer?: Tracer;
+}
+
+/**
+ * Builds every agent of the catalog: its tools, skills and MCP servers checked against
+ * what this process has, its graph made (the own loop) or loaded (`graph:`). Problems stop
+ * start-up together, each naming the agent and the field.
+ */
+export async function createRunnableAgents(
+  catalog: AgentCatalog,
+  deps: RuntimeDeps,
+): Promise<Map<string, RunnableAgent>> {
+  const problems: string[] = [];
+  const agents = new Map<string, RunnableAgent>();
+  for (const definition of catalog.definitions) {
+    const problem = (field: string, message: string) =>
+      problems.push(`${catalog.where(definition, field)}: ${message}`);
+    const tools = agentTools(definition, deps.sources, problem);
+    const approve = new Set(definition.approve ?? []);
+    for (const name of approve) {
+      if (!deps.sources.tools.has(name)) problem('approve', `no tool is named "${name}"`);
+    }
+    const recursionLimit = (definition.maxSteps ?? deps.config.agent.maxSteps) * 2 + 2;
+    const graph =
+      definition.graphModule === undefined
+        ? ownLoop(definition, tools, deps, problem)
+        : await userGraph(definition, tools, deps, problem);
+    if (graph) agents.set(definition.id, { id: definition.id, graph, recursionLimit, approve });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return agents;
+}
+
+/** The tools an agent is always offered: what it lists, else every tool no skill brings. */
+function agentTools(
+  definition: AgentDefinition,
+  sources: ToolSources,
+  problem: (field: string, message: string) => void,
+): StructuredToolInterface[] {
+  const servers = sources.mcp?.status() ?? {};
+  for (const server of definition.mcpServers ?? []) {
+    if (!(server in servers)) problem('mcpServers', `no MCP server is named "${server}"`);
+  }
+  const fromServers = (names: readonly string[]) => sources.mcp?.tools(names) ?? [];
+  if (definition.tools !== undefined) {
+    const listed = definition.tools.flatMap((name) => {
+      const found = sources.tools.get(name);
+      if (found) return [found.tool];
+      // A tool of an MCP server that failed to start: the agent works without it.
+      const server = name.split('__')[0]!;
+      if (name.includes('__') && servers[server]?.state !== 'ready' && server in servers) return [];
+      problem('tools', `no tool is named "${name}"`);
+      return [];
+    });
+    return unique([...listed, ...fromServers(definition.mcpServers ?? [])]);
+  }
+  const own = [...sources.tools.values()]
+    .filter(({ tool, source }) => !source.startsWith('MCP server ') && !sources.skillTools.has(tool.name))
+    .filter(({ tool }) => tool.name !== LOAD_SKILL)
+    .map(({ tool }) => tool);
+  return unique([...own, ...fromServers(definition.mcpServers ?? Object.keys(servers))]);
+}
+
+/** The gateway's own tool-calling loop, with the agent's skills disclosed as they load. */
+function ownLoop(
+  definition: AgentDefinition,
+  tools: StructuredToolInterface[],
+  deps: RuntimeDeps,
+  problem: (field: string, message: string) => void,
+) {
+  const { sources, config } = deps;
+  const skills = (definition.skills ?? sources.skills.map((s) => s.name)).flatMap((name) => {
+    const skill = sources.skills.find((s) => s.name === name);
+    if (!skill) problem('skills', `no skill is named "${name}" in SKILLS_DIR`);
+    return skill ? [skill] : [];
+  });
+  const loadSkill = sources.tools.get(LOAD_SKILL)?.tool;
+  const always = skills.length > 0 && loadSkill ? unique([...tools, loadSkill]) : tools;
+  const byName = (name: string) => sources.tools.get(name)?.tool;
+  const toolsFor = (messages: readonly BaseMessage[]) => {
+    const loaded = loadedSkills(messages);
+    const disclosed = skills
+      .filter((s) => loaded.has(s.name))
+      .flatMap((s) => s.tools.flatMap((name) => byName(name) ?? []));
+    return disclosed.length > 0 ? unique([...always, ...disclosed]) : always;
+  };
+  const prompt = definition.systemPrompt ?? config.agent.systemPrompt;
+  return createAgentGraph({
+    models: deps.models,
+    toolsFor,
+    systemPrompt: skills.length > 0 ? `${prompt}\n\n${skillsPrompt(skills)}` : prompt,
+    maxSteps: definition.maxSteps ?? config.agent.maxSteps,
+    maxContextTokens: config.agent.maxContextTokens,
+    toolTimeoutMs: config.tools.timeoutMs,
+    ...(deps.tracer ? { tracer: deps.tracer } : {}),
+  });
+}
+
+/** A user's compiled graph, or what their factory makes with the agent's model and tools. */
+async function userGraph(
+  definition: AgentDefinition,
+  tools: StructuredToolInterface[],
+  deps: RuntimeDeps,
+  problem: (field: string, message: string) => void,
+): Promise<TurnAgent['graph'] | undefined> {
+  const { path, exportName } = definition.graphModule!;
+  let exported: unknown;
+  try {
+    const module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    exported = module[exportName];
+  } catch (error) {
+    problem('graph', `${path} does not load: ${(error as Error).message}`);
+    return undefined;
+  }
+  try {
+    const model = deps.models.find(definition.model) ?? deps.models.default;
+    const graph =
+      typeof exported === 'function'
+        ? await (exported as GraphFactory)({ model: deps.models.chatModel(model), tools })
+        : exported;
+    if (isGraph(graph)) return graph;
+    problem(
+      'graph',
+      `${path} export "${exportName}" is ${exported === undefined ? 'missing' : 'not a compiled graph'} (export a compiled LangGraph graph, or a function that returns one)`,
+    );
+  } catch (error) {
+    problem('graph', `${path} export "${exportName}" failed: ${(error as Error).message}`);
+  }
+  return undefined;
+}
+
+function isGraph(value: unknown): value is TurnAgent['graph'] {
+  return typeof (value as { streamEvents?: unknown } | null)?.streamEvents === 'function';
+}
+
+function unique(tools: readonly StructuredToolInterface[]): StructuredToolInterface[] {
+  return [...new Map(tools.map((t) => [t.name, t])).values()];
+}
