@@ -86,6 +86,7 @@ export function createWorker(
     systemPrompt: config.agent.systemPrompt,
     maxSteps: config.agent.maxSteps,
     maxContextTokens: config.agent.maxContextTokens,
+    toolTimeoutMs: config.tools.timeoutMs,
     ...(deps.tracer ? { tracer: deps.tracer } : {}),
   });
   return new TurnWorker({
