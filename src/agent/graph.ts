@@ -10,6 +10,7 @@ import type { StructuredToolInterface } from '@langchain/core/tools';
 import { Annotation, END, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph';
 import { type Context, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import { ProtocolError } from '../protocol/errors.ts';
+import { runTool, type ToolRun, toolTimeout } from '../tools/run-tool.ts';
 import type { ChatModelInfo, ChatModels } from './chat-models.ts';
 import { repairConversation, trimToBudget } from './context.ts';
 import {
@@ -30,6 +31,8 @@ export interface AgentOptions {
   readonly systemPrompt: string;
   readonly maxSteps: number;
   readonly maxContextTokens: number;
+  /** TOOL_TIMEOUT_MS: how long a tool call may run unless its metadata says otherwise. */
+  readonly toolTimeoutMs: number;
   readonly tracer?: Tracer;
 }
 
@@ -108,17 +111,17 @@ export function createAgentGraph(options: AgentOptions) {
       const started = performance.now();
       const span = tracer.startSpan(`tool ${call.name}`, {}, traceContext);
       const tool = offered.get(call.name);
-      let output: string;
-      let isError = false;
+      let run: ToolRun;
       try {
-        if (!tool) throw new Error(`Unknown tool "${call.name}".`);
-        const result: unknown = await tool.invoke(input, own);
-        output = typeof result === 'string' ? result : JSON.stringify(result);
-      } catch (error) {
-        if (config.signal?.aborted) throw error;
-        isError = true;
-        output = `Error: ${(error as Error).message}`;
-        span.setStatus({ code: SpanStatusCode.ERROR, message: output.slice(0, 200) });
+        run = tool
+          ? await runTool(tool, input, {
+              timeoutMs: toolTimeout(tool, options.toolTimeoutMs),
+              config: own,
+            })
+          : { output: `Error: Unknown tool "${call.name}".`, isError: true };
+        if (run.isError) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: run.output.slice(0, 200) });
+        }
       } finally {
         span.end();
       }
@@ -126,8 +129,8 @@ export function createAgentGraph(options: AgentOptions) {
         toolCallId,
         name: call.name,
         input,
-        output,
-        isError,
+        output: run.output,
+        isError: run.isError,
         durationMs: Math.round(performance.now() - started),
       };
       await dispatchCustomEvent(TOOL_END_EVENT, end, config);

@@ -7,7 +7,7 @@ import { McpServers } from '../mcp/mcp-servers.ts';
 import { createLoadSkillTool } from '../skills/load-skill.ts';
 import { loadSkills, type Skill } from '../skills/skills.ts';
 import { createSqlTools } from '../skills/sql/sql-tools.ts';
-import { loadToolModules } from '../tools/modules.ts';
+import { loadToolModules, moduleSource } from '../tools/modules.ts';
 import { assembleTools, type ToolSource } from '../tools/toolbox.ts';
 
 /** The tools of the bundled SQL skill: made only when a skill names one of them. */
@@ -32,7 +32,7 @@ export interface ToolSources {
 export async function loadToolSources(config: Config, log: Logger): Promise<ToolSources> {
   const sources: ToolSource[] = [{ source: 'built-in', tools: BUILTIN_TOOLS }];
   for (const { module, tools } of await loadToolModules(config.tools.modules)) {
-    sources.push({ source: `module ${module}`, tools });
+    sources.push({ source: moduleSource(module), tools });
   }
   const skills = await loadSkills(config.skills.dir);
   const closers: (() => Promise<void>)[] = [];

@@ -12,6 +12,9 @@ export const DEFAULT_MODELS =
 export const DEFAULT_SYSTEM_PROMPT =
   'You are a helpful assistant. Use the tools you are given when they help; answer concisely.';
 
+/** Longest tool call allowed (TOOL_TIMEOUT_MS and a tool's `metadata.timeoutMs`): one hour. */
+export const MAX_TOOL_TIMEOUT_MS = 3_600_000;
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 // Each variable: a schema over its raw string, with what is accepted in words. Secrets are
@@ -115,6 +118,8 @@ const VARIABLES = {
   SYSTEM_PROMPT: { schema: z.string(), default: DEFAULT_SYSTEM_PROMPT },
   MAX_CONTEXT_TOKENS: { schema: int(1000), default: '100000' },
   AGENTS_FILE: { schema: z.string().min(1) },
+  TOOL_MODULES: { schema: list, default: '' },
+  TOOL_TIMEOUT_MS: { schema: int(1, MAX_TOOL_TIMEOUT_MS), default: '30000' },
   AUTH_API_KEYS: { schema: apiKeys, secret: true },
   AUTH_JWT_SECRET: {
     schema: z.string().min(16, { error: 'at least 16 characters' }),
@@ -174,6 +179,12 @@ export interface Config {
     readonly maxContextTokens: number;
     /** AGENTS_FILE: the agents offered; undefined: the one default agent. */
     readonly agentsFile: string | undefined;
+  };
+  readonly tools: {
+    /** TOOL_MODULES: paths (relative to the working directory) of modules of tools to load. */
+    readonly modules: readonly string[];
+    /** TOOL_TIMEOUT_MS: how long a tool call may run, unless its `metadata.timeoutMs` says. */
+    readonly timeoutMs: number;
   };
   readonly auth: {
     readonly enabled: boolean;
@@ -294,6 +305,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxContextTokens: v.MAX_CONTEXT_TOKENS,
       agentsFile: v.AGENTS_FILE,
     },
+    tools: { modules: v.TOOL_MODULES, timeoutMs: v.TOOL_TIMEOUT_MS },
     auth: {
       enabled: authEnabled,
       apiKeys,

@@ -35,6 +35,7 @@ it('cuts a tool output over 16 KiB in tool-end and flags it, but gives the model
     systemPrompt: 'test',
     maxSteps: 4,
     maxContextTokens: 100_000,
+    toolTimeoutMs: 30_000,
   });
   emulator.enqueue(
     { blocks: [{ toolUse: { name: 'dump', input: {}, toolUseId: 'd1' } }] },

@@ -87,6 +87,10 @@ describe('loadConfig defaults', () => {
     expect(config.otelEndpoint).toBeUndefined();
   });
 
+  it('loads no tool modules and gives a tool call 30 s', () => {
+    expect(config.tools).toEqual({ modules: [], timeoutMs: 30_000 });
+  });
+
   it('treats an empty value as unset', () => {
     const blank = loadConfig({ PORT: '', LOG_LEVEL: '', BEDROCK_MODEL_ARNS: '' });
     expect(blank.port).toBe(3000);
@@ -283,6 +287,25 @@ describe('loadConfig region', () => {
       BEDROCK_MODEL_ARNS: `${arn},${SONNET}`,
     });
     expect(config.bedrock.models.map((m) => m.region)).toEqual(['eu-central-1', 'us-west-2']);
+  });
+});
+
+describe('loadConfig tools', () => {
+  it('reads TOOL_MODULES as a list of paths and TOOL_TIMEOUT_MS in milliseconds', () => {
+    const config = loadConfig({
+      TOOL_MODULES: ' examples/tools/support-tickets.ts, ,/opt/tools/crm.mjs ',
+      TOOL_TIMEOUT_MS: '3600000',
+    });
+    expect(config.tools).toEqual({
+      modules: ['examples/tools/support-tickets.ts', '/opt/tools/crm.mjs'],
+      timeoutMs: 3_600_000,
+    });
+  });
+
+  it.each(['0', '-1', '1.5', '3600001', 'soon'])('refuses TOOL_TIMEOUT_MS=%s', (value) => {
+    expect(configError({ TOOL_TIMEOUT_MS: value }).problems).toEqual([
+      `TOOL_TIMEOUT_MS=${JSON.stringify(value)}: expected a whole number 1–3600000`,
+    ]);
   });
 });
 

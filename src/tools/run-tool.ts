@@ -1,0 +1,132 @@
+import type { RunnableConfig } from '@langchain/core/runnables';
+import type { StructuredToolInterface } from '@langchain/core/tools';
+import { Validator } from '@langchain/core/utils/json_schema';
+import { interopSafeParseAsync, isInteropZodSchema } from '@langchain/core/utils/types';
+import { agentgateMetadata } from './plugin.ts';
+
+/** What one tool call gave: the text the model receives, and whether it is an error. */
+export interface ToolRun {
+  output: string;
+  isError: boolean;
+}
+
+/** The timeout of a call of `tool`: its `metadata.timeoutMs`, else `defaultMs` (TOOL_TIMEOUT_MS). */
+export function toolTimeout(tool: StructuredToolInterface, defaultMs: number): number {
+  const { timeoutMs } = agentgateMetadata(tool);
+  return typeof timeoutMs === 'number' && Number.isInteger(timeoutMs) && timeoutMs > 0
+    ? timeoutMs
+    : defaultMs;
+}
+
+/**
+ * Runs one tool call for the model. Every way a call can fail (input that does not match
+ * the tool's schema, a throw, no answer within `timeoutMs`) gives an error result whose
+ * text the model reads, so the turn goes on and the model can try again or explain.
+ *
+ * The tool gets a signal that aborts when the turn is cancelled or the time is up; since a
+ * tool may ignore it, the call is also raced against that signal, and a late answer is
+ * dropped. A cancelled turn is never turned into a result: the abort is thrown on.
+ */
+export async function runTool(
+  tool: StructuredToolInterface,
+  input: Record<string, unknown>,
+  options: { timeoutMs: number; config: RunnableConfig },
+): Promise<ToolRun> {
+  const turn = options.config.signal;
+  let invalid: string | undefined;
+  try {
+    invalid = await validationProblem(tool, input);
+  } catch (error) {
+    invalid = `its schema cannot check it (${errorMessage(error)})`;
+  }
+  // Checked after validation, which may wait: a listener added to an aborted signal never runs.
+  turn?.throwIfAborted();
+  if (invalid) {
+    return { output: `Error: invalid input for tool "${tool.name}": ${invalid}`, isError: true };
+  }
+
+  const timeout = new AbortController();
+  const signal = turn ? AbortSignal.any([turn, timeout.signal]) : timeout.signal;
+  let onAbort = () => {};
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  const timer = setTimeout(() => timeout.abort(), options.timeoutMs);
+  // Started inside a promise so that a tool that throws synchronously is a rejection too.
+  const running = Promise.resolve().then(() => tool.invoke(input, { ...options.config, signal }));
+  // Whichever loses the race ends unobserved; its rejection is not an unhandled one.
+  running.catch(() => {});
+  stopped.catch(() => {});
+  try {
+    const result: unknown = await Promise.race([running, stopped]);
+    return { output: stringify(result), isError: false };
+  } catch (error) {
+    if (turn?.aborted) throw error;
+    if (timeout.signal.aborted) {
+      return {
+        output: `Error: Tool ${tool.name} timed out after ${options.timeoutMs} ms.`,
+        isError: true,
+      };
+    }
+    return {
+      output: `Error: ${error instanceof Error ? error.message : String(error)}`,
+      isError: true,
+    };
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Why `input` does not match the tool's schema (a Zod schema, v3 or v4, or a JSON Schema
+ * as MCP tools have), one clause per field; undefined when it matches.
+ */
+async function validationProblem(
+  tool: StructuredToolInterface,
+  input: Record<string, unknown>,
+): Promise<string | undefined> {
+  const schema: unknown = tool.schema;
+  if (isInteropZodSchema(schema)) {
+    const parsed = await interopSafeParseAsync(schema, input);
+    if (parsed.success) return undefined;
+    // A Zod v4 schema that throws (a refinement's own error) comes back as a failure too.
+    if (!Array.isArray(parsed.error.issues)) throw parsed.error;
+    return parsed.error.issues
+      .map((issue) => `${issue.path.map(String).join('.') || 'the input'}: ${issue.message}`)
+      .join('; ');
+  }
+  if (schema === null || typeof schema !== 'object') return undefined;
+  const result = new Validator(schema as ConstructorParameters<typeof Validator>[0]).validate(
+    input,
+  );
+  if (result.valid) return undefined;
+  // The innermost errors say what is wrong; those above them only that something below is.
+  const errors = result.errors.filter(
+    (e) =>
+      !result.errors.some(
+        (o) => o !== e && o.instanceLocation.startsWith(`${e.instanceLocation}/`),
+      ),
+  );
+  return [...new Set(errors.map((e) => `${field(e.instanceLocation)}: ${e.error}`))].join('; ');
+}
+
+/** `#/ticket/id` → `ticket.id`; the root is "the input". */
+function field(instanceLocation: string): string {
+  return instanceLocation.replace(/^#\/?/, '').replaceAll('/', '.') || 'the input';
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A tool's result as the text the model reads: strings as they are, the rest as JSON. */
+function stringify(result: unknown): string {
+  if (typeof result === 'string') return result;
+  try {
+    return JSON.stringify(result) ?? String(result);
+  } catch {
+    return String(result);
+  }
+}
