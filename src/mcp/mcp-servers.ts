@@ -48,10 +48,10 @@ export interface McpServersOptions {
  * connected, so a server that never answers could be neither bounded nor ended.)
  */
 export class McpServers {
-  readonly #servers: readonly McpServer[];
+  readonly #servers: readonly McpServerConnection[];
   #closing: Promise<void> | undefined;
 
-  private constructor(servers: readonly McpServer[]) {
+  private constructor(servers: readonly McpServerConnection[]) {
     this.#servers = servers;
   }
 
@@ -70,7 +70,7 @@ export class McpServers {
       if (!MCP_SERVER_NAME.test(name) || name.includes('__')) {
         throw new Error(`Invalid MCP server name "${name}" (1–64 of A–Z a–z 0–9 _ -, no "__").`);
       }
-      return new McpServer(name, server, log.child({ mcpServer: name }));
+      return new McpServerConnection(name, server, log.child({ mcpServer: name }));
     });
     await Promise.all(servers.map((server) => server.connect(timeoutMs)));
     return new McpServers(servers);
@@ -107,7 +107,7 @@ export class McpServers {
 }
 
 /** One server: its client, its state and its tools. */
-class McpServer {
+class McpServerConnection {
   readonly name: string;
   tools: StructuredToolInterface[] = [];
   readonly #config: McpServerConfig;
