@@ -136,6 +136,7 @@ const VARIABLES = {
   LOG_LEVEL: { schema: z.enum(LOG_LEVELS, { error: LOG_LEVELS.join(', ') }), default: 'info' },
   LOG_STREAM_EVENTS: { schema: bool, default: 'false' },
   OTEL_EXPORTER_OTLP_ENDPOINT: { schema: url(['http:', 'https:']) },
+  MCP_CONFIG_FILE: { schema: z.string().min(1) },
 } satisfies Record<string, { schema: z.ZodType; default?: string; secret?: boolean }>;
 
 type Variables = typeof VARIABLES;
@@ -207,6 +208,10 @@ export interface Config {
   };
   readonly log: { readonly level: (typeof LOG_LEVELS)[number]; readonly streamEvents: boolean };
   readonly otelEndpoint: string | undefined;
+  readonly mcp: {
+    /** MCP_CONFIG_FILE: the MCP servers whose tools are offered (read by readMcpConfig). */
+    readonly configFile: string | undefined;
+  };
   /** Set when HOST asked for a non-loopback address but auth is off. */
   readonly hostOverridden: string | undefined;
 }
@@ -324,6 +329,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     log: { level: v.LOG_LEVEL, streamEvents: v.LOG_STREAM_EVENTS },
     otelEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
+    mcp: { configFile: v.MCP_CONFIG_FILE },
   });
 }
 

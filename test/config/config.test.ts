@@ -91,6 +91,10 @@ describe('loadConfig defaults', () => {
     expect(config.tools).toEqual({ modules: [], timeoutMs: 30_000 });
   });
 
+  it('starts no MCP servers', () => {
+    expect(config.mcp).toEqual({ configFile: undefined });
+  });
+
   it('treats an empty value as unset', () => {
     const blank = loadConfig({ PORT: '', LOG_LEVEL: '', BEDROCK_MODEL_ARNS: '' });
     expect(blank.port).toBe(3000);
@@ -240,6 +244,7 @@ describe('loadConfig parsing', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:6006/v1/traces',
       SYSTEM_PROMPT: 'Be brief.',
       LOG_LEVEL: 'debug',
+      MCP_CONFIG_FILE: 'config/mcp.json',
     });
     expect(config.bedrock.profile).toBe('dev');
     expect(config.bedrock.staticCredentials).toEqual({
@@ -252,6 +257,7 @@ describe('loadConfig parsing', () => {
     expect(config.otelEndpoint).toBe('http://127.0.0.1:6006/v1/traces');
     expect(config.agent.systemPrompt).toBe('Be brief.');
     expect(config.log.level).toBe('debug');
+    expect(config.mcp).toEqual({ configFile: 'config/mcp.json' });
   });
 
   it('leaves the session token out of static credentials when it is not set', () => {
