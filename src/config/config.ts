@@ -12,6 +12,12 @@ export const DEFAULT_MODELS =
 export const DEFAULT_SYSTEM_PROMPT =
   'You are a helpful assistant. Use the tools you are given when they help; answer concisely.';
 
+/** The bundled skills folder, relative to the working directory (the repo root for npm scripts). */
+export const DEFAULT_SKILLS_DIR = 'skills';
+
+/** The demo database the SQL skill builds from the repo's CSV files when it is missing. */
+export const DEFAULT_SQL_DATABASE_URL = 'sqlite:data/demo.sqlite';
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 // Each variable: a schema over its raw string, with what is accepted in words. Secrets are
@@ -85,6 +91,15 @@ const apiKeys = z.string().transform((v, ctx) => {
   }
   return keys;
 });
+/** `sqlite:<path>` (relative to the working directory) or a `postgres://` / `postgresql://` URL. */
+const sqlUrl = z
+  .string()
+  .refine(
+    (v) =>
+      /^sqlite:.+/.test(v) ||
+      ((v.startsWith('postgres://') || v.startsWith('postgresql://')) && URL.canParse(v)),
+    { error: 'sqlite:<path> or a postgres:// or postgresql:// URL' },
+  );
 const claim = z.string().refine((v) => v.trim() === v && v !== '', {
   error: 'a value without surrounding spaces',
 });
@@ -130,6 +145,11 @@ const VARIABLES = {
   LOG_LEVEL: { schema: z.enum(LOG_LEVELS, { error: LOG_LEVELS.join(', ') }), default: 'info' },
   LOG_STREAM_EVENTS: { schema: bool, default: 'false' },
   OTEL_EXPORTER_OTLP_ENDPOINT: { schema: url(['http:', 'https:']) },
+  SKILLS_DIR: { schema: z.string().min(1), default: DEFAULT_SKILLS_DIR },
+  // Secret: a PostgreSQL URL may carry a password.
+  SQL_DATABASE_URL: { schema: sqlUrl, default: DEFAULT_SQL_DATABASE_URL, secret: true },
+  SQL_MAX_ROWS: { schema: int(1, 100_000), default: '200' },
+  SQL_TIMEOUT_MS: { schema: int(100, 600_000), default: '5000' },
 } satisfies Record<string, { schema: z.ZodType; default?: string; secret?: boolean }>;
 
 type Variables = typeof VARIABLES;
@@ -193,6 +213,14 @@ export interface Config {
   };
   readonly log: { readonly level: (typeof LOG_LEVELS)[number]; readonly streamEvents: boolean };
   readonly otelEndpoint: string | undefined;
+  readonly skills: {
+    /** SKILLS_DIR: one folder per skill, each with a SKILL.md. */
+    readonly dir: string;
+    /** `sqlite:<path>` or a `postgres://` URL: the SQL skill's database. */
+    readonly sqlDatabaseUrl: string;
+    readonly sqlMaxRows: number;
+    readonly sqlTimeoutMs: number;
+  };
   /** Set when HOST asked for a non-loopback address but auth is off. */
   readonly hostOverridden: string | undefined;
 }
@@ -308,6 +336,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     log: { level: v.LOG_LEVEL, streamEvents: v.LOG_STREAM_EVENTS },
     otelEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
+    skills: {
+      dir: v.SKILLS_DIR,
+      sqlDatabaseUrl: v.SQL_DATABASE_URL,
+      sqlMaxRows: v.SQL_MAX_ROWS,
+      sqlTimeoutMs: v.SQL_TIMEOUT_MS,
+    },
   });
 }
 
