@@ -178,6 +178,17 @@ describe('SQL tools on PostgreSQL', () => {
     expect((await query('SELECT 1 AS one')).rows).toEqual([[1]]);
   });
 
+  it('stop a call when its turn is aborted', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('turn cancelled')), 100);
+    const started = performance.now();
+    await expect(
+      tool('sql_query').invoke({ query: 'SELECT pg_sleep(10)' }, { signal: controller.signal }),
+    ).rejects.toThrow();
+    expect(performance.now() - started).toBeLessThan(TIMEOUT_MS - 300);
+    expect((await query('SELECT 2 AS two')).rows).toEqual([[2]]);
+  });
+
   it('truncate a million-row result at the row cap without fetching it all', async () => {
     const started = performance.now();
     const result = await query('SELECT x FROM generate_series(1, 1000000) AS x');

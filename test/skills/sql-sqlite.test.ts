@@ -189,6 +189,12 @@ describe('SQL tools on the SQLite demo database', () => {
       ),
     ).rejects.toThrow();
     expect(performance.now() - started).toBeLessThan(1000);
+    // The query's process was killed with the turn, well before its time cap.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const children = execFileSync('ps', ['-o', 'args=', '--ppid', String(process.pid)], {
+      encoding: 'utf8',
+    });
+    expect(children).not.toContain('sqlite-child');
   });
 });
 

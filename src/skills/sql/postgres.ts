@@ -186,18 +186,17 @@ export class PostgresBackend implements SqlBackend {
       );
     }
     let broken: Error | undefined;
-    let timer: NodeJS.Timeout | undefined;
+    let fail: (error: Error) => void = () => {};
     const stop = new Promise<never>((_, reject) => {
-      const fail = (error: Error) => {
+      fail = (error: Error) => {
         broken = error;
         reject(error);
       };
-      timer = setTimeout(() => fail(this.#timeoutError()), this.#timeoutMs + 1000);
-      signal?.addEventListener('abort', () => fail(signal.reason ?? new Error('Aborted.')), {
-        once: true,
-      });
     });
     stop.catch(() => {});
+    const timer = setTimeout(() => fail(this.#timeoutError()), this.#timeoutMs + 1000);
+    const onAbort = () => fail(signal?.reason ?? new Error('Aborted.'));
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const run = async () => {
         await client.query('BEGIN READ ONLY');
@@ -209,6 +208,7 @@ export class PostgresBackend implements SqlBackend {
       throw this.#explain(error as Error & { code?: string });
     } finally {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       if (broken) client.release(broken);
       else {
         try {
