@@ -12,6 +12,7 @@ import {
   isLoadSql,
   queryFor,
   sqlSkillLoaded,
+  succeeded,
   useOf,
 } from './sql-demo.ts';
 import type { ConverseRequestBody, MessageReply, WireContentBlock, WireMessage } from './types.ts';
@@ -91,10 +92,7 @@ function continueDataQuestion(
 ): MessageReply | undefined {
   const question = questionOf(messages);
   const loaded = (last.content ?? []).some(
-    (block) =>
-      block.toolResult !== undefined &&
-      block.toolResult.status !== 'error' &&
-      isLoadSql(useOf(messages.at(-2), block)),
+    (block) => succeeded(block) && isLoadSql(useOf(messages.at(-2), block)),
   );
   if (loaded && offeredTools(body).has('sql_query') && DATA_QUESTION.test(question)) {
     return sqlQuery(body, question, 'Let me query the shop data.');

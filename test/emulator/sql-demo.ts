@@ -48,14 +48,21 @@ export function useOf(
   )?.toolUse;
 }
 
+/**
+ * Whether a block is a tool result that reports success. ChatBedrockConverse does not send a
+ * ToolMessage's status, so a failure is also told by its text: the agent writes "Error: …".
+ */
+export function succeeded(block: WireContentBlock): boolean {
+  if (!block.toolResult || block.toolResult.status === 'error') return false;
+  const text = (block.toolResult.content ?? []).map((item) => item.text ?? '').join('');
+  return !text.startsWith('Error:');
+}
+
 /** Whether an earlier `load_skill {name: 'sql'}` call of the conversation succeeded. */
 export function sqlSkillLoaded(messages: readonly WireMessage[]): boolean {
   return messages.some((message, i) =>
     (message.content ?? []).some(
-      (block) =>
-        block.toolResult !== undefined &&
-        block.toolResult.status !== 'error' &&
-        isLoadSql(useOf(messages[i - 1], block)),
+      (block) => succeeded(block) && isLoadSql(useOf(messages[i - 1], block)),
     ),
   );
 }

@@ -165,16 +165,23 @@ describe('the emulator’s demo flow for data questions', () => {
     expect(toolUse(again).name).toBe('sql_query');
   });
 
-  it('loads the skill again when the earlier load failed', () => {
+  // ChatBedrockConverse sends no status: a failure shows only in the agent's "Error: …" text.
+  it.each([
+    ['with status error', 'Unknown skill "sql".', 'error' as const],
+    ['told by its text only', 'Error: Unknown skill "sql".', undefined],
+  ])('loads the skill again when the earlier load failed (%s)', (_case, text, status) => {
     const ask = user(QUESTION);
     const first = defaultReply(body([ask], SKILL_TOOLS), 0);
     const failed = [
       ask,
-      ...exchange(first, 'Error: Unknown skill', 'error'),
+      ...exchange(first, text, status),
       { role: 'assistant', content: [{ text: 'Sorry.' }] },
     ];
     const again = defaultReply(body([...failed, user(QUESTION)], SKILL_TOOLS), 0);
     expect(toolUse(again)).toMatchObject({ name: 'load_skill', input: { name: 'sql' } });
+    // And right after the failed load, no query either.
+    const next = defaultReply(body([ask, ...exchange(first, text, status)], WITH_SQL), 0);
+    expect(next.blocks.some((b) => 'toolUse' in b)).toBe(false);
   });
 
   it('reports a failed load or query instead of going on', () => {
