@@ -31,6 +31,12 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY public ./public
+# The bundled skills, and the SQL skill's demo database, built here from the repo's CSV
+# files: the process cannot write under /app, so it finds it ready.
+COPY skills ./skills
+COPY data/demo ./data/demo
+COPY scripts/build-demo-db.ts ./scripts/build-demo-db.ts
+RUN node --import tsx scripts/build-demo-db.ts
 # The unprivileged user of the official image (uid 1000, home /home/node: mount
 # ~/.aws at /home/node/.aws for profile-based credentials).
 USER node

@@ -88,7 +88,13 @@ export interface Worker {
 export async function createWorker(
   config: Config,
   log: Logger,
-  deps: { queue: JobQueue; turns: Turns; models: ChatModels; agents: AgentCatalog; tracer?: Tracer },
+  deps: {
+    queue: JobQueue;
+    turns: Turns;
+    models: ChatModels;
+    agents: AgentCatalog;
+    tracer?: Tracer;
+  },
 ): Promise<Worker> {
   const sources = await loadToolSources(config, log);
   try {

@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace';
-import { createModels, createTurns, createWorker, watchLostTurns, workerDetails } from './app.ts';
 import { AgentCatalog } from './agents/catalog.ts';
+import { createModels, createTurns, createWorker, watchLostTurns, workerDetails } from './app.ts';
 import { createBackends } from './backends.ts';
 import { configFromProcess, orExitOnConfigError } from './config/from-process.ts';
 import { listenOrExit } from './listen-problem.ts';

@@ -1,7 +1,7 @@
 import type { BaseMessage } from '@langchain/core/messages';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createModels, createTurns, createWorker } from '../src/app.ts';
 import { AgentCatalog } from '../src/agents/catalog.ts';
+import { createModels, createTurns, createWorker } from '../src/app.ts';
 import { createBackends } from '../src/backends.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { createLogger } from '../src/logger.ts';

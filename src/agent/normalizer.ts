@@ -143,7 +143,9 @@ export class TurnNormalizer {
   #start(call: ToolStartData): TurnEvent[] {
     this.#waiting.delete(call.toolCallId);
     this.#open.add(call.toolCallId);
-    return [{ type: 'tool-start', toolCallId: call.toolCallId, name: call.name, input: call.input }];
+    return [
+      { type: 'tool-start', toolCallId: call.toolCallId, name: call.name, input: call.input },
+    ];
   }
 
   /** `inHistory`: false for a tool run no model call asked for (no result message then). */
@@ -168,11 +170,10 @@ export class TurnNormalizer {
   #foreignStart(event: StreamEvent): TurnEvent[] {
     const input = asInput((event.data as { input?: unknown }).input);
     const same = [...this.#waiting.values()].filter((c) => c.name === event.name);
-    const call =
-      same.find((c) => stableJson(c.input) === stableJson(input)) ??
-      same[0] ??
-      // A tool a node ran on its own, not at the model's request: shown, not in history.
-      { toolCallId: event.run_id, name: event.name, input };
+    // No waiting call of that name: a tool a node ran on its own, not at the model's
+    // request; shown, but not in history.
+    const fallback = { toolCallId: event.run_id, name: event.name, input };
+    const call = same.find((c) => stableJson(c.input) === stableJson(input)) ?? same[0] ?? fallback;
     this.#foreignRuns.set(event.run_id, { call, startedAt: performance.now() });
     return this.#start(call);
   }

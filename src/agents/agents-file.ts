@@ -27,7 +27,9 @@ const AgentEntry = z
     maxSteps: z.number().int().min(1).max(100).optional(),
     graph: z
       .string()
-      .regex(/^[^#]+#[A-Za-z_$][\w$]*$/, { error: 'a module path and an export: <module>#<export>' })
+      .regex(/^[^#]+#[A-Za-z_$][\w$]*$/, {
+        error: 'a module path and an export: <module>#<export>',
+      })
       .optional(),
   })
   .superRefine((agent, ctx) => {
@@ -37,7 +39,8 @@ const AgentEntry = z
         ctx.addIssue({
           code: 'custom',
           path: [field],
-          message: 'not for a graph agent (its graph decides); only model, tools and mcpServers are',
+          message:
+            'not for a graph agent (its graph decides); only model, tools and mcpServers are',
         });
       }
     }
@@ -90,7 +93,8 @@ export async function readAgentsFile(file: string): Promise<AgentsFileContents> 
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const agent of agents) {
-    if (seen.has(agent.id)) problems.push(`AGENTS_FILE ${file}: agent "${agent.id}" is defined twice`);
+    if (seen.has(agent.id))
+      problems.push(`AGENTS_FILE ${file}: agent "${agent.id}" is defined twice`);
     seen.add(agent.id);
   }
   const defaults = agents.filter((a) => a.default === true);
@@ -143,7 +147,9 @@ function describePath(data: unknown, at: readonly PropertyKey[]): string {
   const who = typeof entry?.id === 'string' ? `agent "${entry.id}"` : `agent #${at[1] + 1}`;
   const rest = at.slice(2);
   if (rest.length === 0) return who;
-  const field = rest.map((k, i) => (typeof k === 'number' ? `[${k}]` : i ? `.${String(k)}` : String(k)));
+  const field = rest.map((k, i) =>
+    typeof k === 'number' ? `[${k}]` : i ? `.${String(k)}` : String(k),
+  );
   return `${who}, field ${field.join('')}`;
 }
 

@@ -68,7 +68,8 @@ function agentTools(
   for (const server of definition.mcpServers ?? []) {
     if (!(server in servers)) problem('mcpServers', `no MCP server is named "${server}"`);
   }
-  const fromServers = (names: readonly string[]) => sources.mcp?.tools(names) ?? [];
+  const fromServers = (names: readonly string[]) =>
+    sources.mcp?.tools(names.filter((name) => name in servers)) ?? [];
   if (definition.tools !== undefined) {
     const listed = definition.tools.flatMap((name) => {
       const found = sources.tools.get(name);
@@ -82,7 +83,9 @@ function agentTools(
     return unique([...listed, ...fromServers(definition.mcpServers ?? [])]);
   }
   const own = [...sources.tools.values()]
-    .filter(({ tool, source }) => !source.startsWith('MCP server ') && !sources.skillTools.has(tool.name))
+    .filter(
+      ({ tool, source }) => !source.startsWith('MCP server ') && !sources.skillTools.has(tool.name),
+    )
     .filter(({ tool }) => tool.name !== LOAD_SKILL)
     .map(({ tool }) => tool);
   return unique([...own, ...fromServers(definition.mcpServers ?? Object.keys(servers))]);

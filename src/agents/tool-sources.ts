@@ -6,16 +6,19 @@ import { readMcpConfig } from '../mcp/mcp-config.ts';
 import { McpServers } from '../mcp/mcp-servers.ts';
 import { createLoadSkillTool } from '../skills/load-skill.ts';
 import { loadSkills, type Skill } from '../skills/skills.ts';
-import { createSqlTools } from '../skills/sql/sql-tools.ts';
+import { createSqlTools, SQL_TOOL_NAMES } from '../skills/sql/index.ts';
 import { loadToolModules, moduleSource } from '../tools/modules.ts';
 import { assembleTools, type ToolSource } from '../tools/toolbox.ts';
 
 /** The tools of the bundled SQL skill: made only when a skill names one of them. */
-const SQL_TOOLS = new Set(['list_tables', 'describe_table', 'sql_query']);
+const SQL_TOOLS: ReadonlySet<string> = new Set(SQL_TOOL_NAMES);
 
 /** Every tool and skill this process has, from wherever it came, with unique names. */
 export interface ToolSources {
-  readonly tools: ReadonlyMap<string, { readonly tool: StructuredToolInterface; readonly source: string }>;
+  readonly tools: ReadonlyMap<
+    string,
+    { readonly tool: StructuredToolInterface; readonly source: string }
+  >;
   readonly skills: readonly Skill[];
   /** Names of the tools that come with a skill: offered once the skill is loaded. */
   readonly skillTools: ReadonlySet<string>;
@@ -65,7 +68,9 @@ export async function loadToolSources(config: Config, log: Logger): Promise<Tool
     const missing = skills.flatMap((s) =>
       s.tools
         .filter((t) => !tools.has(t))
-        .map((t) => `skill "${s.name}" (${s.dir}) names tool "${t}", which no tool source provides`),
+        .map(
+          (t) => `skill "${s.name}" (${s.dir}) names tool "${t}", which no tool source provides`,
+        ),
     );
     if (missing.length > 0) throw new ConfigError(missing);
     return { tools, skills, skillTools, mcp, close };

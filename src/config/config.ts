@@ -14,6 +14,11 @@ export const DEFAULT_SYSTEM_PROMPT =
 
 /** Longest tool call allowed (TOOL_TIMEOUT_MS and a tool's `metadata.timeoutMs`): one hour. */
 export const MAX_TOOL_TIMEOUT_MS = 3_600_000;
+/** The bundled skills folder, relative to the working directory (the repo root for npm scripts). */
+export const DEFAULT_SKILLS_DIR = 'skills';
+
+/** The demo database the SQL skill builds from the repo's CSV files when it is missing. */
+export const DEFAULT_SQL_DATABASE_URL = 'sqlite:data/demo.sqlite';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -88,6 +93,15 @@ const apiKeys = z.string().transform((v, ctx) => {
   }
   return keys;
 });
+/** `sqlite:<path>` (relative to the working directory) or a `postgres://` / `postgresql://` URL. */
+const sqlUrl = z
+  .string()
+  .refine(
+    (v) =>
+      /^sqlite:.+/.test(v) ||
+      ((v.startsWith('postgres://') || v.startsWith('postgresql://')) && URL.canParse(v)),
+    { error: 'sqlite:<path> or a postgres:// or postgresql:// URL' },
+  );
 const claim = z.string().refine((v) => v.trim() === v && v !== '', {
   error: 'a value without surrounding spaces',
 });
@@ -137,6 +151,11 @@ const VARIABLES = {
   LOG_STREAM_EVENTS: { schema: bool, default: 'false' },
   OTEL_EXPORTER_OTLP_ENDPOINT: { schema: url(['http:', 'https:']) },
   MCP_CONFIG_FILE: { schema: z.string().min(1) },
+  SKILLS_DIR: { schema: z.string().min(1), default: DEFAULT_SKILLS_DIR },
+  // Secret: a PostgreSQL URL may carry a password.
+  SQL_DATABASE_URL: { schema: sqlUrl, default: DEFAULT_SQL_DATABASE_URL, secret: true },
+  SQL_MAX_ROWS: { schema: int(1, 100_000), default: '200' },
+  SQL_TIMEOUT_MS: { schema: int(100, 600_000), default: '5000' },
 } satisfies Record<string, { schema: z.ZodType; default?: string; secret?: boolean }>;
 
 type Variables = typeof VARIABLES;
@@ -211,6 +230,14 @@ export interface Config {
   readonly mcp: {
     /** MCP_CONFIG_FILE: the MCP servers whose tools are offered (read by readMcpConfig). */
     readonly configFile: string | undefined;
+  };
+  readonly skills: {
+    /** SKILLS_DIR: one folder per skill, each with a SKILL.md. */
+    readonly dir: string;
+    /** `sqlite:<path>` or a `postgres://` URL: the SQL skill's database. */
+    readonly sqlDatabaseUrl: string;
+    readonly sqlMaxRows: number;
+    readonly sqlTimeoutMs: number;
   };
   /** Set when HOST asked for a non-loopback address but auth is off. */
   readonly hostOverridden: string | undefined;
@@ -330,6 +357,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     log: { level: v.LOG_LEVEL, streamEvents: v.LOG_STREAM_EVENTS },
     otelEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
     mcp: { configFile: v.MCP_CONFIG_FILE },
+    skills: {
+      dir: v.SKILLS_DIR,
+      sqlDatabaseUrl: v.SQL_DATABASE_URL,
+      sqlMaxRows: v.SQL_MAX_ROWS,
+      sqlTimeoutMs: v.SQL_TIMEOUT_MS,
+    },
   });
 }
 

@@ -47,7 +47,11 @@ describe('AGENTS_FILE', () => {
     const contents = await readAgentsFile(at);
     expect(contents.defaultId).toBe('react');
     expect(contents.agents.map((a) => a.id)).toEqual(['support', 'react']);
-    expect(contents.agents[0]).toMatchObject({ tools: ['calculator'], skills: ['sql'], maxSteps: 3 });
+    expect(contents.agents[0]).toMatchObject({
+      tools: ['calculator'],
+      skills: ['sql'],
+      maxSteps: 3,
+    });
     expect(contents.agents[1]!.graphModule).toEqual({
       path: path.join(dir, 'graphs', 'react.ts'),
       exportName: 'createGraph',
@@ -55,7 +59,10 @@ describe('AGENTS_FILE', () => {
   });
 
   it('takes the first agent as the default when none says so', async () => {
-    const at = await file('two.yaml', 'agents:\n  - {id: a, description: A}\n  - {id: b, description: B}\n');
+    const at = await file(
+      'two.yaml',
+      'agents:\n  - {id: a, description: A}\n  - {id: b, description: B}\n',
+    );
     expect((await readAgentsFile(at)).defaultId).toBe('a');
   });
 
@@ -90,7 +97,10 @@ describe('AGENTS_FILE', () => {
     ['an unknown top-level key', 'agents:\n  - {id: a, description: d}\nextra: 1\n', /extra/],
   ])('refuses %s', async (_name, text, expected) => {
     const found = await problems(text);
-    expect(found.some((p) => expected.test(p)), found.join('\n')).toBe(true);
+    expect(
+      found.some((p) => expected.test(p)),
+      found.join('\n'),
+    ).toBe(true);
   });
 
   it('refuses two agents with one id, and two defaults', async () => {

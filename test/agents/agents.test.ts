@@ -54,7 +54,11 @@ describe('agents', () => {
       expect(client.ready.agents).toEqual([
         { id: 'helper', description: 'Chats, with the calculator only.', default: true },
         { id: 'clock', description: 'Tells the time.', default: false },
-        { id: 'react', description: 'A LangGraph graph with the prebuilt ToolNode.', default: false },
+        {
+          id: 'react',
+          description: 'A LangGraph graph with the prebuilt ToolNode.',
+          default: false,
+        },
       ]);
 
       const first = await client.chat('hello', { agent: 'clock' });
@@ -90,7 +94,11 @@ describe('agents', () => {
       expect(emulator.requests).toHaveLength(0);
       const since = client.frames.length;
       client.send({ type: 'history' });
-      const history = await client.next((f) => f.type === 'history' || f.type === 'error', 5_000, since);
+      const history = await client.next(
+        (f) => f.type === 'history' || f.type === 'error',
+        5_000,
+        since,
+      );
       expect(history.type === 'error' || (history.messages as unknown[]).length === 0).toBe(true);
     });
   });
@@ -101,7 +109,13 @@ describe('agents', () => {
       {
         blocks: [
           { text: 'Let me look.' },
-          { toolUse: { toolUseId: 'tu_time', name: 'current_time', input: { timezone: 'Asia/Tokyo' } } },
+          {
+            toolUse: {
+              toolUseId: 'tu_time',
+              name: 'current_time',
+              input: { timezone: 'Asia/Tokyo' },
+            },
+          },
           { toolUse: { toolUseId: 'tu_calc', name: 'calculator', input: { expression: '6*7' } } },
           { toolUse: { toolUseId: 'tu_bad', name: 'calculator', input: { formula: 42 } } },
           { toolUse: { toolUseId: 'tu_none', name: 'teleport', input: {} } },
@@ -117,16 +131,30 @@ describe('agents', () => {
       expect(frames[0]).toMatchObject({ agent: 'react' });
       const starts = frames.filter((f) => f.type === 'tool-start');
       const ends = frames.filter((f) => f.type === 'tool-end');
-      expect(starts.map((f) => f.toolCallId).sort()).toEqual(['tu_bad', 'tu_calc', 'tu_none', 'tu_time']);
+      expect(starts.map((f) => f.toolCallId).sort()).toEqual([
+        'tu_bad',
+        'tu_calc',
+        'tu_none',
+        'tu_time',
+      ]);
       expect(starts.find((f) => f.toolCallId === 'tu_time')).toMatchObject({
         name: 'current_time',
         input: { timezone: 'Asia/Tokyo' },
       });
       const end = (id: string) => ends.find((f) => f.toolCallId === id)!;
-      expect(end('tu_time')).toMatchObject({ isError: false, output: expect.stringMatching(/\+09:00$/) });
+      expect(end('tu_time')).toMatchObject({
+        isError: false,
+        output: expect.stringMatching(/\+09:00$/),
+      });
       expect(end('tu_calc')).toMatchObject({ isError: false, output: '42' });
-      expect(end('tu_bad')).toMatchObject({ isError: true, output: expect.stringContaining('expression') });
-      expect(end('tu_none')).toMatchObject({ isError: true, output: expect.stringContaining('teleport') });
+      expect(end('tu_bad')).toMatchObject({
+        isError: true,
+        output: expect.stringContaining('expression'),
+      });
+      expect(end('tu_none')).toMatchObject({
+        isError: true,
+        output: expect.stringContaining('teleport'),
+      });
       // Each call's tool-start comes before its tool-end.
       for (const s of starts) {
         expect(frames.indexOf(s)).toBeLessThan(frames.indexOf(end(s.toolCallId as string)));

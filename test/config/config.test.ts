@@ -502,6 +502,49 @@ describe('loadConfig host', () => {
   });
 });
 
+describe('skills configuration', () => {
+  it('defaults to the bundled skills and the demo database, 200 rows, 5 s', () => {
+    expect(loadConfig({}).skills).toEqual({
+      dir: 'skills',
+      sqlDatabaseUrl: 'sqlite:data/demo.sqlite',
+      sqlMaxRows: 200,
+      sqlTimeoutMs: 5000,
+    });
+  });
+
+  it('accepts sqlite: paths and PostgreSQL URLs', () => {
+    for (const url of [
+      'sqlite:shop.db',
+      'sqlite:///var/lib/shop.db',
+      'postgres://reader:pw@db.internal:5432/shop',
+      'postgresql://db/shop',
+    ]) {
+      expect(loadConfig({ SQL_DATABASE_URL: url }).skills.sqlDatabaseUrl).toBe(url);
+    }
+    const config = loadConfig({
+      SKILLS_DIR: '/opt/skills',
+      SQL_MAX_ROWS: '50',
+      SQL_TIMEOUT_MS: '800',
+    });
+    expect(config.skills).toMatchObject({ dir: '/opt/skills', sqlMaxRows: 50, sqlTimeoutMs: 800 });
+  });
+
+  it('refuses other database URLs without showing them, and bad caps', () => {
+    const error = configError({
+      SQL_DATABASE_URL: 'mysql://root:hunter2@db/shop',
+      SQL_MAX_ROWS: '0',
+      SQL_TIMEOUT_MS: '10',
+    });
+    expect(error.problems).toEqual([
+      'SQL_DATABASE_URL=(hidden): expected sqlite:<path> or a postgres:// or postgresql:// URL',
+      'SQL_MAX_ROWS="0": expected a whole number 1–100000',
+      'SQL_TIMEOUT_MS="10": expected a whole number 100–600000',
+    ]);
+    expect(error.message).not.toContain('hunter2');
+    expect(configError({ SQL_DATABASE_URL: 'sqlite:' }).problems[0]).toMatch(/^SQL_DATABASE_URL=/);
+  });
+});
+
 describe('configuration documentation', () => {
   const documented = tableRows(readDoc('configuration.md'), ['variable', 'default', 'meaning']).map(
     ([cell = '']) => {

@@ -1,10 +1,20 @@
 /**
  * What the emulator answers when no reply is queued: a small, deterministic demo model that
- * calls `current_time` for time questions, `calculator` for arithmetic, answers the tool results,
- * and otherwise chats.
+ * calls `current_time` for time questions, `calculator` for arithmetic, loads the `sql` skill
+ * and queries the demo shop for questions about its data (sql-demo.ts), answers the tool
+ * results, and otherwise chats.
  */
 
 import { createHash } from 'node:crypto';
+import {
+  answerFromResult,
+  DATA_QUESTION,
+  isLoadSql,
+  queryFor,
+  sqlSkillLoaded,
+  succeeded,
+  useOf,
+} from './sql-demo.ts';
 import type { ConverseRequestBody, MessageReply, WireContentBlock, WireMessage } from './types.ts';
 
 /** Pause between demo deltas when the emulator has no `paceMs`: a model's typing speed. */
@@ -51,13 +61,50 @@ function findExpression(text: string): string | undefined {
   return runs.filter((run) => HAS_OPERATION.test(run)).sort((a, b) => b.length - a.length)[0];
 }
 
+/** The text of the conversation's last user message that is not only tool results. */
+function questionOf(messages: WireMessage[]): string {
+  return textOf(messages.findLast((m) => m.role === 'user' && textOf(m) !== ''));
+}
+
+function sqlQuery(body: ConverseRequestBody, question: string, text: string): MessageReply {
+  return {
+    blocks: [
+      { text },
+      {
+        toolUse: {
+          toolUseId: demoToolUseId(body),
+          name: 'sql_query',
+          input: { query: queryFor(question) },
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * The data-question steps after a tool result: the sql skill loaded → query the data (when
+ * sql_query is offered); undefined when the result is not one of those steps.
+ */
+function continueDataQuestion(
+  body: ConverseRequestBody,
+  messages: WireMessage[],
+  last: WireMessage,
+): MessageReply | undefined {
+  const question = questionOf(messages);
+  const loaded = (last.content ?? []).some(
+    (block) => succeeded(block) && isLoadSql(useOf(messages.at(-2), block)),
+  );
+  if (loaded && offeredTools(body).has('sql_query') && DATA_QUESTION.test(question)) {
+    return sqlQuery(body, question, 'Let me query the shop data.');
+  }
+  return undefined;
+}
+
 function answerToolResults(messages: WireMessage[], last: WireMessage): MessageReply {
   const previous = messages.at(-2);
   const sentences = (last.content ?? []).flatMap((block) => {
     if (!block.toolResult) return [];
-    const use = previous?.content?.find(
-      (candidate) => candidate.toolUse?.toolUseId === block.toolResult?.toolUseId,
-    )?.toolUse;
+    const use = useOf(previous, block);
     const result = resultText(block);
     if (block.toolResult.status === 'error')
       return [`The ${use?.name ?? 'tool'} failed: ${result}`];
@@ -65,6 +112,10 @@ function answerToolResults(messages: WireMessage[], last: WireMessage): MessageR
       const time = /T?(\d{2}:\d{2}:\d{2})/.exec(result)?.[1];
       const zone = (use.input as { timezone?: string } | undefined)?.timezone ?? 'UTC';
       if (time) return [`It is ${time} in ${zone}.`];
+    }
+    if (use?.name === 'sql_query') {
+      const answer = answerFromResult(result);
+      if (answer) return [answer];
     }
     if (use?.name === 'calculator') {
       const value = /-?\d+(\.\d+)?(e[-+]?\d+)?/i.exec(result)?.[0];
@@ -79,7 +130,7 @@ function chat(text: string): string {
   const quoted = text.length > 120 ? `${text.slice(0, 117)}...` : text;
   return (
     `You said: "${quoted}". I am the Bedrock emulator, answering in place of a real model. ` +
-    'Ask me for the time in Tokyo or to calculate (12+30)*2 to see a tool call.'
+    'Ask me for the time in Tokyo, to calculate (12+30)*2, or which product sold best last month to see a tool call.'
   );
 }
 
@@ -89,10 +140,27 @@ export function defaultReply(body: ConverseRequestBody, paceMs?: number): Messag
   const messages = body.messages ?? [];
   const last = messages.findLast((message) => message.role === 'user');
   if (last && messages.at(-1) === last && last.content?.some((block) => block.toolResult)) {
-    return { ...answerToolResults(messages, last), delayMs };
+    const next = continueDataQuestion(body, messages, last) ?? answerToolResults(messages, last);
+    return { ...next, delayMs };
   }
   const text = textOf(last);
   const tools = offeredTools(body);
+  if (DATA_QUESTION.test(text)) {
+    if (tools.has('load_skill') && !sqlSkillLoaded(messages)) {
+      return {
+        blocks: [
+          { text: 'Let me load the SQL skill.' },
+          {
+            toolUse: { toolUseId: demoToolUseId(body), name: 'load_skill', input: { name: 'sql' } },
+          },
+        ],
+        delayMs,
+      };
+    }
+    if (tools.has('sql_query')) {
+      return { ...sqlQuery(body, text, 'Let me query the shop data.'), delayMs };
+    }
+  }
   if (tools.has('current_time') && /\btime\b/i.test(text)) {
     const zone = CITY_ZONES.find(([city]) => city.test(text))?.[1];
     return {

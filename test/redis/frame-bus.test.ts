@@ -45,7 +45,12 @@ afterEach(async () => {
   admin.disconnect();
 });
 
-const start = { type: 'turn-start', model: 'm1', agent: 'default', userMessage: { content: 'hi' } } as const;
+const start = {
+  type: 'turn-start',
+  model: 'm1',
+  agent: 'default',
+  userMessage: { content: 'hi' },
+} as const;
 const token = (text: string): TurnEvent => ({ type: 'token', text });
 const end: TurnEvent = {
   type: 'turn-end',

@@ -19,7 +19,9 @@ describe('skills across worker processes', () => {
     const client = await TestClient.connect(gateway.wsUrl);
 
     emulator.enqueue(
-      { blocks: [{ toolUse: { toolUseId: 'tu_load', name: 'load_skill', input: { name: 'sql' } } }] },
+      {
+        blocks: [{ toolUse: { toolUseId: 'tu_load', name: 'load_skill', input: { name: 'sql' } } }],
+      },
       { blocks: [{ text: 'The SQL skill is loaded.' }] },
     );
     const loading = checkTurn(await client.chat('load the sql skill', {}, 30_000));
@@ -28,14 +30,22 @@ describe('skills across worker processes', () => {
     expect(loaded).toMatchObject({ isError: false, output: expect.stringContaining('sql_query') });
     expect(offered(0)).toContain('load_skill');
     expect(offered(0)).not.toContain('sql_query');
-    expect(offered(1)).toEqual(expect.arrayContaining(['list_tables', 'describe_table', 'sql_query']));
+    expect(offered(1)).toEqual(
+      expect.arrayContaining(['list_tables', 'describe_table', 'sql_query']),
+    );
 
     await first.stop();
     await rig.worker('worker-2');
     emulator.enqueue(
       {
         blocks: [
-          { toolUse: { toolUseId: 'tu_q', name: 'sql_query', input: { query: 'SELECT 6 * 7 AS answer' } } },
+          {
+            toolUse: {
+              toolUseId: 'tu_q',
+              name: 'sql_query',
+              input: { query: 'SELECT 6 * 7 AS answer' },
+            },
+          },
         ],
       },
       { blocks: [{ text: 'It is 42.' }] },

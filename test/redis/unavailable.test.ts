@@ -28,7 +28,12 @@ afterAll(async () => {
 });
 
 const unavailable = { code: 'unavailable', retryable: true };
-const start = { type: 'turn-start', model: 'm', agent: 'default', userMessage: { content: 'x' } } as const;
+const start = {
+  type: 'turn-start',
+  model: 'm',
+  agent: 'default',
+  userMessage: { content: 'x' },
+} as const;
 const job = {
   turnId: 't',
   conversationId: 'c',

@@ -11,7 +11,12 @@ const meta = (id: string) => ({
   createdAt: new Date().toISOString(),
   updatedAt: new Date().toISOString(),
 });
-const start = { type: 'turn-start' as const, model: 'm', agent: 'default', userMessage: { content: 'hi' } };
+const start = {
+  type: 'turn-start' as const,
+  model: 'm',
+  agent: 'default',
+  userMessage: { content: 'hi' },
+};
 const end = {
   type: 'turn-end' as const,
   stopReason: 'end_turn' as const,
