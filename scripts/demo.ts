@@ -69,7 +69,8 @@ agentgate demo is running (Bedrock emulator at ${emulator.url}; no AWS account n
 
   Web page:  http://${base}/
   wscat:     npx wscat -c ws://${base}/v1/ws
-             then type:  what time is it in Tokyo?
+             then type:  which product sold best last month?   (the SQL skill, on a demo shop)
+                         what time is it in Tokyo?
                          what is (12+30)*2?
                          hello there
   Load test: npm run loadtest  (per-user limits: ${config.limits.maxSocketsPerUser} sockets, ${config.limits.maxTurnsPerUser} running turns)

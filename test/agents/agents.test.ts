@@ -28,6 +28,7 @@ beforeAll(async () => {
     description: Tells the time.
     systemPrompt: You are the clock agent.
     tools: [current_time]
+    skills: []
     maxSteps: 2
   - id: react
     description: A LangGraph graph with the prebuilt ToolNode.
@@ -49,58 +50,69 @@ const systemOf = (index: number) =>
 describe('agents', () => {
   it('lists the agents in ready, runs the one a chat names, and keeps it for the conversation', async () => {
     emulator.reset();
-    await withGateway({ AGENTS_FILE: agentsFile }, async (gw) => {
-      const client = await gw.connect();
-      expect(client.ready.agents).toEqual([
-        { id: 'helper', description: 'Chats, with the calculator only.', default: true },
-        { id: 'clock', description: 'Tells the time.', default: false },
-        {
-          id: 'react',
-          description: 'A LangGraph graph with the prebuilt ToolNode.',
-          default: false,
-        },
-      ]);
+    await withGateway(
+      { AGENTS_FILE: agentsFile },
+      async (gw) => {
+        const client = await gw.connect();
+        expect(client.ready.agents).toEqual([
+          { id: 'helper', description: 'Chats, with the calculator only.', default: true },
+          { id: 'clock', description: 'Tells the time.', default: false },
+          {
+            id: 'react',
+            description: 'A LangGraph graph with the prebuilt ToolNode.',
+            default: false,
+          },
+        ]);
 
-      const first = await client.chat('hello', { agent: 'clock' });
-      expect(first[0]).toMatchObject({ type: 'turn-start', agent: 'clock' });
-      expect(offered(0)).toEqual(['current_time']);
-      expect(systemOf(0)).toContain('You are the clock agent.');
+        const first = await client.chat('hello', { agent: 'clock' });
+        expect(first[0]).toMatchObject({ type: 'turn-start', agent: 'clock' });
+        expect(offered(0)).toEqual(['current_time']);
+        expect(systemOf(0)).toContain('You are the clock agent.');
 
-      // No agent named: the conversation's own, not the default.
-      const second = await client.chat('hello again');
-      expect(second[0]).toMatchObject({ type: 'turn-start', agent: 'clock' });
-      expect(offered(1)).toEqual(['current_time']);
+        // No agent named: the conversation's own, not the default.
+        const second = await client.chat('hello again');
+        expect(second[0]).toMatchObject({ type: 'turn-start', agent: 'clock' });
+        expect(offered(1)).toEqual(['current_time']);
 
-      // A new conversation without an agent gets the default one.
-      const other = await client.chat('hi', { conversationId: 'c_other_agent_test' });
-      expect(other[0]).toMatchObject({ type: 'turn-start', agent: 'helper' });
-      expect(offered(2)).toEqual(['calculator']);
-      expect(systemOf(2)).toContain('You are the helper agent.');
-    });
+        // A new conversation without an agent gets the default one.
+        const another = await gw.connect();
+        const other = await another.chat('hi');
+        expect(other[0]).toMatchObject({ type: 'turn-start', agent: 'helper' });
+        // Every skill by default: load_skill comes with them.
+        expect(offered(2)).toEqual(['calculator', 'load_skill']);
+        expect(systemOf(2)).toContain('sql');
+        expect(systemOf(2)).toContain('You are the helper agent.');
+      },
+      { emulator },
+    );
   });
 
   it('refuses an unknown agent with unknown_agent: nothing stored, no model call', async () => {
     emulator.reset();
-    await withGateway({ AGENTS_FILE: agentsFile }, async (gw) => {
-      const client = await gw.connect();
-      const [refused] = await client.chat('hello', { agent: 'nobody' });
-      expect(refused).toMatchObject({
-        type: 'error',
-        code: 'unknown_agent',
-        retryable: false,
-        requestId: expect.any(String),
-      });
-      expect(refused!.message).toContain('helper, clock, react');
-      expect(emulator.requests).toHaveLength(0);
-      const since = client.frames.length;
-      client.send({ type: 'history' });
-      const history = await client.next(
-        (f) => f.type === 'history' || f.type === 'error',
-        5_000,
-        since,
-      );
-      expect(history.type === 'error' || (history.messages as unknown[]).length === 0).toBe(true);
-    });
+    await withGateway(
+      { AGENTS_FILE: agentsFile },
+      async (gw) => {
+        const client = await gw.connect();
+        const [refused] = await client.chat('hello', { agent: 'nobody' });
+        expect(refused).toMatchObject({
+          type: 'error',
+          code: 'unknown_agent',
+          retryable: false,
+          requestId: expect.any(String),
+        });
+        expect(refused!.message).toContain('helper, clock, react');
+        expect(emulator.requests).toHaveLength(0);
+        const since = client.frames.length;
+        client.send({ type: 'history' });
+        const history = await client.next(
+          (f) => f.type === 'history' || f.type === 'error',
+          5_000,
+          since,
+        );
+        expect(history.type === 'error' || (history.messages as unknown[]).length === 0).toBe(true);
+      },
+      { emulator },
+    );
   });
 
   it("runs a user's LangGraph graph with a prebuilt ToolNode: the model's tool ids, paired, invariants kept", async () => {
@@ -123,51 +135,55 @@ describe('agents', () => {
       },
       { blocks: [{ text: 'It is late in Tokyo, and 6*7 is 42.' }] },
     );
-    await withGateway({ AGENTS_FILE: agentsFile }, async (gw) => {
-      const client = await gw.connect();
-      const frames = await client.chat('time in Tokyo and 6*7?', { agent: 'react' });
-      checkTurn(frames);
-      await checkStored(client, frames);
-      expect(frames[0]).toMatchObject({ agent: 'react' });
-      const starts = frames.filter((f) => f.type === 'tool-start');
-      const ends = frames.filter((f) => f.type === 'tool-end');
-      expect(starts.map((f) => f.toolCallId).sort()).toEqual([
-        'tu_bad',
-        'tu_calc',
-        'tu_none',
-        'tu_time',
-      ]);
-      expect(starts.find((f) => f.toolCallId === 'tu_time')).toMatchObject({
-        name: 'current_time',
-        input: { timezone: 'Asia/Tokyo' },
-      });
-      const end = (id: string) => ends.find((f) => f.toolCallId === id)!;
-      expect(end('tu_time')).toMatchObject({
-        isError: false,
-        output: expect.stringMatching(/\+09:00$/),
-      });
-      expect(end('tu_calc')).toMatchObject({ isError: false, output: '42' });
-      expect(end('tu_bad')).toMatchObject({
-        isError: true,
-        output: expect.stringContaining('expression'),
-      });
-      expect(end('tu_none')).toMatchObject({
-        isError: true,
-        output: expect.stringContaining('teleport'),
-      });
-      // Each call's tool-start comes before its tool-end.
-      for (const s of starts) {
-        expect(frames.indexOf(s)).toBeLessThan(frames.indexOf(end(s.toolCallId as string)));
-      }
-      expect(frames.at(-1)).toMatchObject({
-        stopReason: 'end_turn',
-        text: 'Let me look.It is late in Tokyo, and 6*7 is 42.',
-      });
-      // The model got every result, under its own ids.
-      const results = (emulator.requests[1]?.body?.messages ?? [])
-        .flatMap((m) => m.content ?? [])
-        .flatMap((b) => (b.toolResult ? [b.toolResult.toolUseId] : []));
-      expect(results.sort()).toEqual(['tu_bad', 'tu_calc', 'tu_none', 'tu_time']);
-    });
+    await withGateway(
+      { AGENTS_FILE: agentsFile },
+      async (gw) => {
+        const client = await gw.connect();
+        const frames = await client.chat('time in Tokyo and 6*7?', { agent: 'react' });
+        checkTurn(frames);
+        await checkStored(client, frames);
+        expect(frames[0]).toMatchObject({ agent: 'react' });
+        const starts = frames.filter((f) => f.type === 'tool-start');
+        const ends = frames.filter((f) => f.type === 'tool-end');
+        expect(starts.map((f) => f.toolCallId).sort()).toEqual([
+          'tu_bad',
+          'tu_calc',
+          'tu_none',
+          'tu_time',
+        ]);
+        expect(starts.find((f) => f.toolCallId === 'tu_time')).toMatchObject({
+          name: 'current_time',
+          input: { timezone: 'Asia/Tokyo' },
+        });
+        const end = (id: string) => ends.find((f) => f.toolCallId === id)!;
+        expect(end('tu_time')).toMatchObject({
+          isError: false,
+          output: expect.stringMatching(/\+09:00$/),
+        });
+        expect(end('tu_calc')).toMatchObject({ isError: false, output: '42' });
+        expect(end('tu_bad')).toMatchObject({
+          isError: true,
+          output: expect.stringContaining('expression'),
+        });
+        expect(end('tu_none')).toMatchObject({
+          isError: true,
+          output: expect.stringContaining('teleport'),
+        });
+        // Each call's tool-start comes before its tool-end.
+        for (const s of starts) {
+          expect(frames.indexOf(s)).toBeLessThan(frames.indexOf(end(s.toolCallId as string)));
+        }
+        expect(frames.at(-1)).toMatchObject({
+          stopReason: 'end_turn',
+          text: 'Let me look.It is late in Tokyo, and 6*7 is 42.',
+        });
+        // The model got every result, under its own ids.
+        const results = (emulator.requests[1]?.body?.messages ?? [])
+          .flatMap((m) => m.content ?? [])
+          .flatMap((b) => (b.toolResult ? [b.toolResult.toolUseId] : []));
+        expect(results.sort()).toEqual(['tu_bad', 'tu_calc', 'tu_none', 'tu_time']);
+      },
+      { emulator },
+    );
   });
 });

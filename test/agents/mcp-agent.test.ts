@@ -43,64 +43,68 @@ const ready = async (url: string) =>
 describe('MCP servers behind the gateway', () => {
   it("calls a server's tool, reports one that failed to start, and survives one that dies mid-call", async () => {
     emulator.reset();
-    await withGateway({ MCP_CONFIG_FILE: mcpFile }, async (gw) => {
-      const before = await ready(gw.url);
-      expect(before.status).toBe('ready');
-      expect(before.details.mcpServers.fixture).toMatchObject({ state: 'ready' });
-      expect(before.details.mcpServers.fixture!.tools).toBeGreaterThanOrEqual(5);
-      expect(before.details.mcpServers.broken).toMatchObject({
-        state: 'failed',
-        tools: 0,
-        error: expect.any(String),
-      });
+    await withGateway(
+      { MCP_CONFIG_FILE: mcpFile },
+      async (gw) => {
+        const before = await ready(gw.url);
+        expect(before.status).toBe('ready');
+        expect(before.details.mcpServers.fixture).toMatchObject({ state: 'ready' });
+        expect(before.details.mcpServers.fixture!.tools).toBeGreaterThanOrEqual(5);
+        expect(before.details.mcpServers.broken).toMatchObject({
+          state: 'failed',
+          tools: 0,
+          error: expect.any(String),
+        });
 
-      const client = await gw.connect();
-      emulator.enqueue(
-        {
-          blocks: [
-            { toolUse: { toolUseId: 'tu_add', name: 'fixture__add', input: { a: 2, b: 3 } } },
-          ],
-        },
-        { blocks: [{ text: 'The sum is 5.' }] },
-      );
-      const sum = await client.chat('add 2 and 3');
-      checkTurn(sum);
-      await checkStored(client, sum);
-      const offered = (emulator.requests[0]?.body?.toolConfig?.tools ?? []).map(
-        (t) => t.toolSpec?.name,
-      );
-      expect(offered).toEqual(
-        expect.arrayContaining(['fixture__add', 'fixture__crash', 'current_time']),
-      );
-      expect(sum.find((f) => f.type === 'tool-start')).toMatchObject({
-        toolCallId: 'tu_add',
-        name: 'fixture__add',
-        input: { a: 2, b: 3 },
-      });
-      expect(sum.find((f) => f.type === 'tool-end')).toMatchObject({
-        toolCallId: 'tu_add',
-        isError: false,
-        output: expect.stringContaining('5'),
-      });
+        const client = await gw.connect();
+        emulator.enqueue(
+          {
+            blocks: [
+              { toolUse: { toolUseId: 'tu_add', name: 'fixture__add', input: { a: 2, b: 3 } } },
+            ],
+          },
+          { blocks: [{ text: 'The sum is 5.' }] },
+        );
+        const sum = await client.chat('add 2 and 3');
+        checkTurn(sum);
+        await checkStored(client, sum);
+        const offered = (emulator.requests[0]?.body?.toolConfig?.tools ?? []).map(
+          (t) => t.toolSpec?.name,
+        );
+        expect(offered).toEqual(
+          expect.arrayContaining(['fixture__add', 'fixture__crash', 'current_time']),
+        );
+        expect(sum.find((f) => f.type === 'tool-start')).toMatchObject({
+          toolCallId: 'tu_add',
+          name: 'fixture__add',
+          input: { a: 2, b: 3 },
+        });
+        expect(sum.find((f) => f.type === 'tool-end')).toMatchObject({
+          toolCallId: 'tu_add',
+          isError: false,
+          output: expect.stringContaining('5'),
+        });
 
-      emulator.enqueue(
-        { blocks: [{ toolUse: { toolUseId: 'tu_crash', name: 'fixture__crash', input: {} } }] },
-        { blocks: [{ text: 'The server stopped; I could not finish.' }] },
-      );
-      const crash = await client.chat('crash it');
-      checkTurn(crash);
-      expect(crash.find((f) => f.type === 'tool-end')).toMatchObject({
-        toolCallId: 'tu_crash',
-        isError: true,
-        output: expect.stringContaining('MCP server "fixture" stopped'),
-      });
-      expect(crash.at(-1)).toMatchObject({
-        stopReason: 'end_turn',
-        text: 'The server stopped; I could not finish.',
-      });
-      const after = await ready(gw.url);
-      expect(after.status).toBe('ready');
-      expect(after.details.mcpServers.fixture).toMatchObject({ state: 'failed' });
-    });
+        emulator.enqueue(
+          { blocks: [{ toolUse: { toolUseId: 'tu_crash', name: 'fixture__crash', input: {} } }] },
+          { blocks: [{ text: 'The server stopped; I could not finish.' }] },
+        );
+        const crash = await client.chat('crash it');
+        checkTurn(crash);
+        expect(crash.find((f) => f.type === 'tool-end')).toMatchObject({
+          toolCallId: 'tu_crash',
+          isError: true,
+          output: expect.stringContaining('MCP server "fixture" stopped'),
+        });
+        expect(crash.at(-1)).toMatchObject({
+          stopReason: 'end_turn',
+          text: 'The server stopped; I could not finish.',
+        });
+        const after = await ready(gw.url);
+        expect(after.status).toBe('ready');
+        expect(after.details.mcpServers.fixture).toMatchObject({ state: 'failed' });
+      },
+      { emulator },
+    );
   }, 60_000);
 });
