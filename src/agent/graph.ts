@@ -33,6 +33,11 @@ export interface AgentOptions {
   readonly maxContextTokens: number;
   /** TOOL_TIMEOUT_MS: how long a tool call may run unless its metadata says otherwise. */
   readonly toolTimeoutMs: number;
+  /**
+   * Whether a tool needs a person's approval before it runs. Until the gateway can ask for
+   * one, such a tool is never run: the model is told so, and the turn goes on.
+   */
+  readonly needsApproval?: (tool: StructuredToolInterface) => boolean;
   readonly tracer?: Tracer;
 }
 
@@ -42,6 +47,9 @@ const AgentState = Annotation.Root({
   steps: Annotation<number>({ reducer: (_, next) => next, default: () => 0 }),
 });
 type State = typeof AgentState.State;
+
+const NOT_APPROVED = (name: string) =>
+  `Error: The tool "${name}" needs a person's approval before it runs, and this gateway cannot ask for approval yet; it was not run.`;
 
 /** What a turn passes to the graph in `configurable`. */
 export interface TurnConfigurable {
@@ -113,12 +121,16 @@ export function createAgentGraph(options: AgentOptions) {
       const tool = offered.get(call.name);
       let run: ToolRun;
       try {
-        run = tool
-          ? await runTool(tool, input, {
-              timeoutMs: toolTimeout(tool, options.toolTimeoutMs),
-              config: own,
-            })
-          : { output: `Error: Unknown tool "${call.name}".`, isError: true };
+        if (!tool) {
+          run = { output: `Error: Unknown tool "${call.name}".`, isError: true };
+        } else if (options.needsApproval?.(tool)) {
+          run = { output: NOT_APPROVED(call.name), isError: true };
+        } else {
+          run = await runTool(tool, input, {
+            timeoutMs: toolTimeout(tool, options.toolTimeoutMs),
+            config: own,
+          });
+        }
         if (run.isError) {
           span.setStatus({ code: SpanStatusCode.ERROR, message: run.output.slice(0, 200) });
         }

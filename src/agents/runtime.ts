@@ -9,16 +9,11 @@ import type { TurnAgent } from '../agent/runner.ts';
 import { type Config, ConfigError } from '../config/config.ts';
 import { LOAD_SKILL, loadedSkills } from '../skills/load-skill.ts';
 import { skillsPrompt } from '../skills/skills.ts';
+import { requiresApproval } from '../tools/plugin.ts';
 import type { AgentDefinition } from './agents-file.ts';
 import type { AgentCatalog } from './catalog.ts';
 import type { GraphFactory } from './graph-module.ts';
 import type { ToolSources } from './tool-sources.ts';
-
-/** An agent ready to run turns in this process. */
-export interface RunnableAgent extends TurnAgent {
-  /** Tools that need a person's approval before they run (`approve`). */
-  readonly approve: ReadonlySet<string>;
-}
 
 export interface RuntimeDeps {
   readonly config: Config;
@@ -36,9 +31,9 @@ export interface RuntimeDeps {
 export async function createRunnableAgents(
   catalog: AgentCatalog,
   deps: RuntimeDeps,
-): Promise<Map<string, RunnableAgent>> {
+): Promise<Map<string, TurnAgent>> {
   const problems: string[] = [];
-  const agents = new Map<string, RunnableAgent>();
+  const agents = new Map<string, TurnAgent>();
   for (const definition of catalog.definitions) {
     const problem = (field: string, message: string) =>
       problems.push(`${catalog.where(definition, field)}: ${message}`);
@@ -50,9 +45,14 @@ export async function createRunnableAgents(
     const recursionLimit = (definition.maxSteps ?? deps.config.agent.maxSteps) * 2 + 2;
     const graph =
       definition.graphModule === undefined
-        ? ownLoop(definition, tools, deps, problem)
-        : await userGraph(definition, tools, deps, problem);
-    if (graph) agents.set(definition.id, { id: definition.id, graph, recursionLimit, approve });
+        ? ownLoop(definition, tools, approve, deps, problem)
+        : await userGraph(
+            definition,
+            withoutApproval(definition, tools, deps.log, problem),
+            deps,
+            problem,
+          );
+    if (graph) agents.set(definition.id, { id: definition.id, graph, recursionLimit });
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return agents;
@@ -95,6 +95,7 @@ function agentTools(
 function ownLoop(
   definition: AgentDefinition,
   tools: StructuredToolInterface[],
+  approve: ReadonlySet<string>,
   deps: RuntimeDeps,
   problem: (field: string, message: string) => void,
 ) {
@@ -122,6 +123,7 @@ function ownLoop(
     maxSteps: definition.maxSteps ?? config.agent.maxSteps,
     maxContextTokens: config.agent.maxContextTokens,
     toolTimeoutMs: config.tools.timeoutMs,
+    needsApproval: (tool) => approve.has(tool.name) || requiresApproval(tool),
     ...(deps.tracer ? { tracer: deps.tracer } : {}),
   });
 }
@@ -157,6 +159,30 @@ async function userGraph(
     problem('graph', `${path} export "${exportName}" failed: ${(error as Error).message}`);
   }
   return undefined;
+}
+
+/**
+ * A user's graph runs its tools itself, where no approval can be asked for: a tool that
+ * needs one is refused when listed, and left out of the tools it gets by default.
+ */
+function withoutApproval(
+  definition: AgentDefinition,
+  tools: StructuredToolInterface[],
+  log: Logger,
+  problem: (field: string, message: string) => void,
+): StructuredToolInterface[] {
+  const needing = tools.filter(requiresApproval);
+  for (const tool of needing) {
+    if (definition.tools?.includes(tool.name)) {
+      problem('tools', `"${tool.name}" needs approval, which a graph agent cannot ask for`);
+    } else {
+      log.warn(
+        { agent: definition.id, tool: tool.name },
+        'tool needs approval: not given to the graph',
+      );
+    }
+  }
+  return tools.filter((tool) => !requiresApproval(tool));
 }
 
 function isGraph(value: unknown): value is TurnAgent['graph'] {

@@ -7,6 +7,7 @@ import { withGateway } from '../helpers/gateway.ts';
 import { checkStored, checkTurn } from '../helpers/invariants.ts';
 
 const EXAMPLE_GRAPH = path.resolve('examples/graphs/react-agent.ts');
+const TICKETS = 'examples/tools/support-tickets.ts';
 
 let emulator: Emulator;
 let dir: string;
@@ -30,6 +31,11 @@ beforeAll(async () => {
     tools: [current_time]
     skills: []
     maxSteps: 2
+  - id: careful
+    description: Needs approval for the calculator.
+    tools: [calculator, close_ticket, lookup_ticket]
+    skills: []
+    approve: [calculator]
   - id: react
     description: A LangGraph graph with the prebuilt ToolNode.
     graph: ${path.relative(dir, EXAMPLE_GRAPH)}#createGraph
@@ -51,12 +57,13 @@ describe('agents', () => {
   it('lists the agents in ready, runs the one a chat names, and keeps it for the conversation', async () => {
     emulator.reset();
     await withGateway(
-      { AGENTS_FILE: agentsFile },
+      { AGENTS_FILE: agentsFile, TOOL_MODULES: TICKETS },
       async (gw) => {
         const client = await gw.connect();
         expect(client.ready.agents).toEqual([
           { id: 'helper', description: 'Chats, with the calculator only.', default: true },
           { id: 'clock', description: 'Tells the time.', default: false },
+          { id: 'careful', description: 'Needs approval for the calculator.', default: false },
           {
             id: 'react',
             description: 'A LangGraph graph with the prebuilt ToolNode.',
@@ -90,7 +97,7 @@ describe('agents', () => {
   it('refuses an unknown agent with unknown_agent: nothing stored, no model call', async () => {
     emulator.reset();
     await withGateway(
-      { AGENTS_FILE: agentsFile },
+      { AGENTS_FILE: agentsFile, TOOL_MODULES: TICKETS },
       async (gw) => {
         const client = await gw.connect();
         const [refused] = await client.chat('hello', { agent: 'nobody' });
@@ -100,7 +107,7 @@ describe('agents', () => {
           retryable: false,
           requestId: expect.any(String),
         });
-        expect(refused!.message).toContain('helper, clock, react');
+        expect(refused!.message).toContain('helper, clock, careful, react');
         expect(emulator.requests).toHaveLength(0);
         const since = client.frames.length;
         client.send({ type: 'history' });
@@ -136,7 +143,7 @@ describe('agents', () => {
       { blocks: [{ text: 'It is late in Tokyo, and 6*7 is 42.' }] },
     );
     await withGateway(
-      { AGENTS_FILE: agentsFile },
+      { AGENTS_FILE: agentsFile, TOOL_MODULES: TICKETS },
       async (gw) => {
         const client = await gw.connect();
         const frames = await client.chat('time in Tokyo and 6*7?', { agent: 'react' });
@@ -182,6 +189,50 @@ describe('agents', () => {
           .flatMap((m) => m.content ?? [])
           .flatMap((b) => (b.toolResult ? [b.toolResult.toolUseId] : []));
         expect(results.sort()).toEqual(['tu_bad', 'tu_calc', 'tu_none', 'tu_time']);
+      },
+      { emulator },
+    );
+  });
+
+  it('never runs a tool that needs approval (approve, or a module marking it): the model is told', async () => {
+    emulator.reset();
+    emulator.enqueue(
+      {
+        blocks: [
+          { toolUse: { toolUseId: 'tu_calc', name: 'calculator', input: { expression: '6*7' } } },
+          {
+            toolUse: {
+              toolUseId: 'tu_close',
+              name: 'close_ticket',
+              input: { id: 'T-1001', note: 'done' },
+            },
+          },
+          { toolUse: { toolUseId: 'tu_look', name: 'lookup_ticket', input: { id: 'T-1001' } } },
+        ],
+      },
+      { blocks: [{ text: 'I could not do that without approval.' }] },
+    );
+    await withGateway(
+      { AGENTS_FILE: agentsFile, TOOL_MODULES: TICKETS },
+      async (gw) => {
+        const client = await gw.connect();
+        const frames = await client.chat('calculate and close', { agent: 'careful' });
+        checkTurn(frames);
+        const end = (id: string) =>
+          frames.find((f) => f.type === 'tool-end' && f.toolCallId === id);
+        for (const id of ['tu_calc', 'tu_close']) {
+          expect(end(id)).toMatchObject({
+            isError: true,
+            output: expect.stringContaining("needs a person's approval"),
+          });
+        }
+        expect(end('tu_calc')!.output).not.toContain('42');
+        expect(end('tu_look')).toMatchObject({ isError: false });
+        expect(frames.at(-1)).toMatchObject({ stopReason: 'end_turn' });
+        const results = (emulator.requests[1]?.body?.messages ?? [])
+          .flatMap((m) => m.content ?? [])
+          .flatMap((b) => (b.toolResult ? [JSON.stringify(b.toolResult)] : []));
+        expect(results.filter((r) => r.includes("needs a person's approval"))).toHaveLength(2);
       },
       { emulator },
     );

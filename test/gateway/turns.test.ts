@@ -209,12 +209,14 @@ describe('a turn through the gateway', () => {
 });
 
 describe('configuration', () => {
-  it('sends SYSTEM_PROMPT as the system prompt', async () => {
+  it('sends SYSTEM_PROMPT as the system prompt, the skills listed after it', async () => {
     await withGateway(
       { SYSTEM_PROMPT: 'Be brief.' },
       async (other) => {
         await turn(await other.connect(), 'hi', { blocks: [{ text: 'Hi.' }] });
-        expect(gw.emulator.requests[0]!.body).toMatchObject({ system: [{ text: 'Be brief.' }] });
+        const [system] = (gw.emulator.requests[0]!.body?.system ?? []) as { text: string }[];
+        expect(system!.text.startsWith('Be brief.\n\n')).toBe(true);
+        expect(system!.text).toMatch(/\bsql\b/);
       },
       { emulator: gw.emulator },
     );
