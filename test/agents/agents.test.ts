@@ -237,4 +237,19 @@ describe('agents', () => {
       { emulator },
     );
   });
+
+  it('starts with the example agents file and tool module, as docs/agents.md says', async () => {
+    await withGateway(
+      { AGENTS_FILE: 'examples/agents.yaml', TOOL_MODULES: TICKETS },
+      async (gw) => {
+        const client = await gw.connect();
+        expect((client.ready.agents as { id: string }[]).map((a) => a.id)).toEqual([
+          'assistant',
+          'support',
+          'react',
+        ]);
+      },
+      { emulator },
+    );
+  });
 });
