@@ -1,15 +1,13 @@
-import { HumanMessage } from '@langchain/core/messages';
 import { tool } from '@langchain/core/tools';
 import pino from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createAgentGraph } from '../../src/agent/graph.ts';
-import { runTurn } from '../../src/agent/runner.ts';
 import { createModels } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import type { TurnEvent } from '../../src/protocol/frames.ts';
 import { type Emulator, startEmulator } from '../emulator/index.ts';
 import { testEnv } from '../helpers/gateway.ts';
+import { runWholeTurn } from '../helpers/run-turn.ts';
 
 let emulator: Emulator;
 beforeAll(async () => {
@@ -41,22 +39,7 @@ it('cuts a tool output over 16 KiB in tool-end and flags it, but gives the model
     { blocks: [{ toolUse: { name: 'dump', input: {}, toolUseId: 'd1' } }] },
     { blocks: [{ text: 'That was long.' }] },
   );
-  const events: TurnEvent[] = [];
-  const turn = runTurn(
-    { log, logStreamEvents: false },
-    {
-      agent: { id: 'test', graph, recursionLimit: 10 },
-      model: models.default,
-      history: [],
-      userMessage: new HumanMessage('dump it'),
-      signal: new AbortController().signal,
-    },
-  );
-  let step = await turn.next();
-  while (!step.done) {
-    events.push(step.value);
-    step = await turn.next();
-  }
+  const { events, outcome } = await runWholeTurn(graph, models.default, 'dump it', log);
   clients.destroy();
 
   const end = events.find((e) => e.type === 'tool-end');
@@ -69,8 +52,8 @@ it('cuts a tool output over 16 KiB in tool-end and flags it, but gives the model
   const output = (end as { output: string }).output;
   // 8,192 two-byte characters: exactly 16 KiB, no character split.
   expect(output).toBe('é'.repeat(8192));
-  expect(step.value.stopReason).toBe('end_turn');
-  const stored = step.value.completed.find((m) => m.getType() === 'tool');
+  expect(outcome.stopReason).toBe('end_turn');
+  const stored = outcome.completed.find((m) => m.getType() === 'tool');
   expect(stored?.content).toBe(big);
   const second = emulator.requests[1]!.body as {
     messages: { content: { toolResult?: { content: { text: string }[] } }[] }[];

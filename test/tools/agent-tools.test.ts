@@ -1,18 +1,16 @@
-import { HumanMessage } from '@langchain/core/messages';
 import { StructuredTool } from '@langchain/core/tools';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createAgentGraph } from '../../src/agent/graph.ts';
-import { runTurn } from '../../src/agent/runner.ts';
 import { BUILTIN_TOOLS } from '../../src/agent/tools/index.ts';
 import { createModels } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import type { TurnEvent } from '../../src/protocol/frames.ts';
 import { loadToolModules, moduleSource } from '../../src/tools/modules.ts';
 import { assembleTools, type ToolSource } from '../../src/tools/toolbox.ts';
 import { type Emulator, startEmulator } from '../emulator/index.ts';
 import { testEnv } from '../helpers/gateway.ts';
+import { runWholeTurn } from '../helpers/run-turn.ts';
 
 const EXAMPLE = 'examples/tools/support-tickets.ts';
 
@@ -59,22 +57,12 @@ async function turnWith(extra: ToolSource[], env: Record<string, string> = {}) {
     toolTimeoutMs: config.tools.timeoutMs,
   });
   const requestsBefore = emulator.requests.length;
-  const events: TurnEvent[] = [];
-  const turn = runTurn(
-    { log, logStreamEvents: false },
-    {
-      agent: { id: 'test', graph, recursionLimit: 10 },
-      model: models.default,
-      history: [],
-      userMessage: new HumanMessage('What about ticket 1001?'),
-      signal: new AbortController().signal,
-    },
+  const { events, outcome } = await runWholeTurn(
+    graph,
+    models.default,
+    'What about ticket 1001?',
+    log,
   );
-  let step = await turn.next();
-  while (!step.done) {
-    events.push(step.value);
-    step = await turn.next();
-  }
   clients.destroy();
   const requests = emulator.requests.slice(requestsBefore).map(
     (r) =>
@@ -84,7 +72,7 @@ async function turnWith(extra: ToolSource[], env: Record<string, string> = {}) {
         }[];
       },
   );
-  return { events, end: step.value, requests };
+  return { events, end: outcome, requests };
 }
 
 /** The toolResult the model received in the request after the tool call. */
