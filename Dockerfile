@@ -11,12 +11,19 @@ ARG NODE_IMAGE=node:22-slim
 # ---- production dependencies only -------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
+# better-sqlite3 (the SQL skill) compiles its native binding when no prebuilt one fits the
+# platform; the compilers stay in these stages, out of the runtime image.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
+    && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # ---- every dependency (the emulator needs @smithy/eventstream-codec) ---------------------
 FROM ${NODE_IMAGE} AS dev-deps
 WORKDIR /app
+# As above: better-sqlite3 may need to compile.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
+    && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund && npm cache clean --force
 
