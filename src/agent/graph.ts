@@ -14,7 +14,6 @@ import { runTool, type ToolRun, toolTimeout } from '../tools/run-tool.ts';
 import type { ChatModelInfo, ChatModels } from './chat-models.ts';
 import { repairConversation, trimToBudget } from './context.ts';
 import {
-  OWN_TOOL_RUN_TAG,
   TOOL_END_EVENT,
   TOOL_START_EVENT,
   type ToolEndData,
@@ -110,7 +109,6 @@ export function createAgentGraph(options: AgentOptions) {
     const { traceContext } = config.configurable as TurnConfigurable;
     const results: ToolMessage[] = [];
     const offered = new Map(options.toolsFor(state.messages).map((t) => [t.name, t]));
-    const own = { ...config, tags: [...(config.tags ?? []), OWN_TOOL_RUN_TAG] };
     for (const call of last.tool_calls ?? []) {
       config.signal?.throwIfAborted();
       const toolCallId = call.id ?? `call_${results.length}`;
@@ -128,7 +126,7 @@ export function createAgentGraph(options: AgentOptions) {
         } else {
           run = await runTool(tool, input, {
             timeoutMs: toolTimeout(tool, options.toolTimeoutMs),
-            config: own,
+            config,
           });
         }
         if (run.isError) {

@@ -7,16 +7,12 @@ import {
 } from '@langchain/core/messages';
 import type { StreamEvent } from '@langchain/core/tracers/log_stream';
 import { MAX_TOOL_OUTPUT_BYTES, type TurnEvent, type Usage } from '../protocol/frames.ts';
+import { GATEWAY_TOOL_RUN_TAG } from '../tools/run-tool.ts';
 import { type ContentPieces, contentPieces, textOf } from './content.ts';
 
 /** Custom events the agent's own tool node dispatches around each tool call. */
 export const TOOL_START_EVENT = 'agentgate.tool-start';
 export const TOOL_END_EVENT = 'agentgate.tool-end';
-/**
- * Tag of the tool runs of the agent's own tool node: their frames come from its custom
- * events, so their `on_tool_*` events are not read a second time.
- */
-export const OWN_TOOL_RUN_TAG = 'agentgate:own-tool-run';
 
 export interface ToolStartData {
   toolCallId: string;
@@ -70,6 +66,10 @@ export class TurnNormalizer {
   }
 
   handle(event: StreamEvent): TurnEvent[] {
+    // A tool run the gateway made, or what runs inside it (a model the tool calls): it
+    // reaches the turn as the tool's result, not as frames of its own. The own node's calls
+    // have their custom events; a graph's calls, the events of the tool it invoked.
+    if (event.tags?.includes(GATEWAY_TOOL_RUN_TAG)) return [];
     switch (event.event) {
       case 'on_chat_model_stream': {
         this.#streamedRuns.add(event.run_id);
@@ -88,7 +88,7 @@ export class TurnNormalizer {
       case 'on_custom_event':
         return this.#custom(event.name, event.data);
       case 'on_tool_start':
-        return event.tags?.includes(OWN_TOOL_RUN_TAG) ? [] : this.#foreignStart(event);
+        return this.#foreignStart(event);
       case 'on_tool_end':
       case 'on_tool_error':
         return this.#foreignEnd(event);
@@ -184,14 +184,16 @@ export class TurnNormalizer {
     this.#foreignRuns.delete(event.run_id);
     const data = event.data as { output?: unknown; error?: unknown };
     const durationMs = Math.round(performance.now() - run.startedAt);
+    // Not a call the model made (a node ran the tool itself): no result message in history.
+    const inHistory = run.call.toolCallId !== event.run_id;
     if (event.event === 'on_tool_error') {
       const message = data.error instanceof Error ? data.error.message : String(data.error);
-      return this.#end({ ...run.call, output: `Error: ${message}`, isError: true, durationMs });
+      return this.#end(
+        { ...run.call, output: `Error: ${message}`, isError: true, durationMs },
+        inHistory,
+      );
     }
-    return this.#end(
-      { ...run.call, ...toolOutput(data.output), durationMs },
-      run.call.toolCallId !== event.run_id,
-    );
+    return this.#end({ ...run.call, ...toolOutput(data.output), durationMs }, inHistory);
   }
 
   /** Tool messages a node returned for calls that never started a tool run. */

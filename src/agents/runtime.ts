@@ -10,6 +10,7 @@ import { type Config, ConfigError } from '../config/config.ts';
 import { LOAD_SKILL, loadedSkills } from '../skills/load-skill.ts';
 import { skillsPrompt } from '../skills/skills.ts';
 import { requiresApproval } from '../tools/plugin.ts';
+import { throughToolRunner } from '../tools/run-tool.ts';
 import type { AgentDefinition } from './agents-file.ts';
 import type { AgentCatalog } from './catalog.ts';
 import type { GraphFactory } from './graph-module.ts';
@@ -48,7 +49,9 @@ export async function createRunnableAgents(
         ? ownLoop(definition, tools, approve, deps, problem)
         : await userGraph(
             definition,
-            withoutApproval(definition, tools, deps.log, problem),
+            withoutApproval(definition, tools, deps.log, problem).map((tool) =>
+              throughToolRunner(tool, deps.config.tools.timeoutMs),
+            ),
             deps,
             problem,
           );

@@ -1,8 +1,15 @@
 import type { RunnableConfig } from '@langchain/core/runnables';
-import type { StructuredToolInterface } from '@langchain/core/tools';
+import { tool as makeTool, type StructuredToolInterface } from '@langchain/core/tools';
 import { Validator } from '@langchain/core/utils/json_schema';
 import { interopSafeParseAsync, isInteropZodSchema } from '@langchain/core/utils/types';
 import { agentgateMetadata } from './plugin.ts';
+
+/**
+ * Tag of every tool run the gateway makes, inherited by what runs inside the tool (a model
+ * it calls, a tool it calls): the turn's frames of a call come from the node that made it,
+ * never from inside the tool (see the normalizer).
+ */
+export const GATEWAY_TOOL_RUN_TAG = 'agentgate:tool-run';
 
 /** What one tool call gave: the text the model receives, and whether it is an error. */
 export interface ToolRun {
@@ -54,7 +61,11 @@ export async function runTool(
   });
   const timer = setTimeout(() => timeout.abort(), options.timeoutMs);
   // Started inside a promise so that a tool that throws synchronously is a rejection too.
-  const running = Promise.resolve().then(() => tool.invoke(input, { ...options.config, signal }));
+  // Without a `toolCall` (a ToolNode's config carries one) the tool answers its result,
+  // not a ToolMessage: the caller makes the message.
+  const { toolCall: _, ...config } = options.config as RunnableConfig & { toolCall?: unknown };
+  const tags = [...(config.tags ?? []), GATEWAY_TOOL_RUN_TAG];
+  const running = Promise.resolve().then(() => tool.invoke(input, { ...config, tags, signal }));
   // Whichever loses the race ends unobserved; its rejection is not an unhandled one.
   running.catch(() => {});
   stopped.catch(() => {});
@@ -77,6 +88,32 @@ export async function runTool(
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * The same tool, run through {@link runTool}: what a user's graph is given, so that its
+ * calls are checked and bounded as the gateway's own are. A failed call throws its error
+ * text (a ToolNode turns that into the model's tool result).
+ */
+export function throughToolRunner(
+  tool: StructuredToolInterface,
+  defaultTimeoutMs: number,
+): StructuredToolInterface {
+  return makeTool(
+    async (input: Record<string, unknown>, config: RunnableConfig) => {
+      const run = await runTool(tool, input, {
+        timeoutMs: toolTimeout(tool, defaultTimeoutMs),
+        config,
+      });
+      if (run.isError) throw new Error(run.output.replace(/^Error: /, ''));
+      return run.output;
+    },
+    {
+      name: tool.name,
+      description: tool.description,
+      schema: tool.schema as Parameters<typeof makeTool>[1]['schema'],
+    },
+  );
 }
 
 /**

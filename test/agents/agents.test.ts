@@ -252,4 +252,68 @@ describe('agents', () => {
       { emulator },
     );
   });
+
+  it.each([
+    ['the own loop', 'inner'],
+    ["a user's graph", 'inner_graph'],
+  ])(
+    'bounds tools by TOOL_TIMEOUT_MS and keeps what runs inside a tool out of the turn, in %s',
+    async (_name, agent) => {
+      const file = path.join(dir, `inner-${agent}.yaml`);
+      await writeFile(
+        file,
+        `agents:
+  - id: inner
+    description: Tools with insides.
+    tools: [ask_inner_model, wait_forever]
+    skills: []
+  - id: inner_graph
+    description: The same tools in a graph.
+    graph: ${path.relative(dir, EXAMPLE_GRAPH)}#createGraph
+    tools: [ask_inner_model, wait_forever]
+`,
+      );
+      emulator.reset();
+      emulator.enqueue(
+        {
+          blocks: [
+            { toolUse: { toolUseId: 'tu_inner', name: 'ask_inner_model', input: {} } },
+            { toolUse: { toolUseId: 'tu_wait', name: 'wait_forever', input: {} } },
+          ],
+        },
+        { blocks: [{ text: 'Done with the tools.' }] },
+      );
+      await withGateway(
+        {
+          AGENTS_FILE: file,
+          TOOL_MODULES: 'test/fixtures/tools/inner-workings.ts',
+          TOOL_TIMEOUT_MS: '300',
+        },
+        async (gw) => {
+          const client = await gw.connect();
+          const started = Date.now();
+          const frames = await client.chat('use both', { agent });
+          expect(Date.now() - started).toBeLessThan(5_000);
+          checkTurn(frames);
+          await checkStored(client, frames);
+          const end = (id: string) =>
+            frames.find((f) => f.type === 'tool-end' && f.toolCallId === id);
+          expect(end('tu_inner')).toMatchObject({
+            isError: false,
+            output: 'the inner model said 16 characters',
+          });
+          expect(end('tu_wait')).toMatchObject({
+            isError: true,
+            output: expect.stringContaining('timed out after 300 ms'),
+          });
+          expect(JSON.stringify(frames)).not.toContain('INNER MODEL TEXT');
+          expect(frames.at(-1)).toMatchObject({
+            stopReason: 'end_turn',
+            text: 'Done with the tools.',
+          });
+        },
+        { emulator },
+      );
+    },
+  );
 });
