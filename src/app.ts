@@ -120,10 +120,19 @@ export async function createWorker(
   }
 }
 
-/** `/ready`'s details of a process that runs turns: its MCP servers, when it has any. */
+/**
+ * `/ready`'s details of a process that runs turns: the state of its MCP servers, when it has
+ * any. Why one failed stays in the log: `/ready` answers anyone, and an error may quote a
+ * server's stderr.
+ */
 export function workerDetails(worker: Worker | undefined): Record<string, unknown> {
   const mcp = worker?.sources.mcp;
-  return mcp ? { mcpServers: mcp.status() } : {};
+  if (!mcp) return {};
+  const servers = Object.entries(mcp.status()).map(([name, { state, tools }]) => [
+    name,
+    { state, tools },
+  ]);
+  return { mcpServers: Object.fromEntries(servers) };
 }
 
 /**
@@ -223,10 +232,14 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
   });
 
   app.addHook('onClose', async () => {
-    await backends.close();
-    await worker?.sources.close();
-    clients.destroy();
-    await telemetry.shutdown();
+    try {
+      await backends.close();
+    } finally {
+      // MCP server processes and database pools go whatever became of Redis.
+      await worker?.sources.close();
+      clients.destroy();
+      await telemetry.shutdown();
+    }
   });
   return app;
 }

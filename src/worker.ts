@@ -55,10 +55,14 @@ const http =
 // waits up to 10 s, then aborts the turns still running, which end as cancelled), close Redis.
 async function close(): Promise<void> {
   await http?.app.close();
-  await backends.close();
-  await worker.sources.close();
-  clients.destroy();
-  await telemetry.shutdown();
+  try {
+    await backends.close();
+  } finally {
+    // MCP server processes and database pools go whatever became of Redis.
+    await worker.sources.close();
+    clients.destroy();
+    await telemetry.shutdown();
+  }
 }
 
 closeWithGrace({ delay: 20_000 }, async ({ signal, err }) => {

@@ -9,7 +9,8 @@ const names = z.array(z.string().min(1).max(128)).max(256);
 /**
  * One agent of an AGENTS_FILE. Either the gateway's own tool-calling loop (system prompt,
  * model, tools, skills, MCP servers, approvals, step limit) or `graph`, a user's compiled
- * LangGraph.js graph, which may still name the `model` and `tools` it is given.
+ * LangGraph.js graph, which may still name the `model` and `tools` it is given and its step
+ * limit.
  */
 const AgentEntry = z
   .strictObject({
@@ -34,7 +35,7 @@ const AgentEntry = z
   })
   .superRefine((agent, ctx) => {
     if (agent.graph === undefined) return;
-    for (const field of ['systemPrompt', 'skills', 'approve', 'maxSteps'] as const) {
+    for (const field of ['systemPrompt', 'skills', 'approve'] as const) {
       if (agent[field] !== undefined) {
         ctx.addIssue({
           code: 'custom',

@@ -7,7 +7,7 @@ import type { ChatModels } from '../agent/chat-models.ts';
 import { createAgentGraph } from '../agent/graph.ts';
 import type { TurnAgent } from '../agent/runner.ts';
 import { type Config, ConfigError } from '../config/config.ts';
-import { LOAD_SKILL, loadedSkills } from '../skills/load-skill.ts';
+import { createLoadSkillTool, LOAD_SKILL, loadedSkills } from '../skills/load-skill.ts';
 import { skillsPrompt } from '../skills/skills.ts';
 import { requiresApproval } from '../tools/plugin.ts';
 import { throughToolRunner } from '../tools/run-tool.ts';
@@ -108,8 +108,8 @@ function ownLoop(
     if (!skill) problem('skills', `no skill is named "${name}" in SKILLS_DIR`);
     return skill ? [skill] : [];
   });
-  const loadSkill = sources.tools.get(LOAD_SKILL)?.tool;
-  const always = skills.length > 0 && loadSkill ? unique([...tools, loadSkill]) : tools;
+  // Its own load_skill: it knows (and loads) only this agent's skills.
+  const always = skills.length > 0 ? unique([...tools, createLoadSkillTool(skills)]) : tools;
   const byName = (name: string) => sources.tools.get(name)?.tool;
   const toolsFor = (messages: readonly BaseMessage[]) => {
     const loaded = loadedSkills(messages);

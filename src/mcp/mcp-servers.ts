@@ -7,17 +7,11 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
+import { TOOL_NAME } from '../tools/toolbox.ts';
 import { MCP_SERVER_NAME, type McpServerConfig, type McpServersConfig } from './mcp-config.ts';
 
 /** How long a server may take to start, answer `initialize` and list its tools. */
 export const MCP_CONNECT_TIMEOUT_MS = 10_000;
-
-/**
- * Tool names the model providers accept (Bedrock's tool-name rule). A server's tool whose
- * `<server>__<tool>` name breaks it is left out (and logged): offered, it would fail every
- * model call of every turn.
- */
-const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Lines of a stdio server's stderr kept to explain its failure. */
 const STDERR_LINES = 5;
@@ -160,6 +154,8 @@ class McpServerConnection {
     try {
       const loaded = await Promise.race([work, timeout]);
       this.tools = loaded.flatMap((tool) => {
+        // A `<server>__<tool>` name Bedrock refuses is left out (and logged): offered, it
+        // would fail every model call of every turn.
         if (TOOL_NAME.test(tool.name)) return [this.#guard(tool)];
         this.#log.warn(
           { tool: tool.name },

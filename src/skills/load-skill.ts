@@ -71,6 +71,9 @@ async function referenceFile(skill: Skill, file: string): Promise<string> {
     );
   };
   if (path.isAbsolute(file) || path.win32.isAbsolute(file)) refuse('it is an absolute path');
+  if (file.split(/[\\/]/).some((part) => part.startsWith('.') && part !== '.' && part !== '..')) {
+    refuse('hidden files are not shared');
+  }
   const root = await realpath(skill.dir);
   const wanted = path.resolve(root, file);
   if (!inside(root, wanted)) refuse('it is outside the skill');

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, DEFAULT_SKILLS_DIR } from '../config/config.ts';
+import { TOOL_NAME } from '../tools/toolbox.ts';
 
 /**
  * A skill in the Agent Skills layout: a folder with a `SKILL.md` (YAML front matter, then
@@ -21,8 +22,6 @@ export interface Skill {
 export const SKILL_FILE = 'SKILL.md';
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
-/** Bedrock's rule for a tool name. */
-const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 // Unknown fields (license, metadata, allowed-tools… of the Agent Skills format) are allowed.
 const FrontMatter = z.object({

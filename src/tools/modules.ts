@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isStructuredTool, type StructuredToolInterface } from '@langchain/core/tools';
 import { ConfigError, MAX_TOOL_TIMEOUT_MS } from '../config/config.ts';
+import { isToolTimeout } from './run-tool.ts';
 import { badToolName } from './toolbox.ts';
 
 /** The tools of one module of TOOL_MODULES, as named in it. */
@@ -105,14 +106,7 @@ function toolProblems(item: unknown, index: number): string[] {
       `${named}: metadata.requiresApproval must be true or false, not ${kind(requiresApproval)}`,
     );
   }
-  if (
-    timeoutMs !== undefined &&
-    !(
-      Number.isInteger(timeoutMs) &&
-      Number(timeoutMs) >= 1 &&
-      Number(timeoutMs) <= MAX_TOOL_TIMEOUT_MS
-    )
-  ) {
+  if (timeoutMs !== undefined && !isToolTimeout(timeoutMs)) {
     problems.push(
       `${named}: metadata.timeoutMs must be a whole number of milliseconds, 1–${MAX_TOOL_TIMEOUT_MS}, not ${kind(timeoutMs)}`,
     );

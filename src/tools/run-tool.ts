@@ -2,6 +2,7 @@ import type { RunnableConfig } from '@langchain/core/runnables';
 import { tool as makeTool, type StructuredToolInterface } from '@langchain/core/tools';
 import { Validator } from '@langchain/core/utils/json_schema';
 import { interopSafeParseAsync, isInteropZodSchema } from '@langchain/core/utils/types';
+import { MAX_TOOL_TIMEOUT_MS } from '../config/config.ts';
 import { agentgateMetadata } from './plugin.ts';
 
 /**
@@ -17,12 +18,15 @@ export interface ToolRun {
   isError: boolean;
 }
 
+/** Whether a tool's `metadata.timeoutMs` is one the gateway takes: 1 ms to an hour. */
+export function isToolTimeout(value: unknown): value is number {
+  return Number.isInteger(value) && Number(value) >= 1 && Number(value) <= MAX_TOOL_TIMEOUT_MS;
+}
+
 /** The timeout of a call of `tool`: its `metadata.timeoutMs`, else `defaultMs` (TOOL_TIMEOUT_MS). */
 export function toolTimeout(tool: StructuredToolInterface, defaultMs: number): number {
   const { timeoutMs } = agentgateMetadata(tool);
-  return typeof timeoutMs === 'number' && Number.isInteger(timeoutMs) && timeoutMs > 0
-    ? timeoutMs
-    : defaultMs;
+  return isToolTimeout(timeoutMs) ? timeoutMs : defaultMs;
 }
 
 /**

@@ -14,7 +14,7 @@ export interface ToolboxEntry {
 }
 
 /** Names Bedrock accepts in a toolSpec; a request with any other fails on every turn. */
-const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /** Why `name` cannot name a tool, or undefined when it can. */
 export function badToolName(name: unknown): string | undefined {

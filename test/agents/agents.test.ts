@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -227,7 +227,9 @@ describe('agents', () => {
           });
         }
         expect(end('tu_calc')!.output).not.toContain('42');
+        // Looked up after the refused close_ticket: the ticket is still open.
         expect(end('tu_look')).toMatchObject({ isError: false });
+        expect(JSON.parse(end('tu_look')!.output as string)).toMatchObject({ status: 'open' });
         expect(frames.at(-1)).toMatchObject({ stopReason: 'end_turn' });
         const results = (emulator.requests[1]?.body?.messages ?? [])
           .flatMap((m) => m.content ?? [])
@@ -316,4 +318,54 @@ describe('agents', () => {
       );
     },
   );
+
+  it('offers an agent only its own skills: load_skill knows no other', async () => {
+    const skillsDir = path.join(dir, 'skills');
+    await cp('skills/sql', path.join(skillsDir, 'sql'), { recursive: true });
+    await mkdir(path.join(skillsDir, 'notes'), { recursive: true });
+    await writeFile(
+      path.join(skillsDir, 'notes', 'SKILL.md'),
+      '---\nname: notes\ndescription: How to keep notes.\n---\nKeep them short.\n',
+    );
+    const file = path.join(dir, 'limited.yaml');
+    await writeFile(
+      file,
+      'agents:\n  - id: limited\n    description: Notes only.\n    tools: []\n    skills: [notes]\n',
+    );
+    emulator.reset();
+    emulator.enqueue(
+      {
+        blocks: [{ toolUse: { toolUseId: 'tu_sql', name: 'load_skill', input: { name: 'sql' } } }],
+      },
+      {
+        blocks: [
+          { toolUse: { toolUseId: 'tu_notes', name: 'load_skill', input: { name: 'notes' } } },
+        ],
+      },
+      { blocks: [{ text: 'Only notes here.' }] },
+    );
+    await withGateway(
+      { AGENTS_FILE: file, SKILLS_DIR: skillsDir },
+      async (gw) => {
+        const client = await gw.connect();
+        const frames = await client.chat('load what you can');
+        checkTurn(frames);
+        const end = (id: string) =>
+          frames.find((f) => f.type === 'tool-end' && f.toolCallId === id);
+        expect(end('tu_sql')).toMatchObject({
+          isError: true,
+          output: expect.stringContaining('Known skills: notes.'),
+        });
+        expect(end('tu_notes')).toMatchObject({
+          isError: false,
+          output: expect.stringContaining('Keep them short.'),
+        });
+        expect(offered(0)).toEqual(['load_skill']);
+        expect(offered(2)).toEqual(['load_skill']);
+        expect(systemOf(0)).toContain('notes');
+        expect(systemOf(0)).not.toMatch(/\bsql\b/);
+      },
+      { emulator },
+    );
+  });
 });

@@ -50,11 +50,8 @@ describe('MCP servers behind the gateway', () => {
         expect(before.status).toBe('ready');
         expect(before.details.mcpServers.fixture).toMatchObject({ state: 'ready' });
         expect(before.details.mcpServers.fixture!.tools).toBeGreaterThanOrEqual(5);
-        expect(before.details.mcpServers.broken).toMatchObject({
-          state: 'failed',
-          tools: 0,
-          error: expect.any(String),
-        });
+        // Why it failed is in the log only: /ready answers without a token.
+        expect(before.details.mcpServers.broken).toEqual({ state: 'failed', tools: 0 });
 
         const client = await gw.connect();
         emulator.enqueue(

@@ -91,6 +91,8 @@ describe('load_skill', () => {
     ['reference/link.md', /it leads outside the skill/],
     ['elsewhere/secret.md', /it leads outside the skill/],
     ['reference', /it is not a file/],
+    ['.env', /hidden files are not shared/],
+    ['reference/.secret/key.md', /hidden files are not shared/],
   ])('refuses the path %s', async (file, why) => {
     const error = await createLoadSkillTool(skills)
       .invoke({ name: 'demo', file })
