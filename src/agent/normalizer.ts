@@ -54,8 +54,8 @@ export class TurnNormalizer {
   readonly #streamedRuns = new Set<string>();
   /** Tool calls the model asked for that have no `tool-start` yet, by id. */
   readonly #waiting = new Map<string, ToolStartData>();
-  /** Tool calls with a `tool-start` and no `tool-end` yet. */
-  readonly #open = new Set<string>();
+  /** Tool calls with a `tool-start` and no `tool-end` yet, with when they started. */
+  readonly #open = new Map<string, { call: ToolStartData; startedAt: number }>();
   readonly #foreignRuns = new Map<string, ForeignRun>();
   /** Length of `text` when the last model call completed: what follows has no message yet. */
   #settled = 0;
@@ -142,7 +142,7 @@ export class TurnNormalizer {
 
   #start(call: ToolStartData): TurnEvent[] {
     this.#waiting.delete(call.toolCallId);
-    this.#open.add(call.toolCallId);
+    this.#open.set(call.toolCallId, { call, startedAt: performance.now() });
     return [
       { type: 'tool-start', toolCallId: call.toolCallId, name: call.name, input: call.input },
     ];
@@ -194,6 +194,21 @@ export class TurnNormalizer {
       );
     }
     return this.#end({ ...run.call, ...toolOutput(data.output), durationMs }, inHistory);
+  }
+
+  /**
+   * Ends every tool call still open when the turn stops early (cancel, error, step limit):
+   * each gets its `tool-end` (an error saying why) and its result message in history.
+   */
+  closeOpenTools(why: string): TurnEvent[] {
+    return [...this.#open.values()].flatMap(({ call, startedAt }) =>
+      this.#end({
+        ...call,
+        output: `Error: ${why}`,
+        isError: true,
+        durationMs: Math.round(performance.now() - startedAt),
+      }),
+    );
   }
 
   /** Tool messages a node returned for calls that never started a tool run. */

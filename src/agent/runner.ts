@@ -92,6 +92,7 @@ export async function* runTurn(
     }
     stopReason = finalStopReason(normalizer);
   } catch (error) {
+    let failure: ProtocolError | undefined;
     if (input.signal.aborted) {
       stopReason = 'cancelled';
     } else if (error instanceof GraphRecursionError) {
@@ -99,11 +100,13 @@ export async function* runTurn(
       options.log.warn({ agent: input.agent.id }, 'the graph reached its recursion limit');
       stopReason = 'step_limit';
     } else {
-      const failure = asProtocolError(error, options.log);
-      yield { type: 'error', ...errorBody(failure) };
+      failure = asProtocolError(error, options.log);
       stopReason = 'error';
       span.setStatus({ code: SpanStatusCode.ERROR, message: failure.code });
     }
+    // Invariant 3: a tool call cut short still gets its tool-end.
+    yield* normalizer.closeOpenTools(CUT_SHORT[stopReason]);
+    if (failure) yield { type: 'error', ...errorBody(failure) };
   }
   span.setAttributes({
     'agentgate.stop_reason': stopReason,
@@ -119,6 +122,15 @@ export async function* runTurn(
     unsettledText: normalizer.unsettledText,
   };
 }
+
+/** What a tool call cut short by the end of its turn is told, by how the turn ended. */
+const CUT_SHORT: Record<StopReason, string> = {
+  cancelled: 'The turn was cancelled while this tool ran; its result is unknown.',
+  error: 'The turn failed while this tool ran; its result is unknown.',
+  step_limit: 'The turn reached its step limit while this tool ran; its result is unknown.',
+  end_turn: 'The turn ended while this tool ran.',
+  max_tokens: 'The turn ended while this tool ran.',
+};
 
 function finalStopReason(normalizer: TurnNormalizer): StopReason {
   const last = normalizer.completed.at(-1);

@@ -368,4 +368,41 @@ describe('agents', () => {
       { emulator },
     );
   });
+
+  it('ends a tool call cut short by cancel with its tool-end (invariant 3), stored as such', async () => {
+    const file = path.join(dir, 'cancel.yaml');
+    await writeFile(
+      file,
+      'agents:\n  - id: waiting\n    description: Waits.\n    tools: [wait_forever]\n    skills: []\n',
+    );
+    emulator.reset();
+    emulator.enqueue({
+      blocks: [
+        { text: 'Waiting.' },
+        { toolUse: { toolUseId: 'tu_wait', name: 'wait_forever', input: {} } },
+      ],
+    });
+    await withGateway(
+      { AGENTS_FILE: file, TOOL_MODULES: 'test/fixtures/tools/inner-workings.ts' },
+      async (gw) => {
+        const client = await gw.connect();
+        const turn = client.chat('wait');
+        const start = await client.next((f) => f.type === 'tool-start');
+        client.send({ type: 'cancel', conversationId: start.conversationId });
+        const frames = await turn;
+        checkTurn(frames);
+        await checkStored(client, frames);
+        expect(frames.find((f) => f.type === 'tool-end')).toMatchObject({
+          toolCallId: 'tu_wait',
+          isError: true,
+          output: expect.stringContaining('cancelled while this tool ran'),
+        });
+        expect(frames.at(-1)).toMatchObject({ stopReason: 'cancelled', text: 'Waiting.' });
+        // The next turn works: the model gets the cut-short call answered.
+        emulator.enqueue({ blocks: [{ text: 'Back.' }] });
+        checkTurn(await client.chat('again?'));
+      },
+      { emulator },
+    );
+  });
 });
