@@ -11,6 +11,7 @@ import { TurnWorker } from './agent/turn-worker.ts';
 import { AgentCatalog } from './agents/catalog.ts';
 import { createRunnableAgents } from './agents/runtime.ts';
 import { loadToolSources, type ToolSources } from './agents/tool-sources.ts';
+import type { Approvals } from './approvals/approvals.ts';
 import { type Backends, createBackends } from './backends.ts';
 import type { Config } from './config/config.ts';
 import { markRoutesPublic, registerAccess } from './gateway/access.ts';
@@ -21,7 +22,7 @@ import { registerRestRoutes } from './gateway/rest-routes.ts';
 import { SECURITY_HEADERS } from './gateway/security-headers.ts';
 import { UserTurnLimiter } from './gateway/turn-limiter.ts';
 import { registerWebSocketRoute } from './gateway/ws-route.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
+import { type ApprovalMetrics, createMetrics, type Metrics } from './metrics.ts';
 import { CLOSE_CODES } from './protocol/errors.ts';
 import { BedrockClients } from './providers/bedrock/clients.ts';
 import { createCredentials } from './providers/bedrock/credentials.ts';
@@ -90,9 +91,11 @@ export async function createWorker(
   log: Logger,
   deps: {
     queue: JobQueue;
+    approvals: Approvals;
     turns: Turns;
     models: ChatModels;
     agents: AgentCatalog;
+    metrics?: ApprovalMetrics;
     tracer?: Tracer;
   },
 ): Promise<Worker> {
@@ -102,7 +105,9 @@ export async function createWorker(
       config,
       models: deps.models,
       sources,
+      approvals: deps.approvals,
       log,
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
       ...(deps.tracer ? { tracer: deps.tracer } : {}),
     });
     const worker = new TurnWorker({
@@ -157,6 +162,8 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
     worker = config.runWorker
       ? await createWorker(config, log, {
           queue: backends.queue,
+          approvals: backends.approvals,
+          metrics,
           turns,
           models,
           agents,
@@ -207,6 +214,7 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
     hub,
     models,
     agents,
+    approvals: backends.approvals,
     conversations,
     admission,
     limits: config.limits,

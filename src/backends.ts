@@ -1,4 +1,7 @@
 import type { Logger } from 'pino';
+import type { Approvals } from './approvals/approvals.ts';
+import { MemoryApprovals } from './approvals/memory-approvals.ts';
+import { RedisApprovals } from './approvals/redis-approvals.ts';
 import type { FrameBus } from './bus/frame-bus.ts';
 import { MemoryFrameBus } from './bus/memory-frame-bus.ts';
 import { RedisFrameBus } from './bus/redis-frame-bus.ts';
@@ -15,6 +18,7 @@ export interface Backends {
   readonly store: HistoryStore;
   readonly bus: FrameBus;
   readonly queue: JobQueue;
+  readonly approvals: Approvals;
   /** Throws when any backend cannot be used. */
   ping(): Promise<void>;
   /** Closes every backend. Idempotent. */
@@ -30,8 +34,11 @@ const STARTUP_WAIT_MS = 5_000;
  * The queue first: it drains, and the turns still running publish frames and commit to the
  * store until they end. Closing the bus or the store beside it would lose their answers.
  */
-async function closeInOrder(backends: Pick<Backends, 'queue' | 'bus' | 'store'>): Promise<void> {
+async function closeInOrder(
+  backends: Pick<Backends, 'queue' | 'bus' | 'store' | 'approvals'>,
+): Promise<void> {
   await backends.queue.close();
+  await backends.approvals.close();
   await backends.bus.close();
   await backends.store.close();
 }
@@ -43,15 +50,17 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
   const store = new MemoryHistoryStore({ ttlSeconds: config.sessionTtlSeconds });
   const bus = new MemoryFrameBus({ idleTtlMs: config.sessionTtlSeconds * 1000 });
   const queue = new MemoryJobQueue();
+  const approvals = new MemoryApprovals();
   let closed: Promise<void> | undefined;
   return {
     store,
     bus,
     queue,
+    approvals,
     // In memory: nothing can be down.
     ping: async () => {},
     close: () => {
-      closed ??= closeInOrder({ queue, bus, store });
+      closed ??= closeInOrder({ queue, bus, store, approvals });
       return closed;
     },
   };
@@ -79,14 +88,16 @@ async function createRedisBackends(config: Config, url: string, log: Logger): Pr
   const store = new RedisHistoryStore({ ...shared, redis: connections.command });
   const bus = new RedisFrameBus(shared);
   const queue = new RedisJobQueue(shared);
+  const approvals = new RedisApprovals(shared);
   let closed: Promise<void> | undefined;
   return {
     store,
     bus,
     queue,
+    approvals,
     ping: () => connections.ping(PING_TIMEOUT_MS),
     close: () => {
-      closed ??= closeInOrder({ queue, bus, store }).then(() => connections.close());
+      closed ??= closeInOrder({ queue, bus, store, approvals }).then(() => connections.close());
       return closed;
     },
   };

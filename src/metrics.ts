@@ -41,7 +41,22 @@ export function createMetrics() {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
       registers,
     }),
+    approvals: new Counter({
+      name: 'agentgate_approvals_total',
+      help: 'Requests for approval answered in turns this process ran, by decision.',
+      labelNames: ['decision'],
+      registers,
+    }),
+    approvalSeconds: new Histogram({
+      name: 'agentgate_approval_decision_seconds',
+      help: 'From a request for approval to its answer (a person, the timeout or a cancel).',
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
+      registers,
+    }),
   };
 }
+
+/** What the approval of a tool call counts: its answers and how long each took. */
+export type ApprovalMetrics = Pick<Metrics, 'approvals' | 'approvalSeconds'>;
 
 export type Metrics = ReturnType<typeof createMetrics>;

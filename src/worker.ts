@@ -30,6 +30,8 @@ const turns = createTurns(backends, models, log, metrics);
 const worker = await orExitOnConfigError(async () =>
   createWorker(config, log, {
     queue: backends.queue,
+    approvals: backends.approvals,
+    metrics,
     turns,
     models,
     agents: await AgentCatalog.load(config.agent.agentsFile, models),

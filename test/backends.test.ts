@@ -41,6 +41,7 @@ describe.each([
     const agents = await AgentCatalog.load(undefined, models);
     const { worker, sources } = await createWorker(config, log, {
       queue: backends.queue,
+      approvals: backends.approvals,
       turns,
       models,
       agents,

@@ -9,6 +9,12 @@ import type { RunnableConfig } from '@langchain/core/runnables';
 import type { StructuredToolInterface } from '@langchain/core/tools';
 import { Annotation, END, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph';
 import { type Context, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
+import {
+  type ApprovalPlace,
+  type ApprovalPolicy,
+  askApproval,
+  notRunResult,
+} from '../approvals/ask.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import { runTool, type ToolRun, toolTimeout } from '../tools/run-tool.ts';
 import type { ChatModelInfo, ChatModels } from './chat-models.ts';
@@ -32,11 +38,8 @@ export interface AgentOptions {
   readonly maxContextTokens: number;
   /** TOOL_TIMEOUT_MS: how long a tool call may run unless its metadata says otherwise. */
   readonly toolTimeoutMs: number;
-  /**
-   * Whether a tool needs a person's approval before it runs. Until the gateway can ask for
-   * one, such a tool is never run: the model is told so, and the turn goes on.
-   */
-  readonly needsApproval?: (tool: StructuredToolInterface) => boolean;
+  /** Which tools wait for a person's approval, and how the turn asks; none without it. */
+  readonly approval?: ApprovalPolicy;
   readonly tracer?: Tracer;
 }
 
@@ -47,11 +50,8 @@ const AgentState = Annotation.Root({
 });
 type State = typeof AgentState.State;
 
-const NOT_APPROVED = (name: string) =>
-  `Error: The tool "${name}" needs a person's approval before it runs, and this gateway cannot ask for approval yet; it was not run.`;
-
 /** What a turn passes to the graph in `configurable`. */
-export interface TurnConfigurable {
+export interface TurnConfigurable extends Partial<ApprovalPlace> {
   model: ChatModelInfo;
   /** The turn's span, parent of the model and tool call spans. */
   traceContext?: Context;
@@ -67,6 +67,7 @@ export function createAgentGraph(options: AgentOptions) {
   const system = new SystemMessage(options.systemPrompt);
 
   const tracer = options.tracer ?? trace.getTracer('agentgate');
+  const { approval } = options;
 
   const callModel = async (state: State, config: RunnableConfig) => {
     const { model, traceContext } = config.configurable as TurnConfigurable;
@@ -119,10 +120,19 @@ export function createAgentGraph(options: AgentOptions) {
       const tool = offered.get(call.name);
       let run: ToolRun;
       try {
+        const answer =
+          tool && approval?.needed(tool)
+            ? await askApproval(
+                approval,
+                placeOf(config),
+                { toolCallId, name: call.name, input },
+                config,
+              )
+            : undefined;
         if (!tool) {
           run = { output: `Error: Unknown tool "${call.name}".`, isError: true };
-        } else if (options.needsApproval?.(tool)) {
-          run = { output: NOT_APPROVED(call.name), isError: true };
+        } else if (answer && answer.decision !== 'approve') {
+          run = { output: notRunResult(call.name, answer, approval!.timeoutMs), isError: true };
         } else {
           run = await runTool(tool, input, {
             timeoutMs: toolTimeout(tool, options.toolTimeoutMs),
@@ -165,3 +175,12 @@ export function createAgentGraph(options: AgentOptions) {
 }
 
 export type AgentGraph = ReturnType<typeof createAgentGraph>;
+
+/** The turn a tool call belongs to, for its request for approval. */
+function placeOf(config: RunnableConfig): ApprovalPlace {
+  const { conversationId, turnId } = config.configurable as TurnConfigurable;
+  if (conversationId === undefined || turnId === undefined) {
+    throw new Error('A tool that needs approval ran outside a turn.');
+  }
+  return { conversationId, turnId };
+}

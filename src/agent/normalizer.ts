@@ -6,13 +6,35 @@ import {
   ToolMessage,
 } from '@langchain/core/messages';
 import type { StreamEvent } from '@langchain/core/tracers/log_stream';
-import { MAX_TOOL_OUTPUT_BYTES, type TurnEvent, type Usage } from '../protocol/frames.ts';
+import {
+  type ApprovalDecision,
+  MAX_TOOL_OUTPUT_BYTES,
+  type TurnEvent,
+  type Usage,
+} from '../protocol/frames.ts';
 import { GATEWAY_TOOL_RUN_TAG } from '../tools/run-tool.ts';
 import { type ContentPieces, contentPieces, textOf } from './content.ts';
 
 /** Custom events the agent's own tool node dispatches around each tool call. */
 export const TOOL_START_EVENT = 'agentgate.tool-start';
 export const TOOL_END_EVENT = 'agentgate.tool-end';
+
+/** Custom events of a tool call that waits for a person's approval (see approvals/ask.ts). */
+export const APPROVAL_REQUEST_EVENT = 'agentgate.approval-request';
+export const APPROVAL_RESULT_EVENT = 'agentgate.approval-result';
+
+export interface ApprovalRequestData {
+  toolCallId: string;
+  name: string;
+  input: Record<string, unknown>;
+  expiresAt: string;
+}
+export interface ApprovalResultData {
+  toolCallId: string;
+  decision: ApprovalDecision;
+  decidedBy?: string;
+  reason?: string;
+}
 
 export interface ToolStartData {
   toolCallId: string;
@@ -57,6 +79,8 @@ export class TurnNormalizer {
   /** Tool calls with a `tool-start` and no `tool-end` yet, with when they started. */
   readonly #open = new Map<string, { call: ToolStartData; startedAt: number }>();
   readonly #foreignRuns = new Map<string, ForeignRun>();
+  /** Tool calls with an `approval-request` and no `approval-result` yet. */
+  readonly #awaitingApproval = new Set<string>();
   /** Length of `text` when the last model call completed: what follows has no message yet. */
   #settled = 0;
 
@@ -135,9 +159,26 @@ export class TurnNormalizer {
   }
 
   #custom(name: string, data: unknown): TurnEvent[] {
-    if (name === TOOL_START_EVENT) return this.#start(data as ToolStartData);
-    if (name === TOOL_END_EVENT) return this.#end(data as ToolEndData);
-    return [];
+    switch (name) {
+      case TOOL_START_EVENT:
+        return this.#start(data as ToolStartData);
+      case TOOL_END_EVENT:
+        return this.#end(data as ToolEndData);
+      case APPROVAL_REQUEST_EVENT: {
+        const request = data as ApprovalRequestData;
+        this.#awaitingApproval.add(request.toolCallId);
+        return [{ type: 'approval-request', ...request }];
+      }
+      case APPROVAL_RESULT_EVENT:
+        return this.#approvalResult(data as ApprovalResultData);
+      default:
+        return [];
+    }
+  }
+
+  #approvalResult(result: ApprovalResultData): TurnEvent[] {
+    if (!this.#awaitingApproval.delete(result.toolCallId)) return [];
+    return [{ type: 'approval-result', ...result }];
   }
 
   #start(call: ToolStartData): TurnEvent[] {
@@ -198,17 +239,19 @@ export class TurnNormalizer {
 
   /**
    * Ends every tool call still open when the turn stops early (cancel, error, step limit):
-   * each gets its `tool-end` (an error saying why) and its result message in history.
+   * a request for approval gets its `approval-result` (`cancelled`), each call its
+   * `tool-end` (an error saying why) and its result message in history (invariants 3, 9).
    */
-  closeOpenTools(why: string): TurnEvent[] {
-    return [...this.#open.values()].flatMap(({ call, startedAt }) =>
-      this.#end({
+  closeOpenCalls(why: string): TurnEvent[] {
+    return [...this.#open.values()].flatMap(({ call, startedAt }) => [
+      ...this.#approvalResult({ toolCallId: call.toolCallId, decision: 'cancelled' }),
+      ...this.#end({
         ...call,
         output: `Error: ${why}`,
         isError: true,
         durationMs: Math.round(performance.now() - startedAt),
       }),
-    );
+    ]);
   }
 
   /** Tool messages a node returned for calls that never started a tool run. */

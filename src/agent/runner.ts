@@ -71,6 +71,7 @@ export async function* runTurn(
   try {
     const configurable: TurnConfigurable = {
       model: input.model,
+      ...(input.ids ?? {}),
       traceContext: trace.setSpan(context.active(), span),
     };
     const events = input.agent.graph.streamEvents(
@@ -104,8 +105,8 @@ export async function* runTurn(
       stopReason = 'error';
       span.setStatus({ code: SpanStatusCode.ERROR, message: failure.code });
     }
-    // Invariant 3: a tool call cut short still gets its tool-end.
-    yield* normalizer.closeOpenTools(CUT_SHORT[stopReason]);
+    // Invariants 3 and 9: a call cut short still gets its approval-result and tool-end.
+    yield* normalizer.closeOpenCalls(CUT_SHORT[stopReason]);
     if (failure) yield { type: 'error', ...errorBody(failure) };
   }
   span.setAttributes({

@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 import type { ChatModels } from '../agent/chat-models.ts';
 import { createAgentGraph } from '../agent/graph.ts';
 import type { TurnAgent } from '../agent/runner.ts';
+import type { Approvals } from '../approvals/approvals.ts';
 import { type Config, ConfigError } from '../config/config.ts';
+import type { ApprovalMetrics } from '../metrics.ts';
 import { createLoadSkillTool, LOAD_SKILL, loadedSkills } from '../skills/load-skill.ts';
 import { skillsPrompt } from '../skills/skills.ts';
 import { requiresApproval } from '../tools/plugin.ts';
@@ -20,7 +22,9 @@ export interface RuntimeDeps {
   readonly config: Config;
   readonly models: ChatModels;
   readonly sources: ToolSources;
+  readonly approvals: Approvals;
   readonly log: Logger;
+  readonly metrics?: ApprovalMetrics;
   readonly tracer?: Tracer;
 }
 
@@ -43,13 +47,17 @@ export async function createRunnableAgents(
     for (const name of approve) {
       if (!deps.sources.tools.has(name)) problem('approve', `no tool is named "${name}"`);
     }
+    const needed = (tool: StructuredToolInterface) =>
+      approve.has(tool.name) ||
+      deps.config.approval.requiredTools.has(tool.name) ||
+      requiresApproval(tool);
     const recursionLimit = (definition.maxSteps ?? deps.config.agent.maxSteps) * 2 + 2;
     const graph =
       definition.graphModule === undefined
-        ? ownLoop(definition, tools, approve, deps, problem)
+        ? ownLoop(definition, tools, needed, deps, problem)
         : await userGraph(
             definition,
-            withoutApproval(definition, tools, deps.log, problem).map((tool) =>
+            withoutApproval(definition, tools, needed, deps.log, problem).map((tool) =>
               throughToolRunner(tool, deps.config.tools.timeoutMs),
             ),
             deps,
@@ -98,7 +106,7 @@ function agentTools(
 function ownLoop(
   definition: AgentDefinition,
   tools: StructuredToolInterface[],
-  approve: ReadonlySet<string>,
+  needed: (tool: StructuredToolInterface) => boolean,
   deps: RuntimeDeps,
   problem: (field: string, message: string) => void,
 ) {
@@ -126,7 +134,12 @@ function ownLoop(
     maxSteps: definition.maxSteps ?? config.agent.maxSteps,
     maxContextTokens: config.agent.maxContextTokens,
     toolTimeoutMs: config.tools.timeoutMs,
-    needsApproval: (tool) => approve.has(tool.name) || requiresApproval(tool),
+    approval: {
+      approvals: deps.approvals,
+      needed,
+      timeoutMs: config.approval.timeoutMs,
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    },
     ...(deps.tracer ? { tracer: deps.tracer } : {}),
   });
 }
@@ -171,10 +184,11 @@ async function userGraph(
 function withoutApproval(
   definition: AgentDefinition,
   tools: StructuredToolInterface[],
+  needed: (tool: StructuredToolInterface) => boolean,
   log: Logger,
   problem: (field: string, message: string) => void,
 ): StructuredToolInterface[] {
-  const needing = tools.filter(requiresApproval);
+  const needing = tools.filter(needed);
   for (const tool of needing) {
     if (definition.tools?.includes(tool.name)) {
       problem('tools', `"${tool.name}" needs approval, which a graph agent cannot ask for`);
@@ -185,7 +199,7 @@ function withoutApproval(
       );
     }
   }
-  return tools.filter((tool) => !requiresApproval(tool));
+  return tools.filter((tool) => !needed(tool));
 }
 
 function isGraph(value: unknown): value is TurnAgent['graph'] {

@@ -133,6 +133,8 @@ const VARIABLES = {
   MAX_CONTEXT_TOKENS: { schema: int(1000), default: '100000' },
   AGENTS_FILE: { schema: z.string().min(1) },
   TOOL_MODULES: { schema: list, default: '' },
+  APPROVAL_REQUIRED_TOOLS: { schema: list, default: '' },
+  APPROVAL_TIMEOUT_SECONDS: { schema: int(1, 86_400), default: '600' },
   TOOL_TIMEOUT_MS: { schema: int(1, MAX_TOOL_TIMEOUT_MS), default: '30000' },
   AUTH_API_KEYS: { schema: apiKeys, secret: true },
   AUTH_JWT_SECRET: {
@@ -204,6 +206,12 @@ export interface Config {
     /** TOOL_MODULES: paths (relative to the working directory) of modules of tools to load. */
     readonly modules: readonly string[];
     /** TOOL_TIMEOUT_MS: how long a tool call may run, unless its `metadata.timeoutMs` says. */
+    readonly timeoutMs: number;
+  };
+  readonly approval: {
+    /** APPROVAL_REQUIRED_TOOLS: tools that need a person's approval, whichever agent runs them. */
+    readonly requiredTools: ReadonlySet<string>;
+    /** APPROVAL_TIMEOUT_SECONDS: how long a request waits for an answer before `timeout`. */
     readonly timeoutMs: number;
   };
   readonly auth: {
@@ -338,6 +346,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       agentsFile: v.AGENTS_FILE,
     },
     tools: { modules: v.TOOL_MODULES, timeoutMs: v.TOOL_TIMEOUT_MS },
+    approval: {
+      requiredTools: new Set(v.APPROVAL_REQUIRED_TOOLS),
+      timeoutMs: v.APPROVAL_TIMEOUT_SECONDS * 1000,
+    },
     auth: {
       enabled: authEnabled,
       apiKeys,

@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ChatModels } from '../agent/chat-models.ts';
 import type { AgentCatalog } from '../agents/catalog.ts';
+import type { Approvals } from '../approvals/approvals.ts';
 import { assertNever } from '../assert-never.ts';
-import type { FrameBus, PublishedFrame } from '../bus/frame-bus.ts';
+import type { ConversationFrames, FrameBus, PublishedFrame } from '../bus/frame-bus.ts';
 import type { Config } from '../config/config.ts';
 import type { Metrics } from '../metrics.ts';
 import { CLOSE_CODES, errorBody, ProtocolError } from '../protocol/errors.ts';
 import {
+  type ApproveFrame,
   type ChatFrame,
   type ClientFrame,
   MAX_CONTENT_CHARS,
@@ -33,6 +35,7 @@ export interface SessionDeps {
   readonly hub: SubscriptionHub;
   readonly models: ChatModels;
   readonly agents: AgentCatalog;
+  readonly approvals: Approvals;
   readonly conversations: Conversations;
   readonly admission: ChatAdmission;
   readonly limits: Config['limits'];
@@ -121,7 +124,8 @@ export class Session {
       return;
     }
     const frame = parsed.frame;
-    const requestId = frame.type === 'chat' ? frame.requestId : undefined;
+    const requestId =
+      frame.type === 'chat' || frame.type === 'approve' ? frame.requestId : undefined;
     try {
       await this.#handle(frame);
     } catch (error) {
@@ -165,6 +169,8 @@ export class Session {
         this.#send({ type: 'history', conversationId, messages });
         return;
       }
+      case 'approve':
+        return this.#approve(frame);
       case 'ping':
         this.#send({ type: 'pong', ...(frame.id !== undefined ? { id: frame.id } : {}) });
         return;
@@ -183,6 +189,31 @@ export class Session {
     if (conversationId === this.#fresh) this.#fresh = undefined;
   }
 
+  /** Answers a request for approval: the first answer, from any socket or gateway, wins. */
+  async #approve(frame: ApproveFrame): Promise<void> {
+    await this.#deps.conversations.access(this.userId, frame.conversationId, this.#fresh);
+    const answered = await this.#deps.approvals.answer(frame.conversationId, frame.toolCallId, {
+      decision: frame.decision,
+      decidedBy: this.userId,
+      ...(frame.reason !== undefined ? { reason: frame.reason } : {}),
+    });
+    if (!answered) {
+      throw new ProtocolError(
+        'no_pending_approval',
+        `No request for approval of tool call ${frame.toolCallId} is waiting in conversation ${frame.conversationId} (answered already, timed out, or its turn ended).`,
+      );
+    }
+  }
+
+  /** `subscribed`, with the requests of the running turn still waiting for an answer. */
+  async #subscribed(conversationId: string, state: ConversationFrames): Promise<void> {
+    const pendingApprovals = await this.#deps.approvals.pending(
+      conversationId,
+      state.runningTurnId,
+    );
+    this.#send({ type: 'subscribed', conversationId, ...state, pendingApprovals });
+  }
+
   /**
    * Starts relaying a conversation. Live frames are held from before the replay is read
    * until it has been sent, then released past the newest seq sent: no gap, no duplicate.
@@ -193,7 +224,7 @@ export class Session {
     if (previous && afterSeq === undefined) {
       if (announce) {
         const { state } = await this.#deps.bus.replay(conversationId);
-        this.#send({ type: 'subscribed', conversationId, ...state });
+        await this.#subscribed(conversationId, state);
       }
       return;
     }
@@ -238,7 +269,7 @@ export class Session {
       throw error;
     }
     const { state, frames } = replay;
-    if (announce) this.#send({ type: 'subscribed', conversationId, ...state });
+    if (announce) await this.#subscribed(conversationId, state);
     watch.lastSentSeq = Math.min(afterSeq ?? state.lastSeq, state.lastSeq);
     if (afterSeq !== undefined && afterSeq > state.lastSeq) {
       // Seqs this conversation never reached: its frames were lost, or the client is wrong.

@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   turn_in_progress: { status: 409, retryable: true },
   unknown_model: { status: 400, retryable: false },
   unknown_agent: { status: 400, retryable: false },
+  no_pending_approval: { status: 409, retryable: false },
   aws_credentials_missing: {
     status: 502,
     retryable: false,

@@ -36,6 +36,16 @@ export const HistoryRequestFrame = z.object({
   conversationId: id.optional(),
   limit: z.number().int().min(1).optional(),
 });
+/** Longest `reason` of an `approve` frame. */
+export const MAX_APPROVAL_REASON_CHARS = 1_000;
+export const ApproveFrame = z.object({
+  type: z.literal('approve'),
+  conversationId: id,
+  toolCallId: z.string().min(1).max(200),
+  decision: z.enum(['approve', 'reject']),
+  reason: z.string().max(MAX_APPROVAL_REASON_CHARS).optional(),
+  requestId: requestId.optional(),
+});
 export const PingFrame = z.object({
   type: z.literal('ping'),
   id: z.union([z.string().max(MAX_REQUEST_ID_CHARS), z.number()]).optional(),
@@ -47,10 +57,12 @@ export const ClientFrame = z.discriminatedUnion('type', [
   UnsubscribeFrame,
   CancelFrame,
   HistoryRequestFrame,
+  ApproveFrame,
   PingFrame,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type ChatFrame = z.infer<typeof ChatFrame>;
+export type ApproveFrame = z.infer<typeof ApproveFrame>;
 export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(
   ClientFrame.options.map((o) => o.shape.type.value),
 );
@@ -110,6 +122,30 @@ export const ToolEndFrame = z.object({
   isError: z.boolean(),
   durationMs: z.number().min(0),
 });
+/** How a request for approval was answered; `timeout` and `cancelled` are nobody's answer. */
+export const ApprovalDecision = z.enum(['approve', 'reject', 'timeout', 'cancelled']);
+export type ApprovalDecision = z.infer<typeof ApprovalDecision>;
+const approvalRequest = {
+  toolCallId: z.string(),
+  name: z.string(),
+  input: z.record(z.string(), z.unknown()),
+  /** ISO-8601: no answer by then is `timeout`. */
+  expiresAt: z.string(),
+};
+export const ApprovalRequestFrame = z.object({
+  type: z.literal('approval-request'),
+  ...turnFields,
+  ...approvalRequest,
+});
+export const ApprovalResultFrame = z.object({
+  type: z.literal('approval-result'),
+  ...turnFields,
+  toolCallId: z.string(),
+  decision: ApprovalDecision,
+  /** The deciding user; present for `approve` and `reject`. */
+  decidedBy: z.string().optional(),
+  reason: z.string().optional(),
+});
 export const TurnEndFrame = z.object({
   type: z.literal('turn-end'),
   ...turnFields,
@@ -128,6 +164,8 @@ export const TurnFrame = z.discriminatedUnion('type', [
   ReasoningFrame,
   ToolStartFrame,
   ToolEndFrame,
+  ApprovalRequestFrame,
+  ApprovalResultFrame,
   TurnEndFrame,
   TurnErrorFrame,
 ]);
@@ -172,7 +210,10 @@ export const SubscribedFrame = z.object({
   lastSeq: z.number().int().min(0),
   firstRetainedSeq: z.number().int().min(0),
   runningTurnId: z.string().nullable(),
+  /** Requests of the running turn still waiting for an answer. */
+  pendingApprovals: z.array(z.object({ turnId: z.string(), ...approvalRequest })),
 });
+export type PendingApproval = z.infer<typeof SubscribedFrame>['pendingApprovals'][number];
 export const HistoryMessage = z.object({
   role: z.enum(['user', 'assistant', 'tool']),
   content: z.string(),

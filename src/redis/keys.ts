@@ -35,6 +35,10 @@ export interface ConversationKeys {
   readonly cancelled: string;
   /** Pub/Sub channel of live frames (not a key). */
   readonly live: string;
+  /** Hash: tool call id → an approval request (JSON) still waiting for its answer. */
+  readonly approvals: string;
+  /** List holding the answer to one approval request, until its turn takes it. */
+  approvalAnswer(toolCallId: string): string;
 }
 
 /** Keys shared by every conversation: the job stream and its neighbours. */
@@ -69,6 +73,8 @@ export function conversationKeys(prefix: string, conversationId: string): Conver
     ended: `${base}ended`,
     cancelled: `${base}cancelled`,
     live: `${base}live`,
+    approvals: `${base}approvals`,
+    approvalAnswer: (toolCallId) => `${base}approval:${toolCallId}`,
   };
 }
 

@@ -201,3 +201,20 @@ return now
 export const WORKERS_ALIVE = new LuaScript(`${NOW_MS}
 return redis.call('ZCOUNT', KEYS[1], '(' .. (now - tonumber(ARGV[1])), '+inf')
 `);
+
+/**
+ * Answers an approval request, first answer only. KEYS: approvals, answer list, running.
+ * ARGV: toolCallId, answer JSON, ttl, '1' when the request's turn must still be the running
+ * one (a person's answer; the turn's own timeout or cancel need not). 1 if this answered it.
+ */
+export const ANSWER_APPROVAL = new LuaScript(`
+local request = redis.call('HGET', KEYS[1], ARGV[1])
+if not request then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+if ARGV[4] == '1' and redis.call('GET', KEYS[3]) ~= cjson.decode(request)['turnId'] then
+  return 0
+end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+`);

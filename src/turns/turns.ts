@@ -5,7 +5,7 @@ import { asProtocolError, type RunnerOptions, runTurn, type TurnAgent } from '..
 import type { FrameBus, TurnFailure } from '../bus/frame-bus.ts';
 import type { Metrics } from '../metrics.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
+import type { StopReason, TurnEvent, TurnFrame, Usage } from '../protocol/frames.ts';
 import type { JobQueue, LostReason, TurnJob } from '../queue/job-queue.ts';
 import type { HistoryStore } from '../store/history-store.ts';
 
@@ -204,6 +204,7 @@ export class Turns {
       return;
     }
     log.warn({ why }, 'ending a turn that will not run');
+    const closing = closeOpenCalls(own);
     const failure: TurnFailure =
       why === 'no worker'
         ? {
@@ -216,15 +217,21 @@ export class Turns {
             message: 'The process running this turn stopped; the turn was ended. Send it again.',
             retryable: true,
           };
-    const result = await this.#end(job, sent, { kind: 'failed', failure });
+    const result = await this.#end(job, sent, { kind: 'failed', failure }, closing);
     if (result === 'taken over') log.info('the turn had ended already');
   }
 
   /**
    * The end of every turn: commits its messages (the user message at least, exactly once),
-   * then publishes its `error` (unless sent) and its `turn-end`.
+   * then publishes what closes its open tool calls (`closing`), its `error` (unless sent)
+   * and its `turn-end`.
    */
-  async #end(job: TurnJob, sent: TurnProgress, ending: TurnEnding): Promise<EndResult> {
+  async #end(
+    job: TurnJob,
+    sent: TurnProgress,
+    ending: TurnEnding,
+    closing: readonly TurnEvent[] = [],
+  ): Promise<EndResult> {
     const log = this.#log(job);
     let stopReason: StopReason = 'error';
     let usage = ZERO_USAGE;
@@ -261,8 +268,11 @@ export class Turns {
       durationMs: Math.round(elapsedMs(sent)),
       model: this.#model(job).id,
     };
-    const events: TurnEvent[] =
-      failure && !sent.errorSent ? [{ type: 'error', ...failure }, turnEnd] : [turnEnd];
+    const events: TurnEvent[] = [
+      ...closing,
+      ...(failure && !sent.errorSent ? [{ type: 'error' as const, ...failure }] : []),
+      turnEnd,
+    ];
     for (const event of events) {
       if (!(await this.#d.bus.publish(job.conversationId, job.turnId, event))) return 'taken over';
     }
@@ -283,6 +293,38 @@ export class Turns {
   #log(job: TurnJob): Logger {
     return this.#d.log.child({ turnId: job.turnId, conversationId: job.conversationId });
   }
+}
+
+/**
+ * What closes the tool calls a turn left open when its worker died (invariants 3 and 9): a
+ * request for approval gets `approval-result` `cancelled`, a call its `tool-end`.
+ */
+function closeOpenCalls(frames: readonly TurnFrame[]): TurnEvent[] {
+  const ended = new Set(frames.flatMap((f) => (f.type === 'tool-end' ? [f.toolCallId] : [])));
+  const answered = new Set(
+    frames.flatMap((f) => (f.type === 'approval-result' ? [f.toolCallId] : [])),
+  );
+  const asked = new Set(
+    frames.flatMap((f) => (f.type === 'approval-request' ? [f.toolCallId] : [])),
+  );
+  return frames.flatMap((f): TurnEvent[] => {
+    if (f.type !== 'tool-start' || ended.has(f.toolCallId)) return [];
+    const { toolCallId, name } = f;
+    return [
+      ...(asked.has(toolCallId) && !answered.has(toolCallId)
+        ? [{ type: 'approval-result' as const, toolCallId, decision: 'cancelled' as const }]
+        : []),
+      {
+        type: 'tool-end',
+        toolCallId,
+        name,
+        output:
+          'Error: The process running this turn stopped during this call; its result is unknown.',
+        isError: true,
+        durationMs: 0,
+      },
+    ];
+  });
 }
 
 function progress(startedAt: number): TurnProgress {

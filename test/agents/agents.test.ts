@@ -194,52 +194,6 @@ describe('agents', () => {
     );
   });
 
-  it('never runs a tool that needs approval (approve, or a module marking it): the model is told', async () => {
-    emulator.reset();
-    emulator.enqueue(
-      {
-        blocks: [
-          { toolUse: { toolUseId: 'tu_calc', name: 'calculator', input: { expression: '6*7' } } },
-          {
-            toolUse: {
-              toolUseId: 'tu_close',
-              name: 'close_ticket',
-              input: { id: 'T-1001', note: 'done' },
-            },
-          },
-          { toolUse: { toolUseId: 'tu_look', name: 'lookup_ticket', input: { id: 'T-1001' } } },
-        ],
-      },
-      { blocks: [{ text: 'I could not do that without approval.' }] },
-    );
-    await withGateway(
-      { AGENTS_FILE: agentsFile, TOOL_MODULES: TICKETS },
-      async (gw) => {
-        const client = await gw.connect();
-        const frames = await client.chat('calculate and close', { agent: 'careful' });
-        checkTurn(frames);
-        const end = (id: string) =>
-          frames.find((f) => f.type === 'tool-end' && f.toolCallId === id);
-        for (const id of ['tu_calc', 'tu_close']) {
-          expect(end(id)).toMatchObject({
-            isError: true,
-            output: expect.stringContaining("needs a person's approval"),
-          });
-        }
-        expect(end('tu_calc')!.output).not.toContain('42');
-        // Looked up after the refused close_ticket: the ticket is still open.
-        expect(end('tu_look')).toMatchObject({ isError: false });
-        expect(JSON.parse(end('tu_look')!.output as string)).toMatchObject({ status: 'open' });
-        expect(frames.at(-1)).toMatchObject({ stopReason: 'end_turn' });
-        const results = (emulator.requests[1]?.body?.messages ?? [])
-          .flatMap((m) => m.content ?? [])
-          .flatMap((b) => (b.toolResult ? [JSON.stringify(b.toolResult)] : []));
-        expect(results.filter((r) => r.includes("needs a person's approval"))).toHaveLength(2);
-      },
-      { emulator },
-    );
-  });
-
   it('starts with the example agents file and tool module, as docs/agents.md says', async () => {
     await withGateway(
       { AGENTS_FILE: 'examples/agents.yaml', TOOL_MODULES: TICKETS },

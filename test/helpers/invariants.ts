@@ -3,7 +3,7 @@ import { TurnFrame } from '../../src/protocol/frames.ts';
 import type { Frame, TestClient } from './ws-client.ts';
 
 /**
- * Holds the frames of one turn, as one client received them, to invariants 1–5 of
+ * Holds the frames of one turn, as one client received them, to invariants 1–5 and 9 of
  * docs/protocol.md: shape (schema), order, contiguous seq, one turn-end last, text equal to the tokens,
  * every tool-start ended once, one error at most and then stopReason error.
  */
@@ -45,6 +45,30 @@ export function checkTurn(frames: Frame[]): { text: string; end: Frame } {
     }
   }
   for (const [id, ended] of open) expect(ended, `tool ${id} ended once`).toBe(1);
+
+  // Invariant 9: every approval-request gets exactly one approval-result, after it and
+  // before that call's tool-end (and so before the turn-end).
+  for (const request of frames.filter((f) => f.type === 'approval-request')) {
+    const at = frames.indexOf(request);
+    const results = frames.filter(
+      (f) => f.type === 'approval-result' && f.toolCallId === request.toolCallId,
+    );
+    expect(results, `one approval-result for ${request.toolCallId}`).toHaveLength(1);
+    const answeredAt = frames.indexOf(results[0]!);
+    const endAt = frames.findIndex(
+      (f) => f.type === 'tool-end' && f.toolCallId === request.toolCallId,
+    );
+    const startAt = frames.findIndex(
+      (f) => f.type === 'tool-start' && f.toolCallId === request.toolCallId,
+    );
+    expect(startAt, 'the request follows its tool-start').toBeLessThan(at);
+    expect(at, 'the result follows its request').toBeLessThan(answeredAt);
+    expect(answeredAt, 'the result comes before its tool-end').toBeLessThan(endAt);
+  }
+  expect(
+    frames.filter((f) => f.type === 'approval-result').length,
+    'no approval-result without its request',
+  ).toBe(frames.filter((f) => f.type === 'approval-request').length);
 
   const errors = frames.filter((f) => f.type === 'error');
   expect(errors.length).toBeLessThanOrEqual(1);
