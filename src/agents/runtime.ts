@@ -39,6 +39,14 @@ export async function createRunnableAgents(
 ): Promise<Map<string, TurnAgent>> {
   const problems: string[] = [];
   const agents = new Map<string, TurnAgent>();
+  // A misspelt name here would leave the tool it meant unguarded: refused, not ignored.
+  const servers = deps.sources.mcp?.status() ?? {};
+  for (const name of deps.config.approval.requiredTools) {
+    const ofServer = name.includes('__') && name.split('__')[0]! in servers;
+    if (!deps.sources.tools.has(name) && !ofServer) {
+      problems.push(`APPROVAL_REQUIRED_TOOLS names "${name}", which no tool source provides`);
+    }
+  }
   for (const definition of catalog.definitions) {
     const problem = (field: string, message: string) =>
       problems.push(`${catalog.where(definition, field)}: ${message}`);

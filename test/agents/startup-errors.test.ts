@@ -118,6 +118,13 @@ describe('start-up errors in the files the configuration names', () => {
     ]);
   });
 
+  it('a tool in APPROVAL_REQUIRED_TOOLS that does not exist (a typo would leave the real one unguarded)', async () => {
+    const found = await problems({ APPROVAL_REQUIRED_TOOLS: 'calculator,clsoe_ticket' });
+    expect(found).toEqual([
+      'APPROVAL_REQUIRED_TOOLS names "clsoe_ticket", which no tool source provides',
+    ]);
+  });
+
   it('a malformed MCP file', async () => {
     const at = await file('mcp.json', '{"mcpServers": {"x": {"args": []}}}');
     const found = await problems({ MCP_CONFIG_FILE: at });

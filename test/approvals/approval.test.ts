@@ -28,6 +28,7 @@ beforeAll(async () => {
       TOOL_MODULES: TICKETS,
       AUTH_API_KEYS: 'key-alice:alice,key-bob:bob',
       APPROVAL_TIMEOUT_SECONDS: '2',
+      APPROVAL_REQUIRED_TOOLS: 'lookup_ticket',
     },
     emulator,
   );
@@ -203,6 +204,42 @@ describe('tool approval', () => {
       tab.frames.length,
     );
     expect(after.pendingApprovals).toEqual([]);
+  });
+
+  it('asks for a tool its module marks, and one APPROVAL_REQUIRED_TOOLS names; a rejected one has no effect', async () => {
+    emulator.reset();
+    const client = await alice();
+    emulator.enqueue(
+      {
+        blocks: [
+          {
+            toolUse: {
+              toolUseId: 'tu_close',
+              name: 'close_ticket',
+              input: { id: 'T-1002', note: 'done' },
+            },
+          },
+          { toolUse: { toolUseId: 'tu_look', name: 'lookup_ticket', input: { id: 'T-1002' } } },
+        ],
+      },
+      { blocks: [{ text: 'Left open.' }] },
+    );
+    const turn = client.chat('close T-1002');
+    const close = await client.next(
+      (f) => f.type === 'approval-request' && f.toolCallId === 'tu_close',
+    );
+    answer(client, close.conversationId as string, 'tu_close', { decision: 'reject' });
+    const look = await client.next(
+      (f) => f.type === 'approval-request' && f.toolCallId === 'tu_look',
+    );
+    answer(client, look.conversationId as string, 'tu_look');
+    const frames = await turn;
+    checkTurn(frames);
+    expect(endOf(frames, 'tu_close')).toMatchObject({ isError: true });
+    expect(JSON.parse(endOf(frames, 'tu_look')!.output as string)).toMatchObject({
+      id: 'T-1002',
+      status: 'open',
+    });
   });
 
   it('refuses a bad approve frame with bad_frame', async () => {
