@@ -18,6 +18,8 @@ import { startEmulator } from '../test/emulator/index.ts';
  * The demo listens on 127.0.0.1 only; the environment still wins over these.
  */
 const DEMO_LIMITS = { MAX_SOCKETS_PER_USER: '500', MAX_TURNS_PER_USER: '500' };
+/** A harmless tool that needs approval (save_note), so that the approval card shows. */
+const DEMO_TOOLS = { TOOL_MODULES: 'examples/tools/notes.ts' };
 
 const emulatorPort = Number(process.env.EMULATOR_PORT || 4010);
 if (!Number.isInteger(emulatorPort) || emulatorPort < 0 || emulatorPort > 65535) {
@@ -36,6 +38,7 @@ try {
   config = loadConfig({
     LOG_LEVEL: 'warn',
     ...DEMO_LIMITS,
+    ...DEMO_TOOLS,
     ...process.env,
     AWS_ENDPOINT_URL_BEDROCK_RUNTIME: emulator.url,
     AWS_ACCESS_KEY_ID: 'AKIDDEMO',
@@ -70,6 +73,9 @@ agentgate demo is running (Bedrock emulator at ${emulator.url}; no AWS account n
   Web page:  http://${base}/
   wscat:     npx wscat -c ws://${base}/v1/ws
              then type:  which product sold best last month?   (the SQL skill, on a demo shop)
+                         save a note: buy milk   (asks for your approval first: the page shows
+                           a card; in wscat answer the approval-request with
+                           {"type":"approve","conversationId":"c_…","toolCallId":"tooluse_…","decision":"approve"})
                          what time is it in Tokyo?
                          what is (12+30)*2?
                          hello there

@@ -1,8 +1,8 @@
 /**
  * What the emulator answers when no reply is queued: a small, deterministic demo model that
  * calls `current_time` for time questions, `calculator` for arithmetic, loads the `sql` skill
- * and queries the demo shop for questions about its data (sql-demo.ts), answers the tool
- * results, and otherwise chats.
+ * and queries the demo shop for questions about its data (sql-demo.ts), calls `save_note`
+ * (which needs approval) for "save a note: …", answers the tool results, and otherwise chats.
  */
 
 import { createHash } from 'node:crypto';
@@ -106,8 +106,16 @@ function answerToolResults(messages: WireMessage[], last: WireMessage): MessageR
     if (!block.toolResult) return [];
     const use = useOf(previous, block);
     const result = resultText(block);
-    if (block.toolResult.status === 'error')
-      return [`The ${use?.name ?? 'tool'} failed: ${result}`];
+    // @langchain/aws does not send a result's status: an error is known by its text too.
+    const failed = block.toolResult.status === 'error' || result.startsWith('Error:');
+    if (use?.name === 'save_note') {
+      return [
+        failed
+          ? `I did not save the note. ${result.replace(/^Error: /, '')}`
+          : 'I saved your note.',
+      ];
+    }
+    if (failed) return [`The ${use?.name ?? 'tool'} failed: ${result}`];
     if (use?.name === 'current_time') {
       const time = /T?(\d{2}:\d{2}:\d{2})/.exec(result)?.[1];
       const zone = (use.input as { timezone?: string } | undefined)?.timezone ?? 'UTC';
@@ -126,11 +134,14 @@ function answerToolResults(messages: WireMessage[], last: WireMessage): MessageR
   return { blocks: [{ text: sentences.join(' ') || 'Done.' }] };
 }
 
+/** "save a note: buy milk", "remember this note: …": the note is what follows. */
+const NOTE_REQUEST = /\b(?:save|keep|remember|take)\b[^:]*?\bnote\b\s*:?\s*(.+)$/i;
+
 function chat(text: string): string {
   const quoted = text.length > 120 ? `${text.slice(0, 117)}...` : text;
   return (
     `You said: "${quoted}". I am the Bedrock emulator, answering in place of a real model. ` +
-    'Ask me for the time in Tokyo, to calculate (12+30)*2, or which product sold best last month to see a tool call.'
+    'Ask me for the time in Tokyo, to calculate (12+30)*2, which product sold best last month, or to save a note: buy milk, to see a tool call.'
   );
 }
 
@@ -145,6 +156,16 @@ export function defaultReply(body: ConverseRequestBody, paceMs?: number): Messag
   }
   const text = textOf(last);
   const tools = offeredTools(body);
+  const note = NOTE_REQUEST.exec(text)?.[1]?.trim();
+  if (tools.has('save_note') && note) {
+    return {
+      blocks: [
+        { text: 'I will save that note once you approve it.' },
+        { toolUse: { toolUseId: demoToolUseId(body), name: 'save_note', input: { text: note } } },
+      ],
+      delayMs,
+    };
+  }
   if (DATA_QUESTION.test(text)) {
     if (tools.has('load_skill') && !sqlSkillLoaded(messages)) {
       return {
