@@ -242,6 +242,28 @@ describe('tool approval', () => {
     });
   });
 
+  it('counts answers by decision and the time to each in /metrics', async () => {
+    const res = await fetch(`${gw.url}/metrics`, {
+      headers: { authorization: 'Bearer key-alice' },
+    });
+    const text = await res.text();
+    const count = (decision: string) =>
+      Number(
+        new RegExp(`agentgate_approvals_total\\{decision="${decision}"\\} (\\d+)`).exec(
+          text,
+        )?.[1] ?? 0,
+      );
+    // The tests above: approvals, rejections, a timeout and a cancel.
+    expect(count('approve')).toBeGreaterThanOrEqual(2);
+    expect(count('reject')).toBeGreaterThanOrEqual(3);
+    expect(count('timeout')).toBe(1);
+    expect(count('cancelled')).toBe(1);
+    const observed = Number(/agentgate_approval_decision_seconds_count (\d+)/.exec(text)?.[1]);
+    expect(observed).toBe(
+      count('approve') + count('reject') + count('timeout') + count('cancelled'),
+    );
+  });
+
   it('refuses a bad approve frame with bad_frame', async () => {
     const client = await alice();
     const requestId = 'bad1';
