@@ -37,6 +37,7 @@ describe('the ready conversation', () => {
       lastSeq: 0,
       firstRetainedSeq: 1,
       runningTurnId: null,
+      pendingApprovals: [],
     });
     expect(await answer(second, { type: 'history', conversationId }, 'history')).toEqual({
       type: 'history',
