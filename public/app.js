@@ -13,6 +13,8 @@ const TURN_FRAMES = new Set([
   'reasoning',
   'tool-start',
   'tool-end',
+  'approval-request',
+  'approval-result',
   'turn-end',
 ]);
 const RETRY_MS = 2000;
@@ -33,7 +35,7 @@ const ui = {
   stop: $('stop'),
   conversation: $('conversation'),
 };
-const transcript = new Transcript(ui.transcriptRoot);
+const transcript = new Transcript(ui.transcriptRoot, { decide: sendApproval });
 // A scrolling region must be reachable by keyboard to be scrolled (set here: linters
 // flag tabindex on a non-interactive element in HTML).
 ui.transcriptRoot.tabIndex = 0;
@@ -61,6 +63,13 @@ const state = {
   /** Turn frames that arrive while `reload` waits for its history. */
   held: [],
   pendingRequestId: null,
+  /** Approval cards whose answer is on its way, by the `approve` frame's requestId. */
+  approvals: new Map(),
+  /**
+   * `subscribed.pendingApprovals` of the running turn, waiting to be shown once every frame
+   * up to that subscribed's `lastSeq` is (the replay before it may show them already).
+   */
+  pendingApprovals: null,
   stopping: false,
   wantFresh: false,
 };
@@ -96,6 +105,12 @@ function onReady(ready) {
   state.freshUsed = false;
   state.pendingRequestId = null;
   state.stopping = false;
+  // Answers sent on the old socket may not have arrived: their cards may answer again (the
+  // replay of the resumed conversation settles those that did).
+  for (const card of state.approvals.values()) {
+    card.refused({ code: 'disconnected', message: 'The connection dropped: answer again.' });
+  }
+  state.approvals.clear();
   showStatus('online', ready.userId === 'anonymous' ? 'Connected' : `Connected as ${ready.userId}`);
   fillModels(ready.models);
   const hashId = state.conversationId === null ? conversationFromHash() : null;
@@ -128,6 +143,7 @@ function onHistory(frame) {
     connection.send({ type: 'subscribe', conversationId: state.conversationId });
   } else if (state.phase === 'reload') {
     state.phase = 'live';
+    showPendingApprovals();
     const held = state.held;
     state.held = [];
     for (const turnFrame of held) onTurnFrame(turnFrame);
@@ -137,6 +153,7 @@ function onHistory(frame) {
 function onSubscribed(frame) {
   if (frame.conversationId !== state.conversationId) return;
   state.lastSubscribed = frame;
+  state.pendingApprovals = pendingApprovalsOf(frame);
   if (state.phase === 'load') {
     state.exists = true;
     state.lastSeq = frame.lastSeq;
@@ -160,6 +177,27 @@ function onSubscribed(frame) {
     // Subscribed by our own chat: frames from here on are new.
     state.lastSeq = Math.max(state.lastSeq, frame.lastSeq);
   }
+  showPendingApprovals();
+}
+
+function pendingApprovalsOf(subscribed) {
+  const requests = subscribed.pendingApprovals ?? [];
+  return {
+    untilSeq: subscribed.lastSeq,
+    requests: requests.filter((request) => request.turnId === subscribed.runningTurnId),
+  };
+}
+
+/**
+ * Shows the cards a `subscribed` listed as pending, once the page is live and has rendered
+ * every frame up to that subscribed's lastSeq, before any newer frame (which may decide
+ * them). A card the replay showed already is not shown twice (TurnView.approvalRequest).
+ */
+function showPendingApprovals() {
+  const pending = state.pendingApprovals;
+  if (!pending || state.phase !== 'live' || state.lastSeq < pending.untilSeq) return;
+  state.pendingApprovals = null;
+  for (const request of pending.requests) transcript.turn(request.turnId).approvalRequest(request);
 }
 
 function onError(frame) {
@@ -168,12 +206,20 @@ function onError(frame) {
     transcript.notice(frame);
     return;
   }
+  const card = frame.requestId ? state.approvals.get(frame.requestId) : undefined;
+  if (card) {
+    state.approvals.delete(frame.requestId);
+    card.refused(frame);
+    return;
+  }
   if (frame.code === 'replay_gap' && state.lastSubscribed) {
     // Missed frames are gone: show the stored history, then go on live from lastSeq.
     state.phase = 'reload';
     state.held = [];
     state.lastSeq = state.lastSubscribed.lastSeq;
     state.runningTurnId = state.lastSubscribed.runningTurnId;
+    // The history about to come clears the transcript: its pending cards come back after it.
+    state.pendingApprovals = pendingApprovalsOf(state.lastSubscribed);
     connection.send({ type: 'history', conversationId: state.conversationId });
     return;
   }
@@ -204,6 +250,7 @@ function onTurnFrame(frame) {
   if (state.phase === 'catch-up' || state.phase === 'load') return;
   if (frame.seq <= state.lastSeq) return;
   state.lastSeq = frame.seq;
+  showPendingApprovals();
   const catchUp = state.catchUp;
   if (catchUp && frame.turnId !== catchUp.turnId && frame.seq <= catchUp.historySeq) return;
 
@@ -232,6 +279,12 @@ function onTurnFrame(frame) {
     case 'tool-end':
       turn.toolEnd(frame);
       break;
+    case 'approval-request':
+      turn.approvalRequest(frame);
+      break;
+    case 'approval-result':
+      turn.approvalResult(frame);
+      break;
     case 'error':
       turn.error(frame);
       break;
@@ -257,9 +310,11 @@ function leaveCurrent() {
     catchUp: null,
     lastSubscribed: null,
     held: [],
+    pendingApprovals: null,
     stopping: false,
     phase: 'live',
   });
+  state.approvals.clear();
 }
 
 /** Shows a conversation that has no turns yet (a socket's fresh one). */
@@ -298,11 +353,26 @@ function newConversation() {
 function sendChat() {
   const content = ui.message.value.trim();
   if (!content || !canChat()) return;
-  const requestId = `r${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  const requestId = newRequestId();
   const frame = { type: 'chat', content, conversationId: state.conversationId, requestId };
   if (ui.model.value) frame.model = ui.model.value;
   if (connection.send(frame)) state.pendingRequestId = requestId;
   render();
+}
+
+/** Approve / Reject on a card; a refusal comes back as an `error` with the requestId. */
+function sendApproval(card, { toolCallId, decision, reason }) {
+  const requestId = newRequestId();
+  const { conversationId } = state;
+  const frame = { type: 'approve', conversationId, toolCallId, decision, requestId };
+  if (reason) frame.reason = reason;
+  if (!connection.send(frame)) return false;
+  state.approvals.set(requestId, card);
+  return true;
+}
+
+function newRequestId() {
+  return `r${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 }
 
 function canChat() {

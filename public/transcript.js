@@ -3,23 +3,8 @@
  * (textContent / Text nodes), never as HTML, so model output cannot create elements.
  */
 
-/** `el('p', {class: 'x'}, 'text', child)`: an element with attributes and children. */
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value !== undefined && value !== null) node.setAttribute(name, String(value));
-  }
-  node.append(...children.filter((child) => child !== undefined && child !== null));
-  return node;
-}
-
-function pretty(value) {
-  try {
-    return JSON.stringify(value, null, 2);
-  } catch {
-    return String(value);
-  }
-}
+import { ApprovalCard } from './approval.js';
+import { el, pretty } from './dom.js';
 
 function seconds(ms) {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
@@ -79,7 +64,9 @@ class TurnView {
     });
   }
 
+  /** Opens a tool card; once per call (a pending approval may have opened it already). */
   toolStart({ toolCallId, name, input }) {
+    if (this.#tools.has(toolCallId)) return;
     this.#transcript.follow(() => {
       this.#text = null;
       this.#reasoning = null;
@@ -93,7 +80,7 @@ class TurnView {
         el('pre', { class: 'tool-input' }, pretty(input ?? {})),
         output,
       );
-      this.#tools.set(toolCallId, { card, status, output });
+      this.#tools.set(toolCallId, { card, status, output, approval: null });
       this.node.append(card);
     });
   }
@@ -109,6 +96,33 @@ class TurnView {
       tool.output.before(el('div', { class: 'io-label' }, isError ? 'Error' : 'Output'));
       tool.output.textContent = truncated ? `${output}\n… (cut at 16 KiB)` : output;
       tool.output.hidden = false;
+    });
+  }
+
+  /**
+   * Shows the approval card of a call inside its tool card, which the request opens when the
+   * page has not shown the call (a card from `subscribed.pendingApprovals`). Once per call.
+   */
+  approvalRequest({ toolCallId, name, input, expiresAt }) {
+    this.toolStart({ toolCallId, name, input });
+    const tool = this.#tools.get(toolCallId);
+    if (tool.approval) return;
+    this.#transcript.follow(() => {
+      tool.approval = new ApprovalCard({ toolCallId, name, expiresAt }, this.#transcript.decide);
+      tool.card.dataset.state = 'approval';
+      tool.status.textContent = 'waiting for approval';
+      tool.output.before(tool.approval.node);
+    });
+  }
+
+  approvalResult(result) {
+    const tool = this.#tools.get(result.toolCallId);
+    // No card: the replay began after the request; the call's tool-end still shows its end.
+    if (!tool?.approval) return;
+    this.#transcript.follow(() => {
+      tool.approval.settle(result);
+      tool.card.dataset.state = 'running';
+      tool.status.textContent = result.decision === 'approve' ? 'running…' : 'not run';
     });
   }
 
@@ -150,8 +164,13 @@ export class Transcript {
   #root;
   #turns = new Map();
 
-  constructor(root) {
+  /**
+   * `decide(card, {toolCallId, decision, reason})` sends an approval card's answer and says
+   * whether it went out (see app.js).
+   */
+  constructor(root, { decide = () => false } = {}) {
     this.#root = root;
+    this.decide = decide;
   }
 
   /** Runs a change, keeping the view pinned to the bottom if it was there. */
