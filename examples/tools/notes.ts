@@ -16,7 +16,7 @@ const saveNote = tool(
   },
   {
     name: 'save_note',
-    description: "Keeps a short note for the user. A person approves each note first.",
+    description: 'Keeps a short note for the user. A person approves each note first.',
     schema: z.object({ text: z.string().min(1).max(500).describe('The note to keep') }),
     metadata: { requiresApproval: true } satisfies AgentgateToolMetadata,
   },

@@ -20,8 +20,11 @@ export interface Approvals {
    * or its turn is no longer the conversation's running turn).
    */
   answer(conversationId: string, toolCallId: string, answer: Answer): Promise<boolean>;
-  /** Resolves with the answer once there is one. */
-  wait(conversationId: string, toolCallId: string): Promise<Answer>;
+  /**
+   * Resolves with the answer once there is one; rejects once `signal` aborts (the waiter
+   * stopped waiting for another reason) or the approvals close.
+   */
+  wait(conversationId: string, toolCallId: string, signal: AbortSignal): Promise<Answer>;
   /** The requests of the conversation's running turn still waiting for an answer. */
   pending(conversationId: string, runningTurnId: string | null): Promise<PendingApproval[]>;
   close(): Promise<void>;

@@ -26,12 +26,18 @@ export interface ApprovalPlace {
   readonly turnId: string;
 }
 
+/** After the timeout, how long an answer written but not delivered (Redis away) may take. */
+const DELIVERY_GRACE_MS = 10_000;
+
 /**
  * Asks for approval of one tool call and waits for the answer: opens the request (so that
  * an answer can find it), sends `approval-request`, then waits, holding nothing but a Redis
  * read, for the first answer: a person's on any gateway, the timeout's, or the turn's
- * cancel. Sends `approval-result` and returns the answer; a cancelled turn throws its abort
- * instead (its frames then close the request, see the runner).
+ * cancel. The timeout and the cancel are answers written like a person's, so that exactly
+ * one counts; when one cannot be written (Redis is away) it counts here all the same, so
+ * the turn never waits past its deadline. Sends `approval-result` and returns the answer;
+ * a cancelled turn throws its abort instead (its frames then close the request, see the
+ * runner).
  */
 export async function askApproval(
   policy: ApprovalPolicy,
@@ -41,25 +47,40 @@ export async function askApproval(
 ): Promise<Answer> {
   const { approvals } = policy;
   const { conversationId, turnId } = place;
-  const expiresAt = new Date(Date.now() + policy.timeoutMs).toISOString();
-  await approvals.open(conversationId, { turnId, ...call, expiresAt });
-  await dispatchCustomEvent(
-    APPROVAL_REQUEST_EVENT,
-    { ...call, expiresAt } satisfies ApprovalRequestData,
-    config,
-  );
-  const asked = performance.now();
-  const end = (decision: 'timeout' | 'cancelled') => () => {
-    // Nobody may be listening by then: a failure here leaves the request to its turn's end.
-    approvals.answer(conversationId, call.toolCallId, { decision }).catch(() => {});
-  };
-  const timer = setTimeout(end('timeout'), policy.timeoutMs);
-  const cancel = end('cancelled');
   const signal = config.signal;
-  if (signal?.aborted) cancel();
-  else signal?.addEventListener('abort', cancel, { once: true });
+  const expiresAt = new Date(Date.now() + policy.timeoutMs).toISOString();
+  let settle: (answer: Answer) => void = () => {};
+  const settledHere = new Promise<Answer>((resolve) => {
+    settle = resolve;
+  });
+  const end = (decision: 'timeout' | 'cancelled') => () => {
+    approvals
+      .answer(conversationId, call.toolCallId, { decision })
+      .catch(() => settle({ decision }));
+  };
+  const stopWaiting = new AbortController();
+  const timers: NodeJS.Timeout[] = [];
+  const cancel = end('cancelled');
+  let answered = false;
   try {
-    const answer = await approvals.wait(conversationId, call.toolCallId);
+    await approvals.open(conversationId, { turnId, ...call, expiresAt });
+    await dispatchCustomEvent(
+      APPROVAL_REQUEST_EVENT,
+      { ...call, expiresAt } satisfies ApprovalRequestData,
+      config,
+    );
+    const asked = performance.now();
+    timers.push(setTimeout(end('timeout'), policy.timeoutMs));
+    timers.push(
+      setTimeout(() => settle({ decision: 'timeout' }), policy.timeoutMs + DELIVERY_GRACE_MS),
+    );
+    if (signal?.aborted) cancel();
+    else signal?.addEventListener('abort', cancel, { once: true });
+    const answer = await Promise.race([
+      approvals.wait(conversationId, call.toolCallId, stopWaiting.signal),
+      settledHere,
+    ]);
+    answered = true;
     policy.metrics?.approvals.inc({ decision: answer.decision });
     policy.metrics?.approvalSeconds.observe((performance.now() - asked) / 1000);
     signal?.throwIfAborted();
@@ -70,8 +91,11 @@ export async function askApproval(
     );
     return answer;
   } finally {
-    clearTimeout(timer);
+    for (const timer of timers) clearTimeout(timer);
     signal?.removeEventListener('abort', cancel);
+    stopWaiting.abort();
+    // A request that got no answer here (the turn failed around it) is closed for good.
+    if (!answered) end('cancelled')();
   }
 }
 

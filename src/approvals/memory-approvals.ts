@@ -26,17 +26,32 @@ export class MemoryApprovals implements Approvals {
     return true;
   }
 
-  wait(conversationId: string, toolCallId: string): Promise<Answer> {
+  wait(conversationId: string, toolCallId: string, signal: AbortSignal): Promise<Answer> {
     const requests = this.#requests.get(conversationId);
     const request = requests?.get(toolCallId);
     if (!request) return Promise.reject(new Error(`No approval request ${toolCallId}.`));
-    const taken = (answer: Answer) => {
+    // The request leaves with its waiter, answered or not: nothing is left to answer.
+    const leave = () => {
       requests!.delete(toolCallId);
       if (requests!.size === 0) this.#requests.delete(conversationId);
-      return answer;
     };
-    if (request.answer) return Promise.resolve(taken(request.answer));
-    return new Promise((resolve) => request.waiters.push((answer) => resolve(taken(answer))));
+    if (request.answer) {
+      leave();
+      return Promise.resolve(request.answer);
+    }
+    return new Promise((resolve, reject) => {
+      const stop = () => {
+        leave();
+        reject(signal.reason);
+      };
+      if (signal.aborted) return stop();
+      signal.addEventListener('abort', stop, { once: true });
+      request.waiters.push((answer) => {
+        signal.removeEventListener('abort', stop);
+        leave();
+        resolve(answer);
+      });
+    });
   }
 
   async pending(conversationId: string, runningTurnId: string | null): Promise<PendingApproval[]> {
@@ -45,7 +60,14 @@ export class MemoryApprovals implements Approvals {
       .map((r) => r.pending);
   }
 
+  /** Whoever still waits is answered `cancelled`: the process is going away. */
   async close(): Promise<void> {
+    for (const requests of this.#requests.values()) {
+      for (const request of requests.values()) {
+        request.answer ??= { decision: 'cancelled' };
+        for (const waiter of request.waiters.splice(0)) waiter(request.answer);
+      }
+    }
     this.#requests.clear();
   }
 }

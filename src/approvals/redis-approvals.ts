@@ -40,6 +40,8 @@ export class RedisApprovals implements Approvals {
     await redisCall('open an approval request', () =>
       redis
         .multi()
+        // An answer left over from an earlier request with this id must not answer this one.
+        .del(k.approvalAnswer(request.toolCallId))
         .hset(k.approvals, request.toolCallId, JSON.stringify(request))
         .expire(k.approvals, this.#o.ttlSeconds)
         .exec(),
@@ -59,23 +61,29 @@ export class RedisApprovals implements Approvals {
     return answered === 1;
   }
 
-  async wait(conversationId: string, toolCallId: string): Promise<Answer> {
+  async wait(conversationId: string, toolCallId: string, signal: AbortSignal): Promise<Answer> {
     const key = conversationKeys(this.#prefix, conversationId).approvalAnswer(toolCallId);
     const reader = this.#o.connections.open('blocking', 'approval');
+    // Stopped waiting: the connection goes at once, not after its blocking read.
+    const drop = () => reader.disconnect();
+    signal.addEventListener('abort', drop, { once: true });
     try {
       while (!this.#closed) {
+        signal.throwIfAborted();
         try {
           await whenReady(reader, BLOCK_SECONDS * 1000);
           const popped = await reader.blpop(key, BLOCK_SECONDS);
           if (popped) return JSON.parse(popped[1]) as Answer;
         } catch (error) {
-          if (this.#closed) break;
+          if (this.#closed || signal.aborted) break;
           this.#o.log.warn({ err: error }, 'waiting for an approval failed; trying again');
           await new Promise((resolve) => setTimeout(resolve, 500));
         }
       }
+      signal.throwIfAborted();
       throw new Error('Approvals are closed.');
     } finally {
+      signal.removeEventListener('abort', drop);
       reader.disconnect();
     }
   }

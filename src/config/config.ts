@@ -307,6 +307,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (v.RUN_WORKER === false && v.REDIS_URL === undefined) {
     problems.push('RUN_WORKER=false needs REDIS_URL: turns then run in workers that share Redis.');
   }
+  if (
+    v.APPROVAL_TIMEOUT_SECONDS !== undefined &&
+    v.SESSION_TTL_HOURS !== undefined &&
+    v.APPROVAL_TIMEOUT_SECONDS > v.SESSION_TTL_HOURS * 3600
+  ) {
+    problems.push(
+      `APPROVAL_TIMEOUT_SECONDS=${v.APPROVAL_TIMEOUT_SECONDS} is longer than SESSION_TTL_HOURS (${v.SESSION_TTL_HOURS} h): a request would outlive its conversation.`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const apiKeys = v.AUTH_API_KEYS ?? new Map<string, string>();

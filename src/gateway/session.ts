@@ -13,6 +13,7 @@ import {
   type ChatFrame,
   type ClientFrame,
   MAX_CONTENT_CHARS,
+  type PendingApproval,
   PROTOCOL_VERSION,
   type ServerFrame,
 } from '../protocol/frames.ts';
@@ -206,12 +207,17 @@ export class Session {
   }
 
   /** `subscribed`, with the requests of the running turn still waiting for an answer. */
-  async #subscribed(conversationId: string, state: ConversationFrames): Promise<void> {
-    const pendingApprovals = await this.#deps.approvals.pending(
+  #subscribed(
+    conversationId: string,
+    state: ConversationFrames,
+    pendingApprovals: readonly PendingApproval[],
+  ): void {
+    this.#send({
+      type: 'subscribed',
       conversationId,
-      state.runningTurnId,
-    );
-    this.#send({ type: 'subscribed', conversationId, ...state, pendingApprovals });
+      ...state,
+      pendingApprovals: [...pendingApprovals],
+    });
   }
 
   /**
@@ -224,7 +230,8 @@ export class Session {
     if (previous && afterSeq === undefined) {
       if (announce) {
         const { state } = await this.#deps.bus.replay(conversationId);
-        await this.#subscribed(conversationId, state);
+        const pending = await this.#deps.approvals.pending(conversationId, state.runningTurnId);
+        this.#subscribed(conversationId, state, pending);
       }
       return;
     }
@@ -259,9 +266,13 @@ export class Session {
     };
     this.#watches.set(conversationId, watch);
     let replay: Awaited<ReturnType<FrameBus['replay']>>;
+    let pending: readonly PendingApproval[] = [];
     try {
       await this.#deps.hub.add(conversationId, watch);
       replay = await this.#deps.bus.replay(conversationId, afterSeq);
+      if (announce) {
+        pending = await this.#deps.approvals.pending(conversationId, replay.state.runningTurnId);
+      }
     } catch (error) {
       // Redis is down: watch nothing rather than hold frames forever.
       this.#watches.delete(conversationId);
@@ -269,7 +280,7 @@ export class Session {
       throw error;
     }
     const { state, frames } = replay;
-    if (announce) await this.#subscribed(conversationId, state);
+    if (announce) this.#subscribed(conversationId, state, pending);
     watch.lastSentSeq = Math.min(afterSeq ?? state.lastSeq, state.lastSeq);
     if (afterSeq !== undefined && afterSeq > state.lastSeq) {
       // Seqs this conversation never reached: its frames were lost, or the client is wrong.

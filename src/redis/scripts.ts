@@ -206,14 +206,16 @@ return redis.call('ZCOUNT', KEYS[1], '(' .. (now - tonumber(ARGV[1])), '+inf')
  * Answers an approval request, first answer only. KEYS: approvals, answer list, running.
  * ARGV: toolCallId, answer JSON, ttl, '1' when the request's turn must still be the running
  * one (a person's answer; the turn's own timeout or cancel need not). 1 if this answered it.
+ * A request whose turn is not running is left as it is: `pending` shows only the running
+ * turn's, and its own turn, should it be alive after all, can still end it.
  */
 export const ANSWER_APPROVAL = new LuaScript(`
 local request = redis.call('HGET', KEYS[1], ARGV[1])
 if not request then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
 if ARGV[4] == '1' and redis.call('GET', KEYS[3]) ~= cjson.decode(request)['turnId'] then
   return 0
 end
+redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1

@@ -186,6 +186,7 @@ describe('tool approval', () => {
     });
 
     answer(tab, conversationId, 'tu_first', { decision: 'reject' });
+    await client.next((f) => f.type === 'approval-result' && f.toolCallId === 'tu_first');
     const second = answer(client, conversationId, 'tu_first');
     expect(await client.next((f) => f.type === 'error' && f.requestId === second)).toMatchObject({
       code: 'no_pending_approval',

@@ -91,6 +91,13 @@ describe('loadConfig defaults', () => {
     expect(config.tools).toEqual({ modules: [], timeoutMs: 30_000 });
   });
 
+  it('waits 600 s for an approval, and refuses a wait longer than a conversation lives', () => {
+    expect(config.approval).toEqual({ requiredTools: new Set(), timeoutMs: 600_000 });
+    expect(() => loadConfig({ APPROVAL_TIMEOUT_SECONDS: '7200', SESSION_TTL_HOURS: '1' })).toThrow(
+      /APPROVAL_TIMEOUT_SECONDS=7200 is longer than SESSION_TTL_HOURS \(1 h\)/,
+    );
+  });
+
   it('starts no MCP servers', () => {
     expect(config.mcp).toEqual({ configFile: undefined });
   });

@@ -119,7 +119,9 @@ describe('tool approval with Redis', () => {
     rig.emulator.reset();
     const { viaA, viaB, turn, conversationId } = await pendingTurn('tu_lost');
     await worker.kill();
+    const killedAt = Date.now();
     const frames = await turn;
+    expect(Date.now() - killedAt).toBeLessThan(30_000);
     checkTurn(frames);
     expect(frames.slice(-4).map((f) => f.type)).toEqual([
       'approval-result',
