@@ -131,8 +131,8 @@ export function createAgentGraph(options: AgentOptions) {
             : undefined;
         if (!tool) {
           run = { output: `Error: Unknown tool "${call.name}".`, isError: true };
-        } else if (answer && answer.decision !== 'approve') {
-          run = { output: notRunResult(call.name, answer, approval!.timeoutMs), isError: true };
+        } else if (approval && answer && answer.decision !== 'approve') {
+          run = { output: notRunResult(call.name, answer, approval.timeoutMs), isError: true };
         } else {
           run = await runTool(tool, input, {
             timeoutMs: toolTimeout(tool, options.toolTimeoutMs),
