@@ -8,6 +8,7 @@ import {
   type DeliveryTrouble,
   type FrameListener,
   failureEvents,
+  OpenCalls,
   type PublishedFrame,
   toPublished,
 } from './frame-bus.ts';
@@ -33,6 +34,7 @@ interface OpenTurn {
   readonly model: string;
   readonly startedAt: number;
   text: string;
+  readonly calls: OpenCalls;
 }
 
 /** This process's subscription to one conversation's channel, shared by its listeners. */
@@ -264,14 +266,17 @@ export class LiveChannels {
     const log = await this.#frames.after(conversationId, 0);
     const turn = channel.turn;
     if (turn) {
-      const events = failureEvents(
-        {
-          code: 'unavailable',
-          message: "Redis lost this conversation's data during the turn; the turn was ended.",
-          retryable: true,
-        },
-        { text: turn.text, model: turn.model, durationMs: Date.now() - turn.startedAt },
-      );
+      const events = [
+        ...turn.calls.closing("Redis lost this conversation's data during this call."),
+        ...failureEvents(
+          {
+            code: 'unavailable',
+            message: "Redis lost this conversation's data during the turn; the turn was ended.",
+            retryable: true,
+          },
+          { text: turn.text, model: turn.model, durationMs: Date.now() - turn.startedAt },
+        ),
+      ];
       for (const event of events) {
         this.#deliver(
           channel,
@@ -367,9 +372,16 @@ export class LiveChannels {
 /** Keeps the channel's open turn, and its text, up to date with a delivered frame. */
 function followTurn(channel: Channel, frame: PublishedFrame['frame']): void {
   if (frame.type === 'turn-start') {
-    channel.turn = { turnId: frame.turnId, model: frame.model, startedAt: Date.now(), text: '' };
+    channel.turn = {
+      turnId: frame.turnId,
+      model: frame.model,
+      startedAt: Date.now(),
+      text: '',
+      calls: new OpenCalls(),
+    };
   } else if (channel.turn?.turnId === frame.turnId) {
     if (frame.type === 'token') channel.turn.text += frame.text;
     else if (frame.type === 'turn-end') channel.turn = null;
+    else channel.turn.calls.follow(frame);
   }
 }

@@ -2,10 +2,10 @@ import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messa
 import type { Logger } from 'pino';
 import type { ChatModels } from '../agent/chat-models.ts';
 import { asProtocolError, type RunnerOptions, runTurn, type TurnAgent } from '../agent/runner.ts';
-import type { FrameBus, TurnFailure } from '../bus/frame-bus.ts';
+import { type FrameBus, OpenCalls, type TurnFailure } from '../bus/frame-bus.ts';
 import type { Metrics } from '../metrics.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import type { StopReason, TurnEvent, TurnFrame, Usage } from '../protocol/frames.ts';
+import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
 import type { JobQueue, LostReason, TurnJob } from '../queue/job-queue.ts';
 import type { HistoryStore } from '../store/history-store.ts';
 
@@ -204,7 +204,11 @@ export class Turns {
       return;
     }
     log.warn({ why }, 'ending a turn that will not run');
-    const closing = closeOpenCalls(own);
+    const calls = new OpenCalls();
+    for (const frame of own) calls.follow(frame);
+    const closing = calls.closing(
+      'The process running this turn stopped during this call; its result is unknown.',
+    );
     const failure: TurnFailure =
       why === 'no worker'
         ? {
@@ -293,38 +297,6 @@ export class Turns {
   #log(job: TurnJob): Logger {
     return this.#d.log.child({ turnId: job.turnId, conversationId: job.conversationId });
   }
-}
-
-/**
- * What closes the tool calls a turn left open when its worker died (invariants 3 and 9): a
- * request for approval gets `approval-result` `cancelled`, a call its `tool-end`.
- */
-function closeOpenCalls(frames: readonly TurnFrame[]): TurnEvent[] {
-  const ended = new Set(frames.flatMap((f) => (f.type === 'tool-end' ? [f.toolCallId] : [])));
-  const answered = new Set(
-    frames.flatMap((f) => (f.type === 'approval-result' ? [f.toolCallId] : [])),
-  );
-  const asked = new Set(
-    frames.flatMap((f) => (f.type === 'approval-request' ? [f.toolCallId] : [])),
-  );
-  return frames.flatMap((f): TurnEvent[] => {
-    if (f.type !== 'tool-start' || ended.has(f.toolCallId)) return [];
-    const { toolCallId, name } = f;
-    return [
-      ...(asked.has(toolCallId) && !answered.has(toolCallId)
-        ? [{ type: 'approval-result' as const, toolCallId, decision: 'cancelled' as const }]
-        : []),
-      {
-        type: 'tool-end',
-        toolCallId,
-        name,
-        output:
-          'Error: The process running this turn stopped during this call; its result is unknown.',
-        isError: true,
-        durationMs: 0,
-      },
-    ];
-  });
 }
 
 function progress(startedAt: number): TurnProgress {

@@ -299,6 +299,38 @@ describe('redis frame bus', () => {
       expect(w.received[6]!.frame).toMatchObject({ type: 'token', turnId: 't2', seq: 2 });
     });
 
+    it('closes the tool call and the request for approval it had open (invariants 3 and 9)', async () => {
+      const a = await process('gw-a');
+      const b = await process('gw-b');
+      const w = await watcher(b);
+      await a.startTurn('c1', 't1', start);
+      await a.publish('c1', 't1', {
+        type: 'tool-start',
+        toolCallId: 'tu1',
+        name: 'save_note',
+        input: { text: 'x' },
+      });
+      await a.publish('c1', 't1', {
+        type: 'approval-request',
+        toolCallId: 'tu1',
+        name: 'save_note',
+        input: { text: 'x' },
+        expiresAt: new Date().toISOString(),
+      });
+      await eventually(() => w.received.length === 3, 3_000, 'the turn on B');
+      await loseLog('c1');
+      await a.startTurn('c1', 't2', start);
+      await eventually(() => w.received.length === 8, 5_000, 'the reset');
+      expect(w.received.slice(3).map((p) => p.frame)).toMatchObject([
+        { type: 'approval-result', turnId: 't1', seq: 4, toolCallId: 'tu1', decision: 'cancelled' },
+        { type: 'tool-end', turnId: 't1', seq: 5, toolCallId: 'tu1', isError: true },
+        { type: 'error', turnId: 't1', seq: 6, code: 'unavailable' },
+        { type: 'turn-end', turnId: 't1', seq: 7, stopReason: 'error' },
+        { type: 'turn-start', turnId: 't2', seq: 1 },
+      ]);
+      expect(w.resets).toEqual([0]);
+    });
+
     it('ends a quiet open turn whose log was lost, with no frame to reveal it', async () => {
       const a = await process('gw-a');
       const b = await process('gw-b');
