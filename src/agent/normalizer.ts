@@ -12,6 +12,7 @@ import {
   type TurnEvent,
   type Usage,
 } from '../protocol/frames.ts';
+import { OpenCalls } from '../protocol/open-calls.ts';
 import { GATEWAY_TOOL_RUN_TAG } from '../tools/run-tool.ts';
 import { type ContentPieces, contentPieces, textOf } from './content.ts';
 
@@ -76,11 +77,9 @@ export class TurnNormalizer {
   readonly #streamedRuns = new Set<string>();
   /** Tool calls the model asked for that have no `tool-start` yet, by id. */
   readonly #waiting = new Map<string, ToolStartData>();
-  /** Tool calls with a `tool-start` and no `tool-end` yet, with when they started. */
-  readonly #open = new Map<string, { call: ToolStartData; startedAt: number }>();
+  /** Tool calls started and not ended, and their requests for approval still waiting. */
+  readonly #calls = new OpenCalls();
   readonly #foreignRuns = new Map<string, ForeignRun>();
-  /** Tool calls with an `approval-request` and no `approval-result` yet. */
-  readonly #awaitingApproval = new Set<string>();
   /** Length of `text` when the last model call completed: what follows has no message yet. */
   #settled = 0;
 
@@ -164,11 +163,8 @@ export class TurnNormalizer {
         return this.#start(data as ToolStartData);
       case TOOL_END_EVENT:
         return this.#end(data as ToolEndData);
-      case APPROVAL_REQUEST_EVENT: {
-        const request = data as ApprovalRequestData;
-        this.#awaitingApproval.add(request.toolCallId);
-        return [{ type: 'approval-request', ...request }];
-      }
+      case APPROVAL_REQUEST_EVENT:
+        return this.#followed([{ type: 'approval-request', ...(data as ApprovalRequestData) }]);
       case APPROVAL_RESULT_EVENT:
         return this.#approvalResult(data as ApprovalResultData);
       default:
@@ -177,24 +173,29 @@ export class TurnNormalizer {
   }
 
   #approvalResult(result: ApprovalResultData): TurnEvent[] {
-    if (!this.#awaitingApproval.delete(result.toolCallId)) return [];
-    return [{ type: 'approval-result', ...result }];
+    if (!this.#calls.awaitsApproval(result.toolCallId)) return [];
+    return this.#followed([{ type: 'approval-result', ...result }]);
+  }
+
+  /** Events of tool calls pass through here: the open calls follow them. */
+  #followed(events: TurnEvent[]): TurnEvent[] {
+    for (const event of events) this.#calls.follow(event);
+    return events;
   }
 
   #start(call: ToolStartData): TurnEvent[] {
     this.#waiting.delete(call.toolCallId);
-    this.#open.set(call.toolCallId, { call, startedAt: performance.now() });
-    return [
+    return this.#followed([
       { type: 'tool-start', toolCallId: call.toolCallId, name: call.name, input: call.input },
-    ];
+    ]);
   }
 
   /** `inHistory`: false for a tool run no model call asked for (no result message then). */
   #end(end: ToolEndData, inHistory = true): TurnEvent[] {
-    if (!this.#open.delete(end.toolCallId)) return [];
+    if (!this.#calls.isOpen(end.toolCallId)) return [];
     if (inHistory) this.completed.push(toolResultMessage(end));
     const output = truncateUtf8(end.output, MAX_TOOL_OUTPUT_BYTES);
-    return [
+    return this.#followed([
       {
         type: 'tool-end',
         toolCallId: end.toolCallId,
@@ -204,7 +205,7 @@ export class TurnNormalizer {
         isError: end.isError,
         durationMs: end.durationMs,
       },
-    ];
+    ]);
   }
 
   /** A tool another graph runs: the model's waiting call of that name, same input first. */
@@ -243,15 +244,11 @@ export class TurnNormalizer {
    * `tool-end` (an error saying why) and its result message in history (invariants 3, 9).
    */
   closeOpenCalls(why: string): TurnEvent[] {
-    return [...this.#open.values()].flatMap(({ call, startedAt }) => [
-      ...this.#approvalResult({ toolCallId: call.toolCallId, decision: 'cancelled' }),
-      ...this.#end({
-        ...call,
-        output: `Error: ${why}`,
-        isError: true,
-        durationMs: Math.round(performance.now() - startedAt),
-      }),
-    ]);
+    const events = this.#followed(this.#calls.closing(why));
+    for (const event of events) {
+      if (event.type === 'tool-end') this.completed.push(toolResultMessage(event));
+    }
+    return events;
   }
 
   /** Tool messages a node returned for calls that never started a tool run. */
@@ -301,7 +298,9 @@ function stableJson(value: unknown): string {
 }
 
 /** The history message of a finished tool call: its whole output, never the cut one. */
-export function toolResultMessage(end: ToolEndData): ToolMessage {
+export function toolResultMessage(
+  end: Pick<ToolEndData, 'toolCallId' | 'name' | 'output' | 'isError'>,
+): ToolMessage {
   return new ToolMessage({
     content: end.output,
     tool_call_id: end.toolCallId,

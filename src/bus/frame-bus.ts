@@ -125,39 +125,3 @@ export function failureEvents(
   };
   return error ? [{ type: 'error', ...error }, turnEnd] : [turnEnd];
 }
-
-/**
- * The tool calls a turn has open, followed frame by frame: what closes them when the turn
- * is ended from outside its worker (invariants 3 and 9). A request for approval still
- * waiting gets `approval-result` `cancelled`; each call gets its `tool-end`, an error.
- */
-export class OpenCalls {
-  /** By tool call id: the tool's name, and whether a request for approval waits. */
-  readonly #calls = new Map<string, { name: string; awaitingApproval: boolean }>();
-
-  follow(frame: TurnEvent): void {
-    switch (frame.type) {
-      case 'tool-start':
-        this.#calls.set(frame.toolCallId, { name: frame.name, awaitingApproval: false });
-        break;
-      case 'approval-request':
-      case 'approval-result': {
-        const call = this.#calls.get(frame.toolCallId);
-        if (call) call.awaitingApproval = frame.type === 'approval-request';
-        break;
-      }
-      case 'tool-end':
-        this.#calls.delete(frame.toolCallId);
-        break;
-    }
-  }
-
-  closing(why: string): TurnEvent[] {
-    return [...this.#calls].flatMap(([toolCallId, { name, awaitingApproval }]): TurnEvent[] => [
-      ...(awaitingApproval
-        ? [{ type: 'approval-result' as const, toolCallId, decision: 'cancelled' as const }]
-        : []),
-      { type: 'tool-end', toolCallId, name, output: `Error: ${why}`, isError: true, durationMs: 0 },
-    ]);
-  }
-}

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { OpenCalls } from '../protocol/open-calls.ts';
 import { whenReady } from '../redis/connection.ts';
 import { redisCall } from '../redis/errors.ts';
 import { parsePublished } from '../redis/frame-json.ts';
@@ -8,7 +9,6 @@ import {
   type DeliveryTrouble,
   type FrameListener,
   failureEvents,
-  OpenCalls,
   type PublishedFrame,
   toPublished,
 } from './frame-bus.ts';

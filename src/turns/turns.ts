@@ -2,10 +2,11 @@ import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messa
 import type { Logger } from 'pino';
 import type { ChatModels } from '../agent/chat-models.ts';
 import { asProtocolError, type RunnerOptions, runTurn, type TurnAgent } from '../agent/runner.ts';
-import { type FrameBus, OpenCalls, type TurnFailure } from '../bus/frame-bus.ts';
+import type { FrameBus, TurnFailure } from '../bus/frame-bus.ts';
 import type { Metrics } from '../metrics.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
+import { OpenCalls } from '../protocol/open-calls.ts';
 import type { JobQueue, LostReason, TurnJob } from '../queue/job-queue.ts';
 import type { HistoryStore } from '../store/history-store.ts';
 

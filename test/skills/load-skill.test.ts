@@ -117,10 +117,8 @@ function result(id: string, isError: boolean): ToolMessage {
   return toolResultMessage({
     toolCallId: id,
     name: LOAD_SKILL,
-    input: {},
     output: isError ? 'Error: Unknown skill' : 'Step one.',
     isError,
-    durationMs: 1,
   });
 }
 
