@@ -16,7 +16,7 @@ import { throughToolRunner } from '../tools/run-tool.ts';
 import type { AgentDefinition } from './agents-file.ts';
 import type { AgentCatalog } from './catalog.ts';
 import type { GraphFactory } from './graph-module.ts';
-import type { ToolSources } from './tool-sources.ts';
+import { isKnownTool, type ToolSources } from './tool-sources.ts';
 
 export interface RuntimeDeps {
   readonly config: Config;
@@ -40,10 +40,8 @@ export async function createRunnableAgents(
   const problems: string[] = [];
   const agents = new Map<string, TurnAgent>();
   // A misspelt name here would leave the tool it meant unguarded: refused, not ignored.
-  const servers = deps.sources.mcp?.status() ?? {};
   for (const name of deps.config.approval.requiredTools) {
-    const ofServer = name.includes('__') && name.split('__')[0]! in servers;
-    if (!deps.sources.tools.has(name) && !ofServer) {
+    if (!isKnownTool(deps.sources, name)) {
       problems.push(`APPROVAL_REQUIRED_TOOLS names "${name}", which no tool source provides`);
     }
   }
@@ -53,7 +51,7 @@ export async function createRunnableAgents(
     const tools = agentTools(definition, deps.sources, problem);
     const approve = new Set(definition.approve ?? []);
     for (const name of approve) {
-      if (!deps.sources.tools.has(name)) problem('approve', `no tool is named "${name}"`);
+      if (!isKnownTool(deps.sources, name)) problem('approve', `no tool is named "${name}"`);
     }
     const needed = (tool: StructuredToolInterface) =>
       approve.has(tool.name) ||
@@ -91,13 +89,9 @@ function agentTools(
     sources.mcp?.tools(names.filter((name) => name in servers)) ?? [];
   if (definition.tools !== undefined) {
     const listed = definition.tools.flatMap((name) => {
-      const found = sources.tools.get(name);
-      if (found) return [found.tool];
-      // A tool of an MCP server that failed to start: the agent works without it.
-      const server = name.split('__')[0]!;
-      if (name.includes('__') && servers[server]?.state !== 'ready' && server in servers) return [];
-      problem('tools', `no tool is named "${name}"`);
-      return [];
+      if (!isKnownTool(sources, name)) problem('tools', `no tool is named "${name}"`);
+      // A tool of an MCP server that did not start is left out: the agent works without it.
+      return sources.tools.get(name)?.tool ?? [];
     });
     return unique([...listed, ...fromServers(definition.mcpServers ?? [])]);
   }

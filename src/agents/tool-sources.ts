@@ -28,6 +28,17 @@ export interface ToolSources {
 }
 
 /**
+ * Whether configuration may name this tool: it exists, or it would be a tool of a configured
+ * MCP server that did not start (the rest works without that server).
+ */
+export function isKnownTool(sources: ToolSources, name: string): boolean {
+  if (sources.tools.has(name)) return true;
+  const at = name.indexOf('__');
+  const server = sources.mcp?.status()[name.slice(0, at)];
+  return at > 0 && server !== undefined && server.state !== 'ready';
+}
+
+/**
  * Gathers the built-in tools, TOOL_MODULES, the skills of SKILLS_DIR (with `load_skill`
  * and the SQL skill's tools) and the MCP servers of MCP_CONFIG_FILE. A problem with any of
  * them stops start-up (ConfigError); an MCP server that does not start does not.

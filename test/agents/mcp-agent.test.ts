@@ -104,4 +104,26 @@ describe('MCP servers behind the gateway', () => {
       { emulator },
     );
   }, 60_000);
+
+  it('starts an agent that names tools of a server that did not start, without them', async () => {
+    const agents = path.join(path.dirname(mcpFile), 'agents.yaml');
+    await writeFile(
+      agents,
+      'agents:\n  - id: a\n    description: d\n    skills: []\n    tools: [fixture__add, broken__search]\n    approve: [broken__search]\n',
+    );
+    emulator.reset();
+    emulator.enqueue({ blocks: [{ text: 'Hi.' }] });
+    await withGateway(
+      { MCP_CONFIG_FILE: mcpFile, AGENTS_FILE: agents, APPROVAL_REQUIRED_TOOLS: 'broken__other' },
+      async (gw) => {
+        const client = await gw.connect();
+        checkTurn(await client.chat('hello'));
+        const offered = (emulator.requests[0]?.body?.toolConfig?.tools ?? []).map(
+          (t) => t.toolSpec?.name,
+        );
+        expect(offered).toEqual(['fixture__add']);
+      },
+      { emulator },
+    );
+  }, 60_000);
 });
