@@ -95,12 +95,13 @@ function agentTools(
     });
     return unique([...listed, ...fromServers(definition.mcpServers ?? [])]);
   }
+  const ofServers = new Set(fromServers(Object.keys(servers)).map((t) => t.name));
   const own = [...sources.tools.values()]
+    .map(({ tool }) => tool)
     .filter(
-      ({ tool, source }) => !source.startsWith('MCP server ') && !sources.skillTools.has(tool.name),
-    )
-    .filter(({ tool }) => tool.name !== LOAD_SKILL)
-    .map(({ tool }) => tool);
+      (tool) =>
+        !ofServers.has(tool.name) && !sources.skillTools.has(tool.name) && tool.name !== LOAD_SKILL,
+    );
   return unique([...own, ...fromServers(definition.mcpServers ?? Object.keys(servers))]);
 }
 

@@ -64,6 +64,7 @@ export async function loadToolSources(config: Config, log: Logger): Promise<Tool
       closers.push(() => sql.close());
       sources.push({ source: 'the SQL skill', tools: sql.tools });
     }
+    // Reserves the name (a clash stops start-up); each agent gets its own, over its skills.
     if (skills.length > 0) sources.push({ source: 'skills', tools: [createLoadSkillTool(skills)] });
     let mcp: McpServers | undefined;
     if (config.mcp.configFile !== undefined) {
