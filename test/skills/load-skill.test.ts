@@ -155,33 +155,44 @@ describe('loadedSkills', () => {
     return (await store.messages(id)).map((m) => m.message);
   }
 
-  it('holds after a round trip through the memory store', async () => {
-    const store = new MemoryHistoryStore({ ttlSeconds: 60 });
-    try {
-      const messages = await roundTrip(store);
-      expect((messages[4] as ToolMessage).status).toBe('error');
-      expect((messages[2] as ToolMessage).status).toBe('success');
-      expect([...loadedSkills(messages)].sort()).toEqual(['demo', 'sql']);
-    } finally {
-      await store.close();
-    }
-  });
+  /** A history store of each kind, and what releases it. */
+  const stores: [string, () => Promise<{ store: HistoryStore; release(): Promise<void> }>][] = [
+    [
+      'memory',
+      async () => {
+        const store = new MemoryHistoryStore({ ttlSeconds: 60 });
+        return { store, release: () => store.close() };
+      },
+    ],
+    [
+      'Redis',
+      async () => {
+        const prefix = testPrefix();
+        const connections = await testConnections();
+        const store = new RedisHistoryStore({ redis: connections.command, ttlSeconds: 60, prefix });
+        return {
+          store,
+          release: async () => {
+            await store.close();
+            await connections.close();
+            const admin = adminRedis();
+            await deletePrefix(admin, prefix);
+            admin.disconnect();
+          },
+        };
+      },
+    ],
+  ];
 
-  it('holds after a round trip through the Redis store', async () => {
-    const prefix = testPrefix();
-    const connections = await testConnections();
-    const admin = adminRedis();
-    const store = new RedisHistoryStore({ redis: connections.command, ttlSeconds: 60, prefix });
+  it.each(stores)('holds after a round trip through the %s store', async (_kind, open) => {
+    const { store, release } = await open();
     try {
       const messages = await roundTrip(store);
       expect((messages[4] as ToolMessage).status).toBe('error');
       expect((messages[2] as ToolMessage).status).toBe('success');
       expect([...loadedSkills(messages)].sort()).toEqual(['demo', 'sql']);
     } finally {
-      await store.close();
-      await connections.close();
-      await deletePrefix(admin, prefix);
-      admin.disconnect();
+      await release();
     }
   });
 });
