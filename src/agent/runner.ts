@@ -8,8 +8,10 @@ import { errorBody, ProtocolError } from '../protocol/errors.ts';
 import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
 import type { ChatModelInfo } from './chat-models.ts';
 import { repairConversation } from './context.ts';
+import { EventQueue } from './event-queue.ts';
 import type { TurnConfigurable } from './graph.ts';
 import { TurnNormalizer } from './normalizer.ts';
+import { TurnCallbacks } from './turn-callbacks.ts';
 
 /**
  * What runs a turn: a compiled LangGraph graph that takes `{messages}` (the agent's own
@@ -17,7 +19,7 @@ import { TurnNormalizer } from './normalizer.ts';
  */
 export interface TurnAgent {
   readonly id: string;
-  readonly graph: Pick<Runnable, 'streamEvents'>;
+  readonly graph: Pick<Runnable, 'invoke'>;
   readonly recursionLimit: number;
 }
 
@@ -74,23 +76,25 @@ export async function* runTurn(
       ...(input.ids ?? {}),
       traceContext: trace.setSpan(context.active(), span),
     };
-    const events = input.agent.graph.streamEvents(
+    const events = new EventQueue<TurnEvent>();
+    const callbacks = new TurnCallbacks(
+      (event) => events.push(normalizer.handle(event)),
+      options.logStreamEvents
+        ? (kind, runId) => options.log.info(`[Stream Event] ${kind} ${runId}`)
+        : undefined,
+    );
+    const run = input.agent.graph.invoke(
       // Repaired once for any graph (the own loop repairs each model call again, after
       // its tools): a turn that ended early may have left a tool call unanswered.
       { messages: repairConversation([...input.history, input.userMessage]) },
       {
-        version: 'v2',
         signal: input.signal,
         configurable,
         recursionLimit: input.agent.recursionLimit,
+        callbacks: [callbacks],
       },
     );
-    for await (const event of events) {
-      if (options.logStreamEvents) {
-        options.log.info(`[Stream Event] ${event.event} ${event.run_id}`);
-      }
-      yield* normalizer.handle(event);
-    }
+    yield* events.drain(run);
     stopReason = finalStopReason(normalizer);
   } catch (error) {
     let failure: ProtocolError | undefined;

@@ -16,5 +16,5 @@ export interface GraphContext {
  * conversation, then the user's message) and whose messages the model and tools add.
  * Export it as it is, or export a function that makes it from a {@link GraphContext}.
  */
-export type GraphExport = Pick<Runnable, 'streamEvents'>;
+export type GraphExport = Pick<Runnable, 'invoke'>;
 export type GraphFactory = (context: GraphContext) => GraphExport | Promise<GraphExport>;

@@ -206,7 +206,7 @@ function withoutApproval(
 }
 
 function isGraph(value: unknown): value is TurnAgent['graph'] {
-  return typeof (value as { streamEvents?: unknown } | null)?.streamEvents === 'function';
+  return typeof (value as { invoke?: unknown } | null)?.invoke === 'function';
 }
 
 function unique(tools: readonly StructuredToolInterface[]): StructuredToolInterface[] {

@@ -55,4 +55,31 @@ describe('BedrockClients', () => {
     expect(ref?.deref(), 'the first call keeps its async context alive').toBeUndefined();
     clients.destroy();
   });
+
+  it('fails a stream that goes silent mid-answer, as a network failure', async () => {
+    const clients = new BedrockClients({
+      credentials: async () => ({ accessKeyId: 'AKIDSTALL', secretAccessKey: 'secret' }),
+      maxAttempts: 1,
+      endpoint: emulator.url,
+      profile: undefined,
+      stalledStreamMs: 300,
+    });
+    emulator.enqueue({ blocks: [{ text: 'this never finishes' }], hangAfterEvents: 2 });
+    const started = Date.now();
+    const read = (async () => {
+      const { stream } = await clients.get('us-east-1').send(
+        new ConverseStreamCommand({
+          modelId: 'anthropic.claude-3-5-haiku-20241022-v1:0',
+          messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+        }),
+      );
+      for await (const _event of stream ?? []) {
+        // Two events arrive, then nothing.
+      }
+    })();
+    await expect(read).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    clients.destroy();
+  });
 });

@@ -10,7 +10,16 @@ export interface ClientSettings {
   readonly maxAttempts: number;
   readonly endpoint: string | undefined;
   readonly profile: string | undefined;
+  /** Default {@link STALLED_STREAM_MS}. */
+  readonly stalledStreamMs?: number;
 }
+
+/**
+ * A call whose socket is silent this long has stalled: it fails. A socket's idle timer is
+ * refreshed as data arrives, at next to no cost, unlike ChatBedrockConverse's own
+ * per-chunk watchdog (a timer and two promises per stream event), which is turned off.
+ */
+export const STALLED_STREAM_MS = 60_000;
 
 /**
  * One BedrockRuntimeClient per (region, profile, endpoint), created on first use and shared
@@ -58,7 +67,11 @@ export class BedrockClients {
       credentials: this.#settings.credentials,
       maxAttempts: this.#settings.maxAttempts,
       ...(endpoint ? { endpoint } : {}),
-      requestHandler: new NodeHttpHandler({ ...this.#agents, connectionTimeout: 5_000 }),
+      requestHandler: new NodeHttpHandler({
+        ...this.#agents,
+        connectionTimeout: 5_000,
+        socketTimeout: this.#settings.stalledStreamMs ?? STALLED_STREAM_MS,
+      }),
     });
     const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
     client.send = ((...args: unknown[]) =>

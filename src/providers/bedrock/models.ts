@@ -91,6 +91,8 @@ export class BedrockModels implements ChatModels {
         client: this.#clients.get(entry.region),
         streaming,
         streamUsage: true,
+        // The client's socket timeout watches for a stalled stream (clients.ts) instead.
+        streamIdleTimeout: 0,
       },
       { model: entry.id, region: entry.region },
     );
@@ -108,6 +110,8 @@ export class BedrockModels implements ChatModels {
         client: this.#clients.get(entry.region),
         streaming,
         streamUsage: true,
+        // The client's socket timeout watches for a stalled stream (clients.ts) instead.
+        streamIdleTimeout: 0,
       });
       // BaseChatModel's constructor ignores a `disableStreaming` field; without the
       // property set, an event-stream handler makes the call stream regardless.
