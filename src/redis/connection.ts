@@ -20,7 +20,10 @@ function optionsFor(role: ConnectionRole, name: string): RedisOptions {
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
     // A blocking read waits longer than any timeout on purpose.
-    ...(role === 'command' ? { commandTimeout: COMMAND_TIMEOUT_MS } : {}),
+    // Commands issued in one tick (frames of many turns) leave in one write.
+    ...(role === 'command'
+      ? { commandTimeout: COMMAND_TIMEOUT_MS, enableAutoPipelining: true }
+      : {}),
     // The frame bus resubscribes itself, so that it can catch up from the log in order.
     ...(role === 'subscriber' ? { autoResubscribe: false } : {}),
   };
