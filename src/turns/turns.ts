@@ -8,7 +8,7 @@ import { ProtocolError } from '../protocol/errors.ts';
 import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
 import { OpenCalls } from '../protocol/open-calls.ts';
 import type { JobQueue, LostReason, TurnJob } from '../queue/job-queue.ts';
-import type { HistoryStore } from '../store/history-store.ts';
+import type { HistoryStore, TurnOutcome } from '../store/history-store.ts';
 
 export interface TurnsDeps {
   readonly store: HistoryStore;
@@ -69,10 +69,17 @@ export class Turns {
   }
 
   /**
-   * Starts an accepted turn: `turn-start`, then its job. `busy` when the conversation runs a
-   * turn already (nothing was published). A job that cannot be queued ends the turn at once.
+   * Starts an accepted turn: the conversation's activity (its place in its owner's list),
+   * `turn-start`, then its job. `busy` when the conversation runs a turn already (nothing
+   * was published). A job that cannot be queued ends the turn at once.
    */
   async start(job: TurnJob): Promise<'started' | 'busy'> {
+    // Before `turn-start`, so that whoever sees it finds the conversation listed (a first
+    // turn) and in its place. A chat refused as busy has then moved a conversation whose
+    // turn runs anyway. Only logged when it fails: the turn's end lists it again.
+    await this.#d.store
+      .touch(job.conversationId, new Date())
+      .catch((e: unknown) => this.#log(job).warn({ err: e }, 'could not record the turn start'));
     const started = await this.#d.bus.startTurn(job.conversationId, job.turnId, {
       type: 'turn-start',
       model: job.model,
@@ -248,7 +255,7 @@ export class Turns {
           ? [new AIMessage(ending.unsettledText)]
           : [];
       try {
-        await this.#commit(job, [...ending.completed, ...kept], stopReason);
+        await this.#commit(job, [...ending.completed, ...kept], { stopReason, usage });
       } catch (error) {
         failure = asProtocolError(
           new ProtocolError('unavailable', 'The answer could not be stored; send it again.', {
@@ -286,9 +293,9 @@ export class Turns {
     return 'ended';
   }
 
-  async #commit(job: TurnJob, messages: readonly BaseMessage[], stopReason?: StopReason) {
+  async #commit(job: TurnJob, messages: readonly BaseMessage[], outcome?: TurnOutcome) {
     const all = [new HumanMessage(job.content), ...messages];
-    await this.#d.store.commitTurn(job.conversationId, job.turnId, all, new Date(), stopReason);
+    await this.#d.store.commitTurn(job.conversationId, job.turnId, all, new Date(), outcome);
   }
 
   #model(job: TurnJob) {
