@@ -564,7 +564,8 @@ export class Client {
   }
 
   #whenLive(item: Queued): void {
-    if (this.#live) item.send();
+    if (this.#stopped) item.fail(closedError('The client is closed.'));
+    else if (this.#live) item.send();
     else this.#outbox.push(item);
   }
 
@@ -604,10 +605,6 @@ export class Client {
 
   #ack(frame: ClientFrame): Promise<void> {
     const done = deferred<void>();
-    if (this.#stopped) {
-      done.reject(closedError('The client is closed.'));
-      return done.promise;
-    }
     this.#whenLive({
       send: () => this.#request({ kind: 'ack', frame, pingId: ++this.#pingCounter, done }),
       fail: (error) => done.reject(error),
