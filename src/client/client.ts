@@ -157,6 +157,8 @@ export class Client {
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #pingCounter = 0;
+  /** Orders chats as sent. */
+  #sendCounter = 0;
   #closedSocket: Deferred<void> | undefined;
 
   /** Starts connecting at once; {@link connect} waits for the first `ready`. */
@@ -638,6 +640,7 @@ export class Client {
     }
     conv.watched = true;
     turn.sent = true;
+    turn.sentOrder = ++this.#sendCounter;
     turn.sentAfterSeq = conv.seq;
     const { model, agent } = turn.options;
     this.#write({
@@ -796,7 +799,10 @@ export class Client {
     // Errors without a requestId answer the oldest request waiting, in order.
     const entry = this.#pending.shift();
     if (!entry) {
-      this.#emit('error', error);
+      // A chat over the socket's frame rate is refused without its requestId.
+      if (frame.code !== 'rate_limited' || !this.#refuseOldestChat(error)) {
+        this.#emit('error', error);
+      }
       return;
     }
     if (entry.kind !== 'subscribe') {
@@ -830,6 +836,18 @@ export class Client {
       }
     }
     return false;
+  }
+
+  /** Refuses the oldest chat sent and not yet started; false when there is none. */
+  #refuseOldestChat(error: AgentgateError): boolean {
+    let oldest: TurnImpl | undefined;
+    for (const conv of this.#conversations.values()) {
+      for (const turn of conv.turns) {
+        if (!turn.sent || turn.id !== undefined) continue;
+        if (!oldest || turn.sentOrder < oldest.sentOrder) oldest = turn;
+      }
+    }
+    return oldest !== undefined && this.#refuseChat(oldest.requestId, error);
   }
 
   /**

@@ -12,7 +12,7 @@ import {
 } from '../../src/client/index.ts';
 import { type Emulator, startEmulator } from '../emulator/index.ts';
 import { closedPort } from '../helpers/env.ts';
-import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startGateway, type TestGateway, withGateway } from '../helpers/gateway.ts';
 import { checkTurn } from '../helpers/invariants.ts';
 import type { Frame } from '../helpers/ws-client.ts';
 
@@ -148,6 +148,30 @@ describe('chat', () => {
     const client = await open();
     const turn = client.chat('hi', { model: 'no-such-model' });
     await expect(turn.end).rejects.toMatchObject({ code: 'unknown_model', retryable: false });
+  });
+});
+
+describe('the per-socket frame rate', () => {
+  it('refuses chats over it with rate_limited, and none of them hangs', async () => {
+    await withGateway(
+      { RATE_LIMIT_FRAMES_PER_SEC: '1' },
+      async (limited) => {
+        const client = await open({ url: limited.wsUrl });
+        emulator.enqueue({ blocks: [{ text: 'First.' }] });
+        // A burst of two frames passes: the first chat runs, the second finds it running.
+        const turns = [1, 2, 3, 4].map((n) => client.chat(`chat ${n}`));
+        const outcomes = await Promise.all(
+          turns.map((t) =>
+            t.end.then(
+              (end) => end.stopReason,
+              (e: AgentgateError) => e.code,
+            ),
+          ),
+        );
+        expect(outcomes).toEqual(['end_turn', 'turn_in_progress', 'rate_limited', 'rate_limited']);
+      },
+      { emulator },
+    );
   });
 });
 
