@@ -333,9 +333,9 @@ export class Client {
 
   #open(): void {
     const generation = ++this.#generation;
-    const { url, options } = socketArguments(this.#url, this.#token, this.#tokenVia);
     let socket: WebSocketLike;
     try {
+      const { url, options } = socketArguments(this.#url, this.#token, this.#tokenVia);
       socket = new this.#WebSocket(url, [], options);
     } catch (error) {
       // A malformed URL: nothing to retry.

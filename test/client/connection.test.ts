@@ -218,6 +218,92 @@ describe('close codes', () => {
   });
 });
 
+describe('mistakes', () => {
+  it('says to pass a WebSocket where there is none (Node 20)', () => {
+    const global = globalThis as { WebSocket?: unknown };
+    const saved = global.WebSocket;
+    delete global.WebSocket;
+    try {
+      expect(() => new Client({ url: 'ws://127.0.0.1:1/v1/ws' })).toThrow(
+        /No WebSocket here: pass one/,
+      );
+    } finally {
+      if (saved !== undefined) global.WebSocket = saved;
+    }
+  });
+
+  it('gives up on a URL that is not one, without retrying', async () => {
+    for (const tokenVia of ['header', 'query'] as const) {
+      const failed = await connect({ url: 'not a url', token: 't', tokenVia, WebSocket }).catch(
+        (e: unknown) => e,
+      );
+      expect(failed).toMatchObject({ code: 'connection_closed' });
+      expect((failed as Error).message).toContain('Cannot open not a url');
+    }
+  });
+
+  it('stops at once when the gateway refuses the origin (403): forbidden', async () => {
+    await withGateway(
+      { AUTH_API_KEYS: 'key-alice:alice', ALLOWED_ORIGINS: 'https://app.example' },
+      async (gw) => {
+        let opened = 0;
+        class FromElsewhere extends WebSocket {
+          constructor(
+            url: string,
+            protocols?: string | string[],
+            options?: WebSocket.ClientOptions,
+          ) {
+            super(url, protocols, {
+              ...options,
+              headers: { ...options?.headers, origin: 'https://evil.example' },
+            });
+            opened += 1;
+          }
+        }
+        const refused = await connect({
+          url: gw.wsUrl,
+          token: 'key-alice',
+          WebSocket: FromElsewhere,
+          reconnect: { initialDelayMs: 10, maxDelayMs: 20 },
+        }).catch((e: unknown) => e);
+        expect(refused).toMatchObject({ code: 'forbidden', close: { status: 403 } });
+        await pause(100);
+        expect(opened).toBe(1);
+      },
+      { emulator },
+    );
+  });
+
+  it('drops a chat whose signal was aborted before it was sent', async () => {
+    await withGateway(
+      {},
+      async (gw) => {
+        const client = new Client({ url: gw.wsUrl, WebSocket });
+        const before = new AbortController();
+        before.abort();
+        await expect(client.chat('no', { signal: before.signal }).end).rejects.toMatchObject({
+          code: 'aborted',
+        });
+        // Aborted while it waits for the connection: never sent.
+        const waiting = new AbortController();
+        const dropped = client.chat('not this either', { signal: waiting.signal });
+        waiting.abort();
+        await expect(dropped.end).rejects.toMatchObject({ code: 'aborted' });
+        // A chat made before the first ready goes to the ready conversation.
+        emulator.enqueue({ blocks: [{ text: 'Early bird.' }] });
+        const early = client.chat('early');
+        const end = await early.end;
+        expect(end.text).toBe('Early bird.');
+        expect(end.conversationId).toBe(client.conversationId);
+        const users = (await client.history()).filter((m) => m.role === 'user');
+        expect(users.map((m) => m.content)).toEqual(['early']);
+        await client.close();
+      },
+      { emulator },
+    );
+  });
+});
+
 describe('close()', () => {
   it('ends watches, fails what still runs, and stops', async () => {
     const gw = await startGateway({}, emulator);
