@@ -321,6 +321,22 @@ describe('reconnecting', () => {
     expect(history.filter((m) => m.role === 'user').map((m) => m.content)).toEqual(['once please']);
   });
 
+  it('sends again a chat that was lost with its socket, once', async () => {
+    const client = await open();
+    emulator.enqueue({ blocks: [{ text: 'Sent twice, run once.' }] });
+    const socket = sockets.at(-1)!;
+    // The chat frame never leaves: the socket dies with it in its buffer.
+    socket.send = (() => {}) as typeof socket.send;
+    const turn = client.chat('are you there?');
+    socket.terminate();
+    expect((await turn.end).text).toBe('Sent twice, run once.');
+    expect(emulator.requests).toHaveLength(1);
+    const history = await client.history();
+    expect(history.filter((m) => m.role === 'user').map((m) => m.content)).toEqual([
+      'are you there?',
+    ]);
+  });
+
   it('after a replay_gap, reloads the history, emits resync, and the watch goes on', async () => {
     const observer = await open({ reconnect: false });
     const client = await open();
