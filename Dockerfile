@@ -3,8 +3,9 @@
 # agentgate image. Targets:
 #   runtime (default)  gateway or worker: `docker build -t agentgate .`
 #   emulator           the Bedrock emulator for demos (needs dev dependencies)
-# The code runs on Node 20 and 22; the image uses 22. TypeScript runs through tsx (a
-# runtime dependency), so there is no build step.
+# The code runs on Node 20 and 22; the image uses 22. The gateway's TypeScript runs through
+# tsx (a runtime dependency); only the client library (`agentgate/client`, dist/client) is
+# built, with the dev dependencies, in the `client` stage.
 
 ARG NODE_IMAGE=node:22-slim
 
@@ -16,7 +17,11 @@ WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
     && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# --ignore-scripts: `prepare` builds the client library, which needs the sources and the
+# dev dependencies (the `client` stage does it). The install scripts of better-sqlite3 and
+# esbuild (under tsx) still run, through `npm rebuild`.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+    && npm rebuild better-sqlite3 esbuild && npm cache clean --force
 
 # ---- every dependency (the emulator needs @smithy/eventstream-codec) ---------------------
 FROM ${NODE_IMAGE} AS dev-deps
@@ -25,7 +30,14 @@ WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
     && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund && npm cache clean --force
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+    && npm rebuild better-sqlite3 esbuild && npm cache clean --force
+
+# ---- the client library: agentgate/client, built by tsc into dist/client -----------------
+FROM dev-deps AS client
+COPY tsconfig.client.json ./
+COPY src/client ./src/client
+RUN npm run build:client
 
 # ---- gateway / worker -------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -37,6 +49,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
+COPY --from=client /app/dist ./dist
 COPY public ./public
 # The bundled skills, and the SQL skill's demo database, built here from the repo's CSV
 # files: the process cannot write under /app, so it finds it ready.
