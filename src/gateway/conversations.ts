@@ -5,8 +5,27 @@ import type { FrameBus } from '../bus/frame-bus.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { HistoryMessage } from '../protocol/frames.ts';
 import type { JobQueue } from '../queue/job-queue.ts';
-import type { ConversationMeta, HistoryStore, StoredMessage } from '../store/history-store.ts';
+import type {
+  ConversationMeta,
+  HistoryStore,
+  ListPosition,
+  StoredMessage,
+} from '../store/history-store.ts';
 import { ConversationIds, type IdOwner } from './conversation-ids.ts';
+
+/** A conversation as `GET /v1/conversations` lists it (docs/protocol.md, HTTP routes). */
+export interface ConversationSummary {
+  readonly id: string;
+  readonly title: string;
+  readonly model: string;
+  /** Null for conversations stored before agents were recorded. */
+  readonly agent: string | null;
+  readonly createdAt: string;
+  /** The last activity: a turn's start or end. */
+  readonly updatedAt: string;
+  /** The turn running now, on whichever process runs it. */
+  readonly runningTurnId: string | null;
+}
 
 /**
  * Access to conversations for gateways (WebSocket and REST alike): who may see what,
@@ -71,6 +90,33 @@ export class Conversations {
     return (await this.#store.messages(conversationId, limit)).map(toHistoryMessage);
   }
 
+  /**
+   * One page of the user's conversations that had a turn, newest activity first, after
+   * `before`; `next` is where the following page starts (null on the last page). Only the
+   * user's own are listed: the store keeps one list per owner.
+   */
+  async list(
+    userId: string,
+    page: { limit: number; before?: ListPosition },
+  ): Promise<{ conversations: ConversationSummary[]; next: ListPosition | null }> {
+    const { conversations, next } = await this.#store.list(userId, page);
+    const running = await Promise.all(
+      conversations.map(async (c) => (await this.#bus.replay(c.id)).state.runningTurnId),
+    );
+    return {
+      conversations: conversations.map((c, i) => ({
+        id: c.id,
+        title: c.title,
+        model: c.model,
+        agent: c.agent ?? null,
+        createdAt: c.createdAt,
+        updatedAt: c.updatedAt,
+        runningTurnId: running[i] ?? null,
+      })),
+      next,
+    };
+  }
+
   /** Stops the conversation's running turn, wherever it runs; nothing when none runs. */
   async cancel(conversationId: string): Promise<void> {
     const { state } = await this.#bus.replay(conversationId);
@@ -100,6 +146,7 @@ export function toHistoryMessage({
   createdAt,
   turnId,
   stopReason,
+  usage,
 }: StoredMessage): HistoryMessage {
   if (ToolMessage.isInstance(message)) {
     return {
@@ -122,6 +169,7 @@ export function toHistoryMessage({
       createdAt,
       turnId,
       ...(stopReason ? { stopReason } : {}),
+      ...(usage ? { usage } : {}),
     };
   }
   return { role: 'user', content: textOf(message.content), createdAt, turnId };

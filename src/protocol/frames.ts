@@ -227,6 +227,8 @@ export const HistoryMessage = z.object({
   turnId: z.string(),
   /** On assistant messages, the stop reason of their turn when it was not `end_turn`. */
   stopReason: StopReason.optional(),
+  /** On the last assistant message of a turn: the turn's `turn-end.usage`, as sent. */
+  usage: usage.optional(),
 });
 export type HistoryMessage = z.infer<typeof HistoryMessage>;
 export const HistoryFrame = z.object({

@@ -41,6 +41,20 @@ export interface ConversationKeys {
   approvalAnswer(toolCallId: string): string;
 }
 
+/**
+ * The keys of one user. A user's key cannot share the hash slot of their conversations
+ * (each has its own), so it is never written in a conversation's script: it is updated in
+ * a command of its own after the conversation's write, and readers check every entry
+ * against the conversation itself (see RedisHistoryStore).
+ */
+export interface UserKeys {
+  /**
+   * Sorted set: the user's conversations that had a turn, scored by their last activity
+   * (ms since the epoch). Its time to live is the conversations', refreshed on activity.
+   */
+  readonly conversations: string;
+}
+
 /** Keys shared by every conversation: the job stream and its neighbours. */
 export interface QueueKeys {
   /** Stream of turn jobs, read by the `workers` consumer group. */
@@ -76,6 +90,10 @@ export function conversationKeys(prefix: string, conversationId: string): Conver
     approvals: `${base}approvals`,
     approvalAnswer: (toolCallId) => `${base}approval:${toolCallId}`,
   };
+}
+
+export function userKeys(prefix: string, userId: string): UserKeys {
+  return { conversations: `${prefix}user:{${userId}}:conversations` };
 }
 
 export function queueKeys(prefix: string): QueueKeys {

@@ -17,21 +17,40 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 `);
 
+// Activity at ARGV[3] (an ISO-8601 time): updatedAt never goes back, and the time to live of
+// the conversation's keys starts again. Shared by COMMIT_TURN and TOUCH_CONVERSATION.
+const ACTIVE = `
+local function active()
+  if (redis.call('HGET', KEYS[1], 'updatedAt') or '') < ARGV[3] then
+    redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3])
+  end
+  for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+  return { 1, redis.call('HGET', KEYS[1], 'owner'), redis.call('HGET', KEYS[1], 'updatedAt') }
+end
+`;
+
 /**
  * Appends a turn's messages exactly once per turn id. KEYS: meta, messages, turns.
- * ARGV: ttl, turnId, updatedAt, entry... Returns 1, 0 if already committed, -1 if no
- * conversation.
+ * ARGV: ttl, turnId, updatedAt, entry... Returns {1, owner, updatedAt} (the owner's list is
+ * updated after it, in its own command), {0} if already committed, {-1} if no conversation.
  */
-export const COMMIT_TURN = new LuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('SADD', KEYS[3], ARGV[2]) == 0 then return 0 end
+export const COMMIT_TURN = new LuaScript(`${ACTIVE}
+if redis.call('EXISTS', KEYS[1]) == 0 then return { -1 } end
+if redis.call('SADD', KEYS[3], ARGV[2]) == 0 then return { 0 } end
 -- In slices: unpack() of thousands of values would overflow Lua's C stack.
 for i = 4, #ARGV, 1000 do
   redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
-redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3])
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
-return 1
+return active()
+`);
+
+/**
+ * Activity in a conversation (a turn started). KEYS: meta, messages, turns. ARGV: ttl, '',
+ * updatedAt. Returns {1, owner, updatedAt}, or {-1} if there is no conversation.
+ */
+export const TOUCH_CONVERSATION = new LuaScript(`${ACTIVE}
+if redis.call('EXISTS', KEYS[1]) == 0 then return { -1 } end
+return active()
 `);
 
 // Shared by the two frame scripts. KEYS: running, seq, frames, frame bytes (then ended for

@@ -1,5 +1,5 @@
 import type { BaseMessage } from '@langchain/core/messages';
-import type { StopReason } from '../protocol/frames.ts';
+import type { StopReason, Usage } from '../protocol/frames.ts';
 
 export interface ConversationMeta {
   readonly id: string;
@@ -18,6 +18,43 @@ export interface StoredMessage {
   readonly turnId: string;
   /** The stop reason of the message's turn, when it was not `end_turn`. */
   readonly stopReason?: StopReason;
+  /** On the last assistant message of a turn: the turn's `turn-end.usage`, as sent. */
+  readonly usage?: Usage;
+}
+
+/**
+ * How a turn ended, kept with its messages: the stop reason (on its assistant messages when
+ * it was not `end_turn`) and its usage (on its last assistant message), so that a reload
+ * shows what `turn-end` showed.
+ */
+export interface TurnOutcome {
+  readonly stopReason: StopReason;
+  readonly usage?: Usage;
+}
+
+/**
+ * A place in a user's conversation list, newest activity first: the activity time (ms since
+ * the epoch) and the id, which orders conversations active in the same millisecond.
+ */
+export interface ListPosition {
+  readonly at: number;
+  readonly id: string;
+}
+
+/** One page of a user's conversations, and where the next page starts (null: none). */
+export interface ConversationPage {
+  readonly conversations: ConversationMeta[];
+  readonly next: ListPosition | null;
+}
+
+/**
+ * The list's order, shared by every store: newer activity first, then ids in descending
+ * byte order (Redis's order of sorted-set members with one score). Negative when `a` comes
+ * first.
+ */
+export function listOrder(a: ListPosition, b: ListPosition): number {
+  if (a.at !== b.at) return b.at - a.at;
+  return Buffer.compare(Buffer.from(b.id), Buffer.from(a.id));
 }
 
 /**
@@ -32,19 +69,33 @@ export interface HistoryStore {
   messages(conversationId: string, limit?: number): Promise<StoredMessage[]>;
   /**
    * Appends a turn's messages in one atomic step, exactly once per `turnId`: a second
-   * commit of the same turn changes nothing and returns false. `stopReason` is kept with
-   * the messages when it is not `end_turn`.
+   * commit of the same turn changes nothing and returns false. `outcome` is kept with the
+   * messages (see {@link TurnOutcome}). A first commit is activity at `at`: it moves the
+   * conversation up its owner's list, as {@link touch} does.
    */
   commitTurn(
     conversationId: string,
     turnId: string,
     messages: readonly BaseMessage[],
     at: Date,
-    stopReason?: StopReason,
+    outcome?: TurnOutcome,
   ): Promise<boolean>;
   /**
-   * Removes the conversation (false if there was none) and remembers, for the store's time
-   * to live, that it was deleted: an id that could still be used fresh stays gone.
+   * Records activity at `at` (a turn started): `updatedAt` becomes `at` unless it is later
+   * already, and the conversation enters or moves up its owner's list. Nothing for a
+   * conversation that does not exist.
+   */
+  touch(conversationId: string, at: Date): Promise<void>;
+  /**
+   * The owner's conversations that had activity (a turn started or ended), newest first in
+   * {@link listOrder}, from just after `before`. Deleted and expired conversations are left
+   * out.
+   */
+  list(owner: string, page: { limit: number; before?: ListPosition }): Promise<ConversationPage>;
+  /**
+   * Removes the conversation (false if there was none), from its owner's list too, and
+   * remembers, for the store's time to live, that it was deleted: an id that could still be
+   * used fresh stays gone.
    */
   delete(conversationId: string): Promise<boolean>;
   /** Whether the conversation was deleted within the time to live. */

@@ -1,11 +1,12 @@
 import {
+  AIMessage,
   type BaseMessage,
   type StoredMessage as LcStoredMessage,
   mapChatMessagesToStoredMessages,
   mapStoredMessagesToChatMessages,
 } from '@langchain/core/messages';
-import type { StopReason } from '../protocol/frames.ts';
-import type { StoredMessage } from './history-store.ts';
+import type { StopReason, Usage } from '../protocol/frames.ts';
+import type { StoredMessage, TurnOutcome } from './history-store.ts';
 
 /** One history entry as stored: LangChain's own message serialisation plus our fields. */
 export interface EncodedMessage {
@@ -14,22 +15,27 @@ export interface EncodedMessage {
   turn: string;
   /** The turn's stop reason, when it was not `end_turn`. */
   stop?: StopReason;
+  /** The turn's usage, on its last assistant message only. */
+  u?: Usage;
 }
 
 export function encodeMessages(
   messages: readonly BaseMessage[],
   turnId: string,
   at: Date,
-  stopReason?: StopReason,
+  outcome?: TurnOutcome,
 ): string[] {
   const stored = mapChatMessagesToStoredMessages([...messages]);
-  const stop = stopReason === 'end_turn' ? undefined : stopReason;
-  return stored.map((m) =>
+  const stop = outcome?.stopReason === 'end_turn' ? undefined : outcome?.stopReason;
+  const usage = outcome?.usage;
+  const usageAt = usage ? messages.findLastIndex((m) => AIMessage.isInstance(m)) : -1;
+  return stored.map((m, i) =>
     JSON.stringify({
       m,
       at: at.toISOString(),
       turn: turnId,
       ...(stop ? { stop } : {}),
+      ...(usage && i === usageAt ? { u: usage } : {}),
     } satisfies EncodedMessage),
   );
 }
@@ -42,5 +48,6 @@ export function decodeMessages(encoded: readonly string[]): StoredMessage[] {
     createdAt: e.at,
     turnId: e.turn,
     ...(e.stop ? { stopReason: e.stop } : {}),
+    ...(e.u ? { usage: e.u } : {}),
   }));
 }

@@ -8,7 +8,7 @@ import { ProtocolError } from '../protocol/errors.ts';
 import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
 import { OpenCalls } from '../protocol/open-calls.ts';
 import type { JobQueue, LostReason, TurnJob } from '../queue/job-queue.ts';
-import type { HistoryStore } from '../store/history-store.ts';
+import type { HistoryStore, TurnOutcome } from '../store/history-store.ts';
 
 export interface TurnsDeps {
   readonly store: HistoryStore;
@@ -81,6 +81,12 @@ export class Turns {
       userMessage: { content: job.content },
     });
     if (!started) return 'busy';
+    // The turn's start is activity: it lists the conversation. Alongside the job (the store
+    // keeps the newest time whatever order writes land in), and only logged when it fails:
+    // the turn runs anyway, and its end lists the conversation again.
+    const listed = this.#d.store
+      .touch(job.conversationId, new Date())
+      .catch((e: unknown) => this.#log(job).warn({ err: e }, 'could not record the turn start'));
     try {
       await this.#d.queue.enqueue(job);
     } catch (error) {
@@ -94,6 +100,7 @@ export class Turns {
         },
       });
     }
+    await listed;
     return 'started';
   }
 
@@ -248,7 +255,7 @@ export class Turns {
           ? [new AIMessage(ending.unsettledText)]
           : [];
       try {
-        await this.#commit(job, [...ending.completed, ...kept], stopReason);
+        await this.#commit(job, [...ending.completed, ...kept], { stopReason, usage });
       } catch (error) {
         failure = asProtocolError(
           new ProtocolError('unavailable', 'The answer could not be stored; send it again.', {
@@ -286,9 +293,9 @@ export class Turns {
     return 'ended';
   }
 
-  async #commit(job: TurnJob, messages: readonly BaseMessage[], stopReason?: StopReason) {
+  async #commit(job: TurnJob, messages: readonly BaseMessage[], outcome?: TurnOutcome) {
     const all = [new HumanMessage(job.content), ...messages];
-    await this.#d.store.commitTurn(job.conversationId, job.turnId, all, new Date(), stopReason);
+    await this.#d.store.commitTurn(job.conversationId, job.turnId, all, new Date(), outcome);
   }
 
   #model(job: TurnJob) {

@@ -154,6 +154,7 @@ describe('WebSocket upgrades', () => {
 const USER_ROUTES = [
   ['GET', '/metrics'],
   ['GET', '/v1/models'],
+  ['GET', '/v1/conversations'],
   ['GET', '/v1/conversations/c_x/messages'],
   ['DELETE', '/v1/conversations/c_x'],
 ] as const;
@@ -190,6 +191,7 @@ describe('REST routes', () => {
       expect([401, 403, 404]).toContain(status);
       expect(body).not.toContain('process_cpu');
       expect(body).not.toContain('"models"');
+      expect(body).not.toContain('"conversations"');
     });
   }
 
@@ -205,6 +207,7 @@ describe('REST routes', () => {
     expect((await request('/metrics', { headers })).body).toContain('process_cpu');
     expect((await request('/%6detrics', { headers })).status).toBe(200);
     expect((await request('/v1/models', { headers })).body).toContain('"models"');
+    expect((await request('/v1/conversations', { headers })).body).toContain('"conversations"');
   });
 
   it('refuses an unknown method or path without a token and hides nothing with one', async () => {
