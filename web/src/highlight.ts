@@ -5,7 +5,6 @@
  */
 import hljs from 'highlight.js/lib/core';
 import bash from 'highlight.js/lib/languages/bash';
-import css from 'highlight.js/lib/languages/css';
 import diff from 'highlight.js/lib/languages/diff';
 import go from 'highlight.js/lib/languages/go';
 import java from 'highlight.js/lib/languages/java';
@@ -20,7 +19,6 @@ import yaml from 'highlight.js/lib/languages/yaml';
 
 const LANGUAGES = {
   bash,
-  css,
   diff,
   go,
   java,
@@ -40,7 +38,10 @@ for (const [name, language] of Object.entries(LANGUAGES)) hljs.registerLanguage(
  * name, when `lang` (a fence's info string, e.g. `ts` or `python`) names a language known
  * here; undefined otherwise, and the block is shown as plain text.
  */
-export function highlight(code: string, lang: string): { html: string; language: string } | undefined {
+export function highlight(
+  code: string,
+  lang: string,
+): { html: string; language: string } | undefined {
   const name = lang.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
   const language = name ? hljs.getLanguage(name) : undefined;
   if (!language) return undefined;

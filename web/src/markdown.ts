@@ -87,7 +87,7 @@ DOMPurify.addHook('afterSanitizeAttributes', (node) => {
  * listener).
  */
 export function renderMarkdown(source: string): DocumentFragment {
-  const html = marked.parse(source) as string;
+  const html = (marked.parse(source) as string).trim();
   const fragment = DOMPurify.sanitize(html, {
     ALLOWED_TAGS,
     ALLOWED_ATTR,
@@ -144,7 +144,7 @@ export class MarkdownText {
   append(text: string): void {
     this.#source += text;
     dirty.add(this);
-    frame ||= requestAnimationFrame(drawDirty);
+    if (frame === 0) frame = requestAnimationFrame(drawDirty);
   }
 
   /** Draws now what was appended (at the end of a turn, so the answer is final at once). */
