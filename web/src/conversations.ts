@@ -16,6 +16,8 @@ export interface ConversationListEvents {
   open(id: string): void;
   /** A conversation was deleted (it may be the one shown). */
   deleted(id: string): void;
+  /** The list changed (what it knows of a conversation, its agent say, may be new). */
+  changed(): void;
 }
 
 export class ConversationList {
@@ -151,6 +153,7 @@ export class ConversationList {
     this.#list.replaceChildren(...items);
     this.#more.hidden = this.#next === null;
     this.setCurrent(this.#current);
+    this.#events.changed();
   }
 
   #item(entry: ConversationEntry): HTMLElement {

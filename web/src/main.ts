@@ -69,6 +69,7 @@ const list = new ConversationList(
     deleted(id) {
       if (id === shown?.id) newConversation();
     },
+    changed: () => render(),
   },
 );
 
