@@ -92,6 +92,10 @@ export function conversationKeys(prefix: string, conversationId: string): Conver
   };
 }
 
+/**
+ * The keys of user `userId`. The key is unique per user whatever characters the id holds
+ * (fixed text around it); the braces only pick its Cluster slot.
+ */
 export function userKeys(prefix: string, userId: string): UserKeys {
   return { conversations: `${prefix}user:{${userId}}:conversations` };
 }

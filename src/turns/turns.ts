@@ -69,8 +69,9 @@ export class Turns {
   }
 
   /**
-   * Starts an accepted turn: `turn-start`, then its job. `busy` when the conversation runs a
-   * turn already (nothing was published). A job that cannot be queued ends the turn at once.
+   * Starts an accepted turn: `turn-start`, then its job, and the conversation's activity
+   * (its place in its owner's list). `busy` when the conversation runs a turn already
+   * (nothing was published). A job that cannot be queued ends the turn at once.
    */
   async start(job: TurnJob): Promise<'started' | 'busy'> {
     const started = await this.#d.bus.startTurn(job.conversationId, job.turnId, {

@@ -275,6 +275,27 @@ describe.each([
     expect(last.next).toBeNull();
   });
 
+  it('pages through ties past deleted conversations among them', async () => {
+    const ids = Array.from({ length: 8 }, (_, i) => `c${i}`);
+    for (const id of ids) {
+      await h.store.create(meta(id));
+      await h.store.touch(id, later(1000));
+    }
+    for (const id of ['c6', 'c5', 'c4', 'c1']) await h.store.delete(id);
+    const pages: string[][] = [];
+    let before: ListPosition | undefined;
+    for (let n = 0; n < 10; n++) {
+      const page = await h.store.list('ada', { limit: 2, ...(before ? { before } : {}) });
+      pages.push(page.conversations.map((c) => c.id));
+      if (!page.next) break;
+      before = page.next;
+    }
+    expect(pages).toEqual([
+      ['c7', 'c3'],
+      ['c2', 'c0'],
+    ]);
+  });
+
   it("lists only the owner's conversations", async () => {
     await h.store.create(meta('mine'));
     await h.store.create(meta('theirs', 'bob'));

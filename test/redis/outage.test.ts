@@ -38,6 +38,10 @@ describe('Redis restarted mid-turn', () => {
     const newcomer = await TestClient.connect(gateway.wsUrl);
     const [refused] = await newcomer.chat('anyone there?');
     expect(refused).toMatchObject({ type: 'error', code: 'unavailable', retryable: true });
+    // So is the conversation list, with 503.
+    const list = await fetch(`${gateway.url}/v1/conversations`);
+    expect(list.status).toBe(503);
+    expect(await list.json()).toMatchObject({ error: { code: 'unavailable', retryable: true } });
     // The worker gives the model call up when it cannot publish.
     await emulator.waitForAbort(10_000);
 
@@ -62,6 +66,11 @@ describe('Redis restarted mid-turn', () => {
     expect(history.messages.map((m) => [m.role, m.content])).toEqual([
       ['user', 'a long answer, please'],
     ]);
+    // Listed again, with no turn running.
+    const listed = (await fetch(`${gateway.url}/v1/conversations`).then((r) => r.json())) as {
+      conversations: { id: string; runningTurnId: string | null }[];
+    };
+    expect(listed.conversations[0]).toMatchObject({ id: conversationId, runningTurnId: null });
 
     // Everything works again, on a fresh socket and on the old one.
     emulator.reset();

@@ -53,6 +53,8 @@ describe('Redis classes while Redis is down', () => {
         store.create({ id: 'c', owner: 'u', model: 'm', title: '', createdAt: '', updatedAt: '' }),
     ],
     ['store.messages', () => store.messages('c')],
+    ['store.touch', () => store.touch('c', new Date())],
+    ['store.list', () => store.list('u', { limit: 20 })],
     ['bus.startTurn', () => bus.startTurn('c', 't', start)],
     ['bus.publish', () => bus.publish('c', 't', { type: 'token', text: 'x' })],
     ['bus.replay', () => bus.replay('c', 0)],
