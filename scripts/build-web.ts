@@ -11,12 +11,10 @@
  * missing or half-written file.
  */
 
-import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { WEB_PAGE_DIR, WEB_PAGE_FILES } from '../src/gateway/web-page.ts';
+import { WEB_PAGE_DIR, WEB_PAGE_FILES } from '../src/gateway/web-page-files.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ENTRY = path.join(ROOT, 'web', 'src', 'main.ts');
@@ -82,6 +80,8 @@ export async function buildWebPage(
   if (!options.force && (await upToDate(outDir))) {
     return { dir: outDir, built: false, scriptBytes: (await stat(script)).size };
   }
+  // esbuild is loaded only to build: checking that the page is up to date stays quick.
+  const { build } = await import('esbuild');
   const result = await build({
     absWorkingDir: ROOT,
     entryPoints: [ENTRY],

@@ -48,7 +48,10 @@ async function send(page: Page, text: string): Promise<void> {
 await buildWebPage();
 const emulator = await startEmulator({ paceMs: 0 });
 const gw = await startGateway({}, emulator);
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox'] });
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ['--headless', '--no-sandbox'],
+});
 try {
   // Earlier conversations, for the sidebar.
   for (const [question, answer] of [

@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Fastify from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { registerWebPage, WEB_PAGE_DIR, WEB_PAGE_MISSING } from '../../src/gateway/web-page.ts';
+import { registerWebPage } from '../../src/gateway/web-page.ts';
+import { WEB_PAGE_DIR, WEB_PAGE_MISSING } from '../../src/gateway/web-page-files.ts';
 import { captureLogs } from '../helpers/env.ts';
 
 /** How the gateway serves the built web page (src/gateway/web-page.ts), and says it is not built. */
@@ -15,7 +16,7 @@ afterAll(() => rmSync(empty, { recursive: true, force: true }));
 async function serve(dir: string) {
   const logs = captureLogs();
   const log = pino(logs.sink);
-  const app = Fastify({ loggerInstance: log });
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger });
   await registerWebPage(app, { dir, log });
   await app.ready();
   // Warnings and errors only: Fastify logs every request at info.

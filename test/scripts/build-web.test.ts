@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildWebPage } from '../../scripts/build-web.ts';
-import { WEB_PAGE_FILES } from '../../src/gateway/web-page.ts';
+import { WEB_PAGE_FILES } from '../../src/gateway/web-page-files.ts';
 
 /** `npm run build:web` (scripts/build-web.ts), into a folder of its own. */
 
