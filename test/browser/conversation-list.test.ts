@@ -9,6 +9,7 @@ import {
   shownConversation,
   turnEnded,
   turnText,
+  WAIT,
 } from '../helpers/web-page.ts';
 
 /**
@@ -67,17 +68,17 @@ describe('the conversation list', () => {
     expect(await page.locator('.conversation-empty').textContent()).toBe('No conversations yet.');
     await ask(page, 'first question');
     const first = shownConversation(page);
-    await expect.poll(() => titles(page)).toEqual(['first question']);
+    await expect.poll(() => titles(page), WAIT).toEqual(['first question']);
     expect(await current(page)).toEqual(['first question']);
 
     await page.locator('#new-conversation').click();
-    await expect.poll(() => page.locator('#transcript .turn').count()).toBe(0);
+    await expect.poll(() => page.locator('#transcript .turn').count(), WAIT).toBe(0);
     // Nothing is marked: the new conversation is not listed before its first turn.
     expect(await current(page)).toEqual([]);
     await ask(page, 'second question');
     const second = shownConversation(page);
     expect(second).not.toBe(first);
-    await expect.poll(() => titles(page)).toEqual(['second question', 'first question']);
+    await expect.poll(() => titles(page), WAIT).toEqual(['second question', 'first question']);
     expect(await current(page)).toEqual(['second question']);
 
     // Switch: the first conversation's history, its id in the URL, and it goes on there.
@@ -90,7 +91,7 @@ describe('the conversation list', () => {
     expect(await current(page)).toEqual(['first question']);
     await ask(page, 'follow-up');
     // Activity moves it to the top.
-    await expect.poll(() => titles(page)).toEqual(['first question', 'second question']);
+    await expect.poll(() => titles(page), WAIT).toEqual(['first question', 'second question']);
     expect(await page.locator('.turn.user').allTextContents()).toEqual([
       'first question',
       'follow-up',
@@ -100,9 +101,9 @@ describe('the conversation list', () => {
     const other = await openPage('ben');
     await ask(other, 'ben asks');
     await page.reload();
-    await expect.poll(() => titles(page)).toEqual(['first question', 'second question']);
+    await expect.poll(() => titles(page), WAIT).toEqual(['first question', 'second question']);
     expect(await current(page)).toEqual(['first question']);
-    await expect.poll(() => titles(other)).toEqual(['ben asks']);
+    await expect.poll(() => titles(other), WAIT).toEqual(['ben asks']);
   });
 
   it('marks a conversation that is answering, and refreshes when a turn starts and ends', async () => {
@@ -111,8 +112,8 @@ describe('the conversation list', () => {
     await page.locator('#new-conversation').click();
     gw.emulator.enqueue({ blocks: [{ text: 'Still going' }], hangAfterEvents: 3 });
     await send(page, 'long one');
-    await expect.poll(() => titles(page)).toEqual(['long one', 'older']);
-    await expect.poll(() => item(page, 'long one').getAttribute('data-running')).toBe('');
+    await expect.poll(() => titles(page), WAIT).toEqual(['long one', 'older']);
+    await expect.poll(() => item(page, 'long one').getAttribute('data-running'), WAIT).toBe('');
     expect(await item(page, 'long one').locator('.running-dot').count()).toBe(1);
     expect(await item(page, 'older').getAttribute('data-running')).toBeNull();
 
@@ -120,13 +121,15 @@ describe('the conversation list', () => {
     const remove = item(page, 'long one').locator('.conversation-delete');
     await remove.click();
     await remove.click();
-    await expect.poll(() => page.locator('#list-status').textContent()).toContain('stop it first');
+    await expect
+      .poll(() => page.locator('#list-status').textContent(), WAIT)
+      .toContain('stop it first');
     expect(await page.locator('#list-status').isVisible()).toBe(true);
     expect(await titles(page)).toEqual(['long one', 'older']);
 
     await page.locator('#stop').click();
     await turnEnded(page);
-    await expect.poll(() => item(page, 'long one').getAttribute('data-running')).toBeNull();
+    await expect.poll(() => item(page, 'long one').getAttribute('data-running'), WAIT).toBeNull();
   });
 
   it('deletes a conversation on a second click, and shows a new one when it was shown', async () => {
@@ -138,7 +141,9 @@ describe('the conversation list', () => {
     await page.locator('#new-conversation').click();
     await ask(page, 'shown and deleted');
     const shown = shownConversation(page);
-    await expect.poll(() => titles(page)).toEqual(['shown and deleted', 'delete me', 'keep me']);
+    await expect
+      .poll(() => titles(page), WAIT)
+      .toEqual(['shown and deleted', 'delete me', 'keep me']);
 
     // One click asks; a second deletes. The conversation shown stays shown.
     const remove = item(page, 'delete me').locator('.conversation-delete');
@@ -147,7 +152,7 @@ describe('the conversation list', () => {
     expect(await remove.getAttribute('aria-label')).toBe('Confirm: delete “delete me”');
     expect(await titles(page)).toHaveLength(3);
     await remove.click();
-    await expect.poll(() => titles(page)).toEqual(['shown and deleted', 'keep me']);
+    await expect.poll(() => titles(page), WAIT).toEqual(['shown and deleted', 'keep me']);
     expect((await rest('dan', `/v1/conversations/${doomed}/messages`)).status).toBe(404);
     expect(shownConversation(page)).toBe(shown);
     expect(await page.locator('.turn.user').allTextContents()).toEqual(['shown and deleted']);
@@ -156,13 +161,13 @@ describe('the conversation list', () => {
     const removeShown = item(page, 'shown and deleted').locator('.conversation-delete');
     await removeShown.click();
     await removeShown.click();
-    await expect.poll(() => titles(page)).toEqual(['keep me']);
-    await expect.poll(() => page.locator('#transcript .turn').count()).toBe(0);
+    await expect.poll(() => titles(page), WAIT).toEqual(['keep me']);
+    await expect.poll(() => page.locator('#transcript .turn').count(), WAIT).toBe(0);
     expect(shownConversation(page)).toBe('');
     expect((await rest('dan', `/v1/conversations/${shown}/messages`)).status).toBe(404);
     await ask(page, 'after the delete');
     expect(shownConversation(page)).not.toBe(shown);
-    await expect.poll(() => titles(page)).toEqual(['after the delete', 'keep me']);
+    await expect.poll(() => titles(page), WAIT).toEqual(['after the delete', 'keep me']);
   });
 });
 
@@ -198,27 +203,27 @@ describe('the agent picker', () => {
     expect(lastSystemPrompt()).toContain('You are the analyst agent.');
     expect(chats.at(-1)).toMatchObject({ agent: 'analyst' });
     // The conversation's agent is fixed by its first turn: shown, and no longer chosen.
-    await expect.poll(() => agent.isDisabled()).toBe(true);
+    await expect.poll(() => agent.isDisabled(), WAIT).toBe(true);
     expect(await agent.inputValue()).toBe('analyst');
     await ask(page, 'and again');
     expect(chats.at(-1)).not.toHaveProperty('agent');
     expect(lastSystemPrompt()).toContain('You are the analyst agent.');
-    await expect.poll(() => item(page, 'sum these').textContent()).toContain('analyst');
+    await expect.poll(() => item(page, 'sum these').textContent(), WAIT).toContain('analyst');
     const analystChat = shownConversation(page);
 
     // A new conversation: the picker is free again, with the default agent.
     await page.locator('#new-conversation').click();
-    await expect.poll(() => agent.isEnabled()).toBe(true);
+    await expect.poll(() => agent.isEnabled(), WAIT).toBe(true);
     await agent.selectOption('helper');
     await ask(page, 'hello');
     expect(lastSystemPrompt()).toContain('You are the helper agent.');
-    await expect.poll(() => agent.isDisabled()).toBe(true);
+    await expect.poll(() => agent.isDisabled(), WAIT).toBe(true);
     expect(await agent.inputValue()).toBe('helper');
 
     // After a reload (history names no agent) the list tells the conversation's agent.
     await page.goto(`${gw.url}/?token=key-eve#${analystChat}`);
-    await expect.poll(() => page.locator('.turn.user').count()).toBe(2);
-    await expect.poll(() => agent.inputValue()).toBe('analyst');
+    await expect.poll(() => page.locator('.turn.user').count(), WAIT).toBe(2);
+    await expect.poll(() => agent.inputValue(), WAIT).toBe('analyst');
     expect(await agent.isDisabled()).toBe(true);
   });
 });

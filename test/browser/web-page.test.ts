@@ -10,6 +10,7 @@ import {
   shownConversation,
   turnEnded,
   turnText,
+  WAIT,
 } from '../helpers/web-page.ts';
 
 /**
@@ -132,7 +133,7 @@ describe('markdown answers', () => {
     const copy = python.locator('button.copy');
     expect(await copy.textContent()).toBe('Copy');
     await copy.click();
-    await expect.poll(() => copy.textContent()).toBe('Copied');
+    await expect.poll(() => copy.textContent(), WAIT).toBe('Copied');
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(code);
     await expect.poll(() => copy.textContent(), { timeout: 3_000 }).toBe('Copy');
   });
@@ -167,7 +168,7 @@ describe('markdown answers', () => {
     const text = 'One **bold** claim, then some more words to stream in small pieces.';
     gw.emulator.enqueue({ blocks: [{ text }], chunkChars: 3, hangAfterEvents: 12 });
     await send(page, 'stream slowly');
-    await expect.poll(() => tokens.length).toBeGreaterThanOrEqual(5);
+    await expect.poll(() => tokens.length, WAIT).toBeGreaterThanOrEqual(5);
     const markdown = page.locator('#transcript .turn.assistant .markdown');
     // Tokens arrived; none was drawn yet, and one frame is asked for all of them.
     expect(await markdown.textContent()).toBe('');
@@ -234,7 +235,7 @@ describe('tool cards', () => {
     expect(await done.locator('.tool-output').isVisible()).toBe(false);
 
     await page.reload();
-    await expect.poll(() => page.locator('#transcript .tool').count()).toBe(2);
+    await expect.poll(() => page.locator('#transcript .tool').count(), WAIT).toBe(2);
     const reloaded = page.locator('#transcript .tool').first();
     expect(await reloaded.evaluate((d: HTMLDetailsElement) => d.open)).toBe(false);
     expect(await reloaded.locator('.tool-output').textContent()).toBe('42');
@@ -268,7 +269,7 @@ describe('turn footers', () => {
     expect(live[0]).toMatch(/ · \d+ ms$|[\d.]+ s$/);
 
     await page.reload();
-    await expect.poll(() => page.locator('.turn-meta').count()).toBe(2);
+    await expect.poll(() => page.locator('.turn-meta').count(), WAIT).toBe(2);
     expect(await page.locator('.turn-meta').allTextContents()).toEqual([
       '1,204 in · 87 out tokens',
       '30 in · 4 out tokens',
@@ -349,20 +350,20 @@ describe('layout', () => {
     const sidebar = page.locator('#sidebar');
     expect(await sidebar.isVisible()).toBe(false);
     await page.locator('#sidebar-toggle').click();
-    await expect.poll(() => sidebar.isVisible()).toBe(true);
+    await expect.poll(() => sidebar.isVisible(), WAIT).toBe(true);
     expect(await page.locator('#sidebar-toggle').getAttribute('aria-expanded')).toBe('true');
     const current = page.locator('.conversation-open[aria-current="true"]');
-    await expect.poll(() => current.textContent()).toContain('a question with a long word');
-    await expect.poll(() => sidebar.evaluate((n) => n.getBoundingClientRect().left)).toBe(0);
+    await expect.poll(() => current.textContent(), WAIT).toContain('a question with a long word');
+    await expect.poll(() => sidebar.evaluate((n) => n.getBoundingClientRect().left), WAIT).toBe(0);
     await saveScreenshot(page, 'web-390-drawer');
     expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await page.keyboard.press('Escape');
-    await expect.poll(() => sidebar.isVisible()).toBe(false);
+    await expect.poll(() => sidebar.isVisible(), WAIT).toBe(false);
     // New conversation from the drawer closes it.
     await page.locator('#sidebar-toggle').click();
     await page.locator('#new-conversation').click();
-    await expect.poll(() => sidebar.isVisible()).toBe(false);
-    await expect.poll(() => page.locator('#transcript .turn').count()).toBe(0);
+    await expect.poll(() => sidebar.isVisible(), WAIT).toBe(false);
+    await expect.poll(() => page.locator('#transcript .turn').count(), WAIT).toBe(0);
   });
 
   it('follows the system dark mode, and is light otherwise', async () => {
@@ -396,7 +397,7 @@ describe('two tabs on one conversation', () => {
     await turnEnded(a);
     const id = shownConversation(a);
     const b = await openPage({ hash: `#${id}` });
-    await expect.poll(() => b.locator('.turn.user').allTextContents()).toEqual(['start']);
+    await expect.poll(() => b.locator('.turn.user').allTextContents(), WAIT).toEqual(['start']);
 
     // Tab B records how tab A's answer grows in it.
     await b.evaluate(() => {
@@ -410,11 +411,13 @@ describe('two tabs on one conversation', () => {
       }).observe(root, { subtree: true, childList: true, characterData: true });
     });
     const text = 'Both tabs watch this answer grow, piece by piece, in the same order.';
-    gw.emulator.enqueue({ blocks: [{ text }], chunkChars: 3, delayMs: 40 });
+    gw.emulator.enqueue({ blocks: [{ text }], chunkChars: 3, delayMs: 80 });
     await send(a, 'stream to both');
     // B sees A's question and the running turn: it may not chat, and may stop it.
-    await expect.poll(() => b.locator('.turn.user').last().textContent()).toBe('stream to both');
-    await expect.poll(() => b.locator('#stop').isEnabled()).toBe(true);
+    await expect
+      .poll(() => b.locator('.turn.user').last().textContent(), WAIT)
+      .toBe('stream to both');
+    await expect.poll(() => b.locator('#stop').isEnabled(), WAIT).toBe(true);
     expect(await b.locator('#message').isDisabled()).toBe(true);
     for (const page of [a, b]) {
       await turnEnded(page);
@@ -433,7 +436,7 @@ describe('two tabs on one conversation', () => {
       await expect
         .poll(() => page.locator('.turn.user').allTextContents())
         .toEqual(['start', 'stream to both', 'from b']);
-      await expect.poll(() => turnText(page)).toEqual(['From tab B.']);
+      await expect.poll(() => turnText(page), WAIT).toEqual(['From tab B.']);
       await turnEnded(page);
     }
     expect(shownConversation(b)).toBe(id);

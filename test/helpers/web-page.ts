@@ -9,6 +9,12 @@ import { repoRoot } from './docs.ts';
  * a turn's end, reading its text, and saving screenshots.
  */
 
+/**
+ * How long a browser test waits for the page to catch up with the gateway: generous, since
+ * the tests share a machine with Chromium and the gateway (expect.poll's default is 1 s).
+ */
+export const WAIT = { timeout: 10_000 } as const;
+
 /** Where browser tests save their screenshots (git ignores it). */
 export const SCREENSHOT_DIR = path.join(repoRoot, 'test-results', 'screenshots');
 
@@ -47,13 +53,13 @@ export async function openWebPage(
   page.on('pageerror', (error) => errors.push(error));
   await options.before?.(page);
   await page.goto(`${base}/${options.hash ?? ''}`);
-  await expect.poll(() => page.locator('#status').textContent()).toMatch(/^Connected/);
+  await expect.poll(() => page.locator('#status').textContent(), WAIT).toMatch(/^Connected/);
   return page;
 }
 
 /** Types a message and sends it with Enter, once the box takes one. */
 export async function send(page: Page, text: string): Promise<void> {
-  await expect.poll(() => page.locator('#message').isEnabled()).toBe(true);
+  await expect.poll(() => page.locator('#message').isEnabled(), WAIT).toBe(true);
   await page.locator('#message').fill(text);
   await page.locator('#message').press('Enter');
 }

@@ -264,7 +264,8 @@ async function openStored(id: string): Promise<void> {
 /** A conversation that cannot be opened or watched any more: start afresh, or try again. */
 function cannotOpen(view: Shown, error: unknown): void {
   const e = error instanceof AgentgateError ? error : undefined;
-  if (e?.code === 'connection_closed') return; // the client stopped: its state says why
+  // The client stopped (closed, or the token was refused): its state says why.
+  if (e?.code === 'connection_closed' || client.state === 'closed') return;
   if (e?.retryable) {
     transcript.notice(e);
     setTimeout(() => {
@@ -282,7 +283,8 @@ async function consume(view: Shown, watch: Watch): Promise<void> {
     for await (const item of watch) {
       if (view.closed || view.watch !== watch) return;
       onItem(view, item);
-      render();
+      // A token changes no control: only the text, which draws itself.
+      if (item.type !== 'token') render();
     }
   } catch (error) {
     if (view.closed || view.watch !== watch) return;
