@@ -1,18 +1,17 @@
 /**
- * `npm run loadtest -- [options]`: N WebSocket clients, each chatting M turns one after
- * another in its own conversation, against a running gateway. `--help` lists the options
+ * `npm run loadtest -- [options]`: N WebSocket clients (agentgate/client), each chatting M
+ * turns one after another in its own conversation, against a running gateway. `--help` lists the options
  * (scripts/loadtest/options.ts); docs/loadtest.md has the figures.
  */
 import { execFileSync } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
+import { AgentgateError, Client, type CloseInfo } from '../src/client/index.ts';
 import { type Options, parseOptions, UsageError, usage } from './loadtest/options.ts';
 import { Progress } from './loadtest/progress.ts';
 
 const PROMPTS = ['hello there', 'what is (12+30)*2?', 'what time is it in Tokyo?'];
-
-type Frame = { type: string; [key: string]: unknown };
 
 /** What every client adds to; read by the progress line and once at the end. */
 interface Tally {
@@ -47,106 +46,101 @@ function bump(errors: Map<string, number>, code: string): void {
   errors.set(code, (errors.get(code) ?? 0) + 1);
 }
 
+/** The error code a socket that ended on its own counts under. */
+function closeCode(close: CloseInfo): string {
+  const cause = close.cause as { code?: unknown } | undefined;
+  if (typeof cause?.code === 'string') return `socket_${cause.code}`;
+  if (close.status !== undefined) return `http_${close.status}`;
+  return `closed_${close.code}`;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
- * One client: connects, chats its turns in its own conversation, one after another; a
- * refused chat counts as an error and uses up that turn. Resolves when done or stopped.
+ * One client (agentgate/client, without reconnecting): connects, chats its turns in its own
+ * conversation, one after another; a refused chat counts as an error and uses up that turn.
+ * Resolves when done, stopped, or its socket is gone.
  */
-function runClient(
+async function runClient(
   index: number,
   options: Options,
   tally: Tally,
   stopped: AbortSignal,
 ): Promise<void> {
-  return new Promise((resolve) => {
-    const headers = options.token ? { authorization: `Bearer ${options.token}` } : undefined;
-    const socket = new WebSocket(options.url, { headers });
-    let turn = 0;
-    let requestId = '';
-    let turnId: string | undefined;
-    let sentAt = 0;
-    let firstTokenSeen = false;
-    let finished = false;
-
-    /** The current chat is over, answered or not. */
-    const settle = () => {
-      if (sentAt === 0) return;
-      sentAt = 0;
-      tally.running -= 1;
-    };
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      settle();
-      stopped.removeEventListener('abort', onStop);
-      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
-        socket.terminate();
-      }
-      resolve();
-    };
-    const onStop = () => {
-      if (sentAt !== 0) bump(tally.errors, 'timeout');
-      finish();
-    };
-    stopped.addEventListener('abort', onStop);
-
-    const next = () => {
-      settle();
-      turnId = undefined;
-      if (turn >= options.turns) return finish();
-      requestId = `lt${index}.${turn}`;
-      const content = PROMPTS[(index + turn) % PROMPTS.length]!;
-      turn += 1;
-      firstTokenSeen = false;
-      sentAt = performance.now();
-      tally.running += 1;
-      socket.send(JSON.stringify({ type: 'chat', content, requestId }));
-    };
-
-    socket.on('unexpected-response', (_request, response) => {
-      bump(tally.errors, `http_${response.statusCode}`);
-      finish();
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      bump(tally.errors, `socket_${error.code ?? 'error'}`);
-      finish();
-    });
-    socket.on('close', (code) => {
-      if (!finished) bump(tally.errors, `closed_${code}`);
-      finish();
-    });
-    socket.on('message', (data) => {
-      tally.frames += 1;
-      const frame = JSON.parse(String(data)) as Frame;
-      const now = performance.now();
-      switch (frame.type) {
-        case 'ready':
-          tally.connected += 1;
-          return next();
-        case 'turn-start':
-          if (frame.requestId === requestId) turnId = frame.turnId as string;
-          return;
-        case 'token':
-          if (frame.turnId === turnId && !firstTokenSeen) {
-            firstTokenSeen = true;
-            tally.ttftMs.push(now - sentAt);
-          }
-          return;
-        case 'error':
-          bump(tally.errors, String(frame.code));
-          // A refused chat ends this attempt; an error inside a turn is followed by turn-end.
-          if (frame.requestId === requestId && frame.turnId === undefined) {
-            settle();
-            setTimeout(next, 100);
-          }
-          return;
-        case 'turn-end':
-          if (frame.turnId !== turnId) return;
-          tally.turnsDone += 1;
-          tally.turnMs.push(now - sentAt);
-          return next();
-      }
-    });
+  const client = new Client({
+    url: options.url,
+    ...(options.token ? { token: options.token } : {}),
+    WebSocket,
+    reconnect: false,
   });
+  let running = false;
+  let finished = false;
+  /** The current chat is over, answered or not. */
+  const settle = () => {
+    if (!running) return;
+    running = false;
+    tally.running -= 1;
+  };
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    settle();
+    stopped.removeEventListener('abort', onStop);
+    void client.close();
+  };
+  const onStop = () => {
+    if (running) bump(tally.errors, 'timeout');
+    finish();
+  };
+  stopped.addEventListener('abort', onStop);
+  client.on('frame', (frame) => {
+    if (frame.type === 'pong') return;
+    tally.frames += 1;
+    // Every error counts: a refused chat, one inside a turn, a refused socket's.
+    if (frame.type === 'error') bump(tally.errors, frame.code);
+  });
+  client.on('state', (change) => {
+    if (change.state === 'closed' && change.close && !finished) {
+      bump(tally.errors, closeCode(change.close));
+      finish();
+    }
+  });
+
+  try {
+    await client.opened;
+  } catch {
+    return finish(); // counted by the state listener
+  }
+  if (finished) return;
+  tally.connected += 1;
+  for (let turn = 0; turn < options.turns && !finished; turn++) {
+    const content = PROMPTS[(index + turn) % PROMPTS.length]!;
+    const sentAt = performance.now();
+    running = true;
+    tally.running += 1;
+    const chat = client.chat(content);
+    let firstTokenSeen = false;
+    try {
+      for await (const frame of chat) {
+        if (frame.type === 'token' && !firstTokenSeen) {
+          firstTokenSeen = true;
+          tally.ttftMs.push(performance.now() - sentAt);
+        }
+      }
+      tally.turnsDone += 1;
+      tally.turnMs.push(performance.now() - sentAt);
+      settle();
+    } catch (error) {
+      // A refused chat (counted by the frame listener) ends this attempt; a closed socket
+      // ends the client (counted by the state listener).
+      settle();
+      if (finished || (error instanceof AgentgateError && error.code === 'connection_closed')) {
+        break;
+      }
+      await sleep(100);
+    }
+  }
+  finish();
 }
 
 /** Nearest-rank percentile of ascending values. */

@@ -157,6 +157,8 @@ export class Client {
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #pingCounter = 0;
+  /** Orders chats as sent. */
+  #sendCounter = 0;
   #closedSocket: Deferred<void> | undefined;
 
   /** Starts connecting at once; {@link connect} waits for the first `ready`. */
@@ -331,9 +333,9 @@ export class Client {
 
   #open(): void {
     const generation = ++this.#generation;
-    const { url, options } = socketArguments(this.#url, this.#token, this.#tokenVia);
     let socket: WebSocketLike;
     try {
+      const { url, options } = socketArguments(this.#url, this.#token, this.#tokenVia);
       socket = new this.#WebSocket(url, [], options);
     } catch (error) {
       // A malformed URL: nothing to retry.
@@ -564,7 +566,8 @@ export class Client {
   }
 
   #whenLive(item: Queued): void {
-    if (this.#live) item.send();
+    if (this.#stopped) item.fail(closedError('The client is closed.'));
+    else if (this.#live) item.send();
     else this.#outbox.push(item);
   }
 
@@ -604,10 +607,6 @@ export class Client {
 
   #ack(frame: ClientFrame): Promise<void> {
     const done = deferred<void>();
-    if (this.#stopped) {
-      done.reject(closedError('The client is closed.'));
-      return done.promise;
-    }
     this.#whenLive({
       send: () => this.#request({ kind: 'ack', frame, pingId: ++this.#pingCounter, done }),
       fail: (error) => done.reject(error),
@@ -641,6 +640,7 @@ export class Client {
     }
     conv.watched = true;
     turn.sent = true;
+    turn.sentOrder = ++this.#sendCounter;
     turn.sentAfterSeq = conv.seq;
     const { model, agent } = turn.options;
     this.#write({
@@ -799,7 +799,10 @@ export class Client {
     // Errors without a requestId answer the oldest request waiting, in order.
     const entry = this.#pending.shift();
     if (!entry) {
-      this.#emit('error', error);
+      // A chat over the socket's frame rate is refused without its requestId.
+      if (frame.code !== 'rate_limited' || !this.#refuseOldestChat(error)) {
+        this.#emit('error', error);
+      }
       return;
     }
     if (entry.kind !== 'subscribe') {
@@ -833,6 +836,18 @@ export class Client {
       }
     }
     return false;
+  }
+
+  /** Refuses the oldest chat sent and not yet started; false when there is none. */
+  #refuseOldestChat(error: AgentgateError): boolean {
+    let oldest: TurnImpl | undefined;
+    for (const conv of this.#conversations.values()) {
+      for (const turn of conv.turns) {
+        if (!turn.sent || turn.id !== undefined) continue;
+        if (!oldest || turn.sentOrder < oldest.sentOrder) oldest = turn;
+      }
+    }
+    return oldest !== undefined && this.#refuseChat(oldest.requestId, error);
   }
 
   /**

@@ -12,7 +12,7 @@ import {
 } from '../../src/client/index.ts';
 import { type Emulator, startEmulator } from '../emulator/index.ts';
 import { closedPort } from '../helpers/env.ts';
-import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startGateway, type TestGateway, withGateway } from '../helpers/gateway.ts';
 import { checkTurn } from '../helpers/invariants.ts';
 import type { Frame } from '../helpers/ws-client.ts';
 
@@ -148,6 +148,30 @@ describe('chat', () => {
     const client = await open();
     const turn = client.chat('hi', { model: 'no-such-model' });
     await expect(turn.end).rejects.toMatchObject({ code: 'unknown_model', retryable: false });
+  });
+});
+
+describe('the per-socket frame rate', () => {
+  it('refuses chats over it with rate_limited, and none of them hangs', async () => {
+    await withGateway(
+      { RATE_LIMIT_FRAMES_PER_SEC: '1' },
+      async (limited) => {
+        const client = await open({ url: limited.wsUrl });
+        emulator.enqueue({ blocks: [{ text: 'First.' }] });
+        // A burst of two frames passes: the first chat runs, the second finds it running.
+        const turns = [1, 2, 3, 4].map((n) => client.chat(`chat ${n}`));
+        const outcomes = await Promise.all(
+          turns.map((t) =>
+            t.end.then(
+              (end) => end.stopReason,
+              (e: AgentgateError) => e.code,
+            ),
+          ),
+        );
+        expect(outcomes).toEqual(['end_turn', 'turn_in_progress', 'rate_limited', 'rate_limited']);
+      },
+      { emulator },
+    );
   });
 });
 
@@ -295,6 +319,22 @@ describe('reconnecting', () => {
     expect(end.text).toBe('Only once.');
     const history = await client.history();
     expect(history.filter((m) => m.role === 'user').map((m) => m.content)).toEqual(['once please']);
+  });
+
+  it('sends again a chat that was lost with its socket, once', async () => {
+    const client = await open();
+    emulator.enqueue({ blocks: [{ text: 'Sent twice, run once.' }] });
+    const socket = sockets.at(-1)!;
+    // The chat frame never leaves: the socket dies with it in its buffer.
+    socket.send = (() => {}) as typeof socket.send;
+    const turn = client.chat('are you there?');
+    socket.terminate();
+    expect((await turn.end).text).toBe('Sent twice, run once.');
+    expect(emulator.requests).toHaveLength(1);
+    const history = await client.history();
+    expect(history.filter((m) => m.role === 'user').map((m) => m.content)).toEqual([
+      'are you there?',
+    ]);
   });
 
   it('after a replay_gap, reloads the history, emits resync, and the watch goes on', async () => {
