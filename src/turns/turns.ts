@@ -69,11 +69,17 @@ export class Turns {
   }
 
   /**
-   * Starts an accepted turn: `turn-start`, then its job, and the conversation's activity
-   * (its place in its owner's list). `busy` when the conversation runs a turn already
-   * (nothing was published). A job that cannot be queued ends the turn at once.
+   * Starts an accepted turn: the conversation's activity (its place in its owner's list),
+   * `turn-start`, then its job. `busy` when the conversation runs a turn already (nothing
+   * was published). A job that cannot be queued ends the turn at once.
    */
   async start(job: TurnJob): Promise<'started' | 'busy'> {
+    // Before `turn-start`, so that whoever sees it finds the conversation listed (a first
+    // turn) and in its place. A chat refused as busy has then moved a conversation whose
+    // turn runs anyway. Only logged when it fails: the turn's end lists it again.
+    await this.#d.store
+      .touch(job.conversationId, new Date())
+      .catch((e: unknown) => this.#log(job).warn({ err: e }, 'could not record the turn start'));
     const started = await this.#d.bus.startTurn(job.conversationId, job.turnId, {
       type: 'turn-start',
       model: job.model,
@@ -82,12 +88,6 @@ export class Turns {
       userMessage: { content: job.content },
     });
     if (!started) return 'busy';
-    // The turn's start is activity: it lists the conversation. Alongside the job (the store
-    // keeps the newest time whatever order writes land in), and only logged when it fails:
-    // the turn runs anyway, and its end lists the conversation again.
-    const listed = this.#d.store
-      .touch(job.conversationId, new Date())
-      .catch((e: unknown) => this.#log(job).warn({ err: e }, 'could not record the turn start'));
     try {
       await this.#d.queue.enqueue(job);
     } catch (error) {
@@ -101,7 +101,6 @@ export class Turns {
         },
       });
     }
-    await listed;
     return 'started';
   }
 

@@ -107,17 +107,23 @@ export async function startGatewayProcess(
     PORT: String(port),
   });
   const url = `http://127.0.0.1:${port}`;
-  await eventually(
-    async () => {
-      if (!child.running) throw new Error(`${name} exited\n${child.log()}`);
-      return fetch(`${url}/health`).then(
-        (r) => r.ok,
-        () => false,
-      );
-    },
-    30_000,
-    `${name} listening`,
-  );
+  try {
+    await eventually(
+      async () => {
+        if (!child.running) throw new Error(`${name} exited\n${child.log()}`);
+        return fetch(`${url}/health`).then(
+          (r) => r.ok,
+          () => false,
+        );
+      },
+      30_000,
+      `${name} listening`,
+    );
+  } catch (error) {
+    // Not left running behind the failed test (a slow machine gets slower with each one).
+    await child.kill();
+    throw error;
+  }
   return Object.assign(child, { url, wsUrl: `ws://127.0.0.1:${port}/v1/ws` });
 }
 
@@ -152,6 +158,9 @@ export async function startWorkerProcess(
       30_000,
       `${name} reading jobs`,
     );
+  } catch (error) {
+    await child.kill();
+    throw error;
   } finally {
     redis.disconnect();
   }
@@ -260,6 +269,8 @@ export class ProcessRig {
   /** Environment of every process the rig starts. */
   env: Record<string, string> = {};
   readonly #children: Child[] = [];
+  /** Processes still starting: stop() waits for them, so none outlives the rig. */
+  readonly #starting = new Set<Promise<unknown>>();
   #prefix = testPrefix();
 
   get prefix(): string {
@@ -281,12 +292,12 @@ export class ProcessRig {
 
   /** A gateway process (RUN_WORKER=false), stopped with the rig. */
   async gateway(name: string): Promise<GatewayProcess> {
-    return this.#keep(await startGatewayProcess(name, this.env));
+    return this.#keep(startGatewayProcess(name, this.env));
   }
 
   /** A worker process, stopped with the rig. */
   async worker(name: string): Promise<Child> {
-    return this.#keep(await startWorkerProcess(name, this.env, this.redisUrl));
+    return this.#keep(startWorkerProcess(name, this.env, this.redisUrl));
   }
 
   /** Prints the output of every process the rig started if the current test fails. */
@@ -297,6 +308,8 @@ export class ProcessRig {
   }
 
   async stop(): Promise<void> {
+    // A start that failed killed its own process; one still going is stopped once it is up.
+    await Promise.allSettled(this.#starting);
     await Promise.all(this.#children.map((c) => c.stop()));
     await this.emulator?.close();
     if (!this.redis && this.admin) await deletePrefix(this.admin, this.#prefix);
@@ -304,9 +317,18 @@ export class ProcessRig {
     await this.redis?.close();
   }
 
-  #keep<T extends Child>(child: T): T {
-    this.#children.push(child);
-    return child;
+  /** Keeps the child once it is up, so that stop() stops it, even if it comes up late. */
+  async #keep<T extends Child>(starting: Promise<T>): Promise<T> {
+    const kept = starting.then((child) => {
+      this.#children.push(child);
+      return child;
+    });
+    this.#starting.add(kept);
+    try {
+      return await kept;
+    } finally {
+      this.#starting.delete(kept);
+    }
   }
 }
 
