@@ -4,8 +4,8 @@
 #   runtime (default)  gateway or worker: `docker build -t agentgate .`
 #   emulator           the Bedrock emulator for demos (needs dev dependencies)
 # The code runs on Node 20 and 22; the image uses 22. The gateway's TypeScript runs through
-# tsx (a runtime dependency); only the client library (`agentgate/client`, dist/client) is
-# built, with the dev dependencies, in the `client` stage.
+# tsx (a runtime dependency); the client library (`agentgate/client`, dist/client) is built,
+# with the dev dependencies, in the `client` stage, and the web page (dist/web) in `runtime`.
 
 ARG NODE_IMAGE=node:22-slim
 
@@ -50,7 +50,11 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY --from=client /app/dist ./dist
-COPY public ./public
+# The web page, bundled from web/ into dist/web by esbuild (a production dependency, as are
+# the libraries it bundles), here where /app is still writable.
+COPY web ./web
+COPY scripts/build-web.ts ./scripts/build-web.ts
+RUN node --import tsx scripts/build-web.ts
 # The bundled skills, and the SQL skill's demo database, built here from the repo's CSV
 # files: the process cannot write under /app, so it finds it ready.
 COPY skills ./skills

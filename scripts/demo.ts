@@ -11,6 +11,7 @@ import { type Config, ConfigError, loadConfig } from '../src/config/config.ts';
 import { listenOrExit } from '../src/listen-problem.ts';
 import { createLogger } from '../src/logger.ts';
 import { startEmulator } from '../test/emulator/index.ts';
+import { buildWebPage } from './build-web.ts';
 
 /**
  * With auth off every client is the same user ("anonymous"), so the production per-user
@@ -51,6 +52,10 @@ try {
   await emulator.close();
   process.exit(1);
 }
+// The page is built from web/ when it changed; without it the gateway still runs (and says so).
+await buildWebPage().catch((error: Error) => {
+  process.stderr.write(`Cannot build the web page: ${error.message}\n`);
+});
 const app = await buildApp(config, createLogger(config));
 closeWithGrace({ delay: 5_000 }, async ({ err }) => {
   if (err) process.stderr.write(`demo: closing after an error: ${err.stack ?? err}\n`);

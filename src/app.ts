@@ -1,7 +1,4 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastifyHelmet from '@fastify/helmet';
-import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import type { Tracer } from '@opentelemetry/api';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -14,13 +11,14 @@ import { loadToolSources, type ToolSources } from './agents/tool-sources.ts';
 import type { Approvals } from './approvals/approvals.ts';
 import { type Backends, createBackends } from './backends.ts';
 import type { Config } from './config/config.ts';
-import { markRoutesPublic, registerAccess } from './gateway/access.ts';
+import { registerAccess } from './gateway/access.ts';
 import { ChatAdmission } from './gateway/chat-admission.ts';
 import { Conversations } from './gateway/conversations.ts';
 import { SubscriptionHub } from './gateway/hub.ts';
 import { registerRestRoutes } from './gateway/rest-routes.ts';
 import { SECURITY_HEADERS } from './gateway/security-headers.ts';
 import { UserTurnLimiter } from './gateway/turn-limiter.ts';
+import { registerWebPage } from './gateway/web-page.ts';
 import { registerWebSocketRoute } from './gateway/ws-route.ts';
 import { type ApprovalMetrics, createMetrics, type Metrics } from './metrics.ts';
 import { CLOSE_CODES } from './protocol/errors.ts';
@@ -31,8 +29,6 @@ import { replaceSdkNodeWarning } from './providers/bedrock/node-support.ts';
 import type { JobQueue } from './queue/job-queue.ts';
 import { createTelemetry } from './telemetry.ts';
 import { Turns } from './turns/turns.ts';
-
-const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
 
 /** Builds the model layer shared by gateway and worker. */
 export function createModels(config: Config, log: Logger) {
@@ -233,11 +229,7 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
     },
     details: () => workerDetails(worker),
   });
-  // The web page is public: it takes its token from its own URL and sends it on the upgrade.
-  await app.register(async (scope) => {
-    markRoutesPublic(scope);
-    await scope.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/' });
-  });
+  await registerWebPage(app, { log });
 
   app.addHook('onClose', async () => {
     try {

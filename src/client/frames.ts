@@ -236,6 +236,8 @@ export interface HistoryMessage {
   createdAt: string;
   turnId: string;
   stopReason?: StopReason | undefined;
+  /** On the last assistant message of a turn: the turn's `turn-end.usage`, as sent. */
+  usage?: Usage | undefined;
 }
 export interface HistoryFrame {
   type: 'history';

@@ -2,9 +2,10 @@ import type { FastifyHelmetOptions } from '@fastify/helmet';
 
 /**
  * The security headers of every response (web page, REST, refusals), for @fastify/helmet.
- * The web page (public/) has no inline script, style or handler, so its policy allows only
- * this origin. `connect-src 'self'` covers the page's WebSocket too: 'self' matches ws:
- * and wss: on the page's own host (CSP Level 3; the browser test checks it in Chromium).
+ * The web page (web/, built into dist/web) has no inline script, style or handler, so its
+ * policy allows only this origin. `connect-src 'self'` covers the page's WebSocket too:
+ * 'self' matches ws: and wss: on the page's own host (CSP Level 3; the browser test checks
+ * it in Chromium).
  */
 export const SECURITY_HEADERS: FastifyHelmetOptions = {
   contentSecurityPolicy: {

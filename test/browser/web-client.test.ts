@@ -3,13 +3,13 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/protocol/errors.ts';
 import { useBrowserRig } from '../helpers/browser.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { openWebPage, saveScreenshot, send, turnEnded, turnText } from '../helpers/web-page.ts';
 
 /**
- * The bundled web page (public/) in Debian's Chromium, against the real gateway and the
- * Bedrock emulator. A missing Chromium fails every test (CI installs it: .ci/run).
+ * The web page (web/, built into dist/web) in Debian's Chromium, against the real gateway
+ * and the Bedrock emulator: connecting, streaming, stopping, reloading, reconnecting.
+ * A missing Chromium fails every test (CI installs it: .ci/run).
  */
-
-const SCREENSHOT = '/tmp/agentgate-web.png';
 
 const rig = useBrowserRig();
 let gw: TestGateway;
@@ -30,30 +30,11 @@ async function newPage(viewport = { width: 1100, height: 800 }): Promise<Page> {
   return page;
 }
 
-async function openPage(
+function openPage(
   options: { hash?: string; viewport?: { width: number; height: number }; base?: string } = {},
 ): Promise<Page> {
-  const page = await newPage(options.viewport);
-  await page.goto(`${options.base ?? gw.url}/${options.hash ?? ''}`);
-  await expect.poll(() => page.locator('#status').textContent()).toMatch(/^Connected/);
-  return page;
+  return openWebPage((o) => rig.newContext(o), options.base ?? gw.url, pageErrors, options);
 }
-
-async function send(page: Page, text: string): Promise<void> {
-  await expect.poll(() => page.locator('#message').isEnabled()).toBe(true);
-  await page.locator('#message').fill(text);
-  await page.locator('#message').press('Enter');
-}
-
-/** Waits for the newest assistant turn to end and returns it. */
-async function turnEnded(page: Page) {
-  const turn = page.locator('#transcript .turn.assistant').last();
-  await turn.locator('.turn-meta').waitFor({ timeout: 15_000 });
-  return turn;
-}
-
-const turnText = (page: Page) =>
-  page.locator('#transcript .turn.assistant').last().locator('.text').allTextContents();
 
 function slowReply(text: string) {
   return { blocks: [{ text }], chunkChars: 3, delayMs: 60 };
@@ -133,14 +114,14 @@ describe('the web client', () => {
     expect(await card.locator('.tool-status').textContent()).toMatch(/done · \d+ ms/);
     // Text before the tool call sits above the card, the answer below it.
     expect(await turnText(page)).toEqual(['Let me calculate that. ', '6 × 7 is 42.']);
-    await page.screenshot({ path: SCREENSHOT });
+    await saveScreenshot(page, 'web-tool-card');
 
     await page.setViewportSize({ width: 360, height: 740 });
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth');
     expect(overflow, 'no horizontal scrolling at 360 px').toBeLessThanOrEqual(360);
-    await page.screenshot({ path: '/tmp/agentgate-web-360.png' });
+    await saveScreenshot(page, 'web-tool-card-360');
     await page.emulateMedia({ colorScheme: 'dark' });
-    await page.screenshot({ path: '/tmp/agentgate-web-360-dark.png' });
+    await saveScreenshot(page, 'web-tool-card-360-dark');
   });
 
   it('stops a running turn with Stop, shows it cancelled and frees the box', async () => {

@@ -5,12 +5,12 @@
  * shows the card and its outcome, whichever tab answered.
  */
 
-import { el } from './dom.js';
+import { el } from './dom.ts';
 
 const TICK_MS = 1000;
 const MAX_REASON_CHARS = 1000;
 /** Refusals after which this page cannot answer the request any more. */
-const FINAL_REFUSALS = new Set(['no_pending_approval', 'forbidden']);
+const FINAL_REFUSALS = new Set(['no_pending_approval', 'forbidden', 'not_found']);
 const DECISIONS = new Map([
   ['approve', 'Approved'],
   ['reject', 'Rejected'],
@@ -18,14 +18,14 @@ const DECISIONS = new Map([
   ['cancelled', 'Cancelled'],
 ]);
 
-const pad = (n) => String(n).padStart(2, '0');
+const pad = (n: number) => String(n).padStart(2, '0');
 
 /**
  * The time left until `expiresAt` (ISO-8601): "42 s left", "4:05 left", "1:02:03 left",
  * "expired" once it has passed, '' when it is not a date. Seconds round up, so "expired"
  * shows only at the deadline itself.
  */
-export function timeLeft(expiresAt, now = Date.now()) {
+export function timeLeft(expiresAt: string, now: number = Date.now()): string {
   const ms = Date.parse(expiresAt) - now;
   if (Number.isNaN(ms)) return '';
   if (ms <= 0) return 'expired';
@@ -37,35 +37,58 @@ export function timeLeft(expiresAt, now = Date.now()) {
   return hours ? `${hours}:${pad(minutes)}:${seconds} left` : `${minutes}:${seconds} left`;
 }
 
+/** What an `approval-result` says (its frame's fields the card shows). */
+export interface Decision {
+  decision: string;
+  decidedBy?: string | undefined;
+  reason?: string | undefined;
+}
+
 /** An `approval-result` in words: "Approved by alice", "Rejected by bob: reason", "Timed out". */
-export function decisionText({ decision, decidedBy, reason }) {
+export function decisionText({ decision, decidedBy, reason }: Decision): string {
   let text = DECISIONS.get(decision) ?? String(decision);
   if (decidedBy) text += ` by ${decidedBy}`;
   if (reason) text += `: ${reason}`;
   return text;
 }
 
+/** A person's answer on a card. */
+export interface Answer {
+  toolCallId: string;
+  decision: 'approve' | 'reject';
+  reason?: string;
+}
+
+/**
+ * Sends a card's answer: resolves once the gateway took it (the `approval-result` that
+ * follows settles the card), rejects with the refusal's `{code, message}`.
+ */
+export type Decide = (answer: Answer) => Promise<void>;
+
 let cards = 0;
 
 /**
  * The approval part of a tool card. While the request waits: the time left, an optional
- * reason and Approve / Reject; `decide(card, {toolCallId, decision, reason})` sends the
- * answer and says whether it went out. Once decided: one result line (`settle`).
+ * reason and Approve / Reject. Once decided: one result line (`settle`).
  */
 export class ApprovalCard {
-  #toolCallId;
-  #expiresAt;
-  #decide;
-  #time;
-  #reason;
-  #buttons;
-  #controls;
-  #note;
-  #title;
-  #timer;
+  readonly node: HTMLElement;
+  readonly #toolCallId: string;
+  readonly #expiresAt: string;
+  readonly #decide: Decide;
+  readonly #time: HTMLElement;
+  readonly #reason: HTMLInputElement;
+  readonly #buttons: HTMLButtonElement[];
+  readonly #controls: HTMLElement;
+  readonly #note: HTMLElement;
+  readonly #title: Text;
+  readonly #timer: ReturnType<typeof setInterval>;
   #settled = false;
 
-  constructor({ toolCallId, name, expiresAt }, decide) {
+  constructor(
+    { toolCallId, name, expiresAt }: { toolCallId: string; name: string; expiresAt: string },
+    decide: Decide,
+  ) {
     this.#toolCallId = toolCallId;
     this.#expiresAt = expiresAt;
     this.#decide = decide;
@@ -108,8 +131,12 @@ export class ApprovalCard {
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
 
-  /** The gateway refused this page's answer (an `error` frame with its requestId). */
-  refused({ code, message }) {
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** The gateway refused this page's answer. */
+  refused({ code, message }: { code: string; message?: string }): void {
     if (this.#settled) return; // the result already says what happened
     this.node.dataset.state = 'refused';
     this.node.dataset.refusal = code;
@@ -120,7 +147,7 @@ export class ApprovalCard {
   }
 
   /** The request was decided (`approval-result`): the card becomes its result line. */
-  settle(result) {
+  settle(result: Decision): void {
     if (this.#settled) return;
     this.#settled = true;
     clearInterval(this.#timer);
@@ -131,26 +158,26 @@ export class ApprovalCard {
     this.#note.textContent = decisionText(result);
   }
 
-  #send(decision) {
+  #send(decision: 'approve' | 'reject'): void {
     this.#enable(false);
     const reason = this.#reason.value.trim();
-    const answer = { toolCallId: this.#toolCallId, decision };
+    const answer: Answer = { toolCallId: this.#toolCallId, decision };
     if (reason) answer.reason = reason;
-    if (this.#decide(this, answer)) {
-      this.node.dataset.state = 'sending';
-      this.#note.textContent = 'Sending…';
-    } else {
-      this.#enable(true);
-      this.#note.textContent = 'Not connected: answer again once the page is connected.';
-    }
+    this.node.dataset.state = 'sending';
+    this.#note.textContent = 'Sending…';
+    this.#decide(answer).then(
+      () => {},
+      (error: { code?: string; message?: string }) =>
+        this.refused({ code: error.code ?? 'internal', message: error.message ?? '' }),
+    );
   }
 
-  #enable(enabled) {
+  #enable(enabled: boolean): void {
     for (const button of this.#buttons) button.disabled = !enabled;
     this.#reason.disabled = !enabled;
   }
 
-  #tick() {
+  #tick(): void {
     const left = timeLeft(this.#expiresAt);
     this.#time.textContent = left;
     // Nothing more to count down, or the card is off the page (another conversation shown).

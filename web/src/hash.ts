@@ -4,13 +4,18 @@
  */
 
 /** The conversation id in the hash, or null when there is none (or it is not an id). */
-export function conversationFromHash() {
-  const id = decodeURIComponent(location.hash.slice(1));
+export function conversationFromHash(): string | null {
+  let id: string;
+  try {
+    id = decodeURIComponent(location.hash.slice(1));
+  } catch {
+    return null;
+  }
   return /^[\w-]{1,200}$/.test(id) ? id : null;
 }
 
 /** Puts an id in the hash, or clears the hash for null. */
-export function setHash(id) {
+export function setHash(id: string | null): void {
   const url = new URL(location.href);
   url.hash = id ? encodeURIComponent(id) : '';
   if (url.href !== location.href) {

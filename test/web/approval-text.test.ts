@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { decisionText, timeLeft } from '../../web/src/approval.ts';
 
-/**
- * The words of the web page's approval cards (public/approval.js), imported as the page
- * does. The page's modules are plain JavaScript without types: the import names them here.
- */
-interface ApprovalText {
-  timeLeft(expiresAt: string, now?: number): string;
-  decisionText(result: { decision: string; decidedBy?: string; reason?: string }): string;
-}
-const PAGE_MODULE = new URL('../../public/approval.js', import.meta.url).href;
-const { timeLeft, decisionText } = (await import(PAGE_MODULE)) as ApprovalText;
+/** The words of the web page's approval cards (web/src/approval.ts). */
 
 const NOW = Date.parse('2025-06-01T12:00:00.000Z');
 const fromNow = (ms: number) => new Date(NOW + ms).toISOString();
