@@ -68,6 +68,11 @@ async function read(stream: ReadableStream<UIMessageChunk>, message?: AgentgateM
   return { message: last, chunks: await chunks, errors };
 }
 
+/** The `error` of a refusal's JSON body. */
+async function errorOf(response: Response): Promise<{ code: string; message: string }> {
+  return ((await response.json()) as { error: { code: string; message: string } }).error;
+}
+
 const types = (chunks: UIMessageChunk[]) => chunks.map((c) => c.type);
 
 /** A raw request to an adapter route, for what a client library would not send. */
@@ -99,9 +104,9 @@ describe('the AI SDK UI message stream', () => {
     // The conversation was created for the caller under the client's id, with the answer.
     const history = await fetch(`${gw.url}/v1/conversations/${id}/messages`, {
       headers: { authorization: 'Bearer key-alice' },
-    }).then((r) => r.json());
-    expect(history.messages.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant']);
-    expect(history.messages[1].content).toBe(text);
+    }).then((r) => r.json() as Promise<{ messages: { role: string; content: string }[] }>);
+    expect(history.messages.map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect(history.messages[1]?.content).toBe(text);
   });
 
   it('shows a tool call as a dynamic tool part, its step before the answer', async () => {
@@ -456,7 +461,7 @@ describe('origins, sizes and rates', () => {
       body: JSON.stringify({ id: newId(), messages: [userMessage('hi')] }),
     });
     expect(chat.status).toBe(403);
-    expect((await chat.json()).error.code).toBe('forbidden');
+    expect((await errorOf(chat)).code).toBe('forbidden');
   });
 
   it('answers the preflight of an allowed origin, and its request with CORS headers', async () => {
@@ -485,7 +490,7 @@ describe('origins, sizes and rates', () => {
       body: JSON.stringify({ id: newId(), messages: [userMessage('x'.repeat(2_000))] }),
     });
     expect(answer.status).toBe(413);
-    expect((await answer.json()).error).toMatchObject({ code: 'frame_too_large' });
+    expect(await errorOf(answer)).toMatchObject({ code: 'frame_too_large' });
   });
 
   it('limits open streams (MAX_SOCKETS_PER_USER) and requests per second', async () => {
@@ -505,7 +510,7 @@ describe('origins, sizes and rates', () => {
     expect(first.headers.get('x-vercel-ai-ui-message-stream')).toBe('v1');
     const second = await request(`/v1/ai-sdk/chat/${newId()}/stream`);
     expect(second.status).toBe(429);
-    expect((await second.json()).error.code).toBe('rate_limited');
+    expect((await errorOf(second)).code).toBe('rate_limited');
     open.abort();
     // Two a second, bursts of four: the next ones are over.
     const statuses: number[] = [];
