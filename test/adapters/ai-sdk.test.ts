@@ -521,3 +521,30 @@ describe('origins, sizes and rates', () => {
     expect(statuses).toContain(204);
   });
 });
+
+describe('shutdown', () => {
+  it('ends an open stream with an error chunk saying to resume elsewhere', async () => {
+    const own = await startGateway({});
+    own.emulator.enqueue({ blocks: [{ text: 'slow '.repeat(30) }], chunkChars: 5, delayMs: 50 });
+    const stream = await chatTransport(`${own.url}/v1/ai-sdk/chat`).sendMessages({
+      chatId: newId(),
+      messages: [userMessage('slowly')],
+      trigger: 'submit-message',
+      messageId: undefined,
+      abortSignal: undefined,
+    });
+    const [forRead, forStart] = stream.tee();
+    const reading = read(forRead);
+    const reader = forStart.getReader();
+    while ((await reader.read()).value?.type !== 'text-delta');
+    // Not cancelled: a tee branch's cancel waits for the other branch to end.
+    reader.releaseLock();
+    await own.close();
+    const { chunks, message } = await reading;
+    expect(chunks.find((c) => c.type === 'error')).toMatchObject({
+      errorText: expect.stringMatching(/shutting down/),
+    });
+    expect(chunks.at(-1)).toMatchObject({ type: 'finish', finishReason: 'error' });
+    expect(message?.metadata?.error?.code).toBe('unavailable');
+  });
+});
