@@ -106,6 +106,31 @@ describe('AG-UI runs', () => {
     expect(agent.messages.at(-1)?.content).toContain('The answer is 84.');
   });
 
+  it('sends reasoning as REASONING_* events, apart from the text', async () => {
+    gw.emulator.enqueue({ blocks: [{ reasoning: 'Think first.' }, { text: 'Answer.' }] });
+    const { types, events, failure } = await run(agentFor(), 'think');
+    expect(failure).toBeUndefined();
+    // Runs of one type (the deltas) as one.
+    const kinds = types.slice(1, -1).filter((type, i, all) => type !== all[i - 1]);
+    expect(kinds).toEqual([
+      EventType.REASONING_START,
+      EventType.REASONING_MESSAGE_START,
+      EventType.REASONING_MESSAGE_CONTENT,
+      EventType.REASONING_MESSAGE_END,
+      EventType.REASONING_END,
+      EventType.TEXT_MESSAGE_START,
+      EventType.TEXT_MESSAGE_CONTENT,
+      EventType.TEXT_MESSAGE_END,
+    ]);
+    const deltas = (type: EventType) =>
+      events
+        .filter((e) => e.type === type)
+        .map((e) => (e as Loose).delta)
+        .join('');
+    expect(deltas(EventType.REASONING_MESSAGE_CONTENT)).toBe('Think first.');
+    expect(deltas(EventType.TEXT_MESSAGE_CONTENT)).toBe('Answer.');
+  });
+
   it('ends a failed turn with RUN_ERROR carrying the protocol code', async () => {
     gw.emulator.enqueue({ error: 'AccessDeniedException' });
     const { events } = await run(agentFor(), 'fail please');

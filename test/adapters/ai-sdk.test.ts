@@ -125,6 +125,16 @@ describe('the AI SDK UI message stream', () => {
     expect(textOf(message)).toContain('The answer is 84.');
     expect(message?.metadata?.stopReason).toBe('end_turn');
   });
+
+  it('sends reasoning as a reasoning part, never as text', async () => {
+    gw.emulator.enqueue({ blocks: [{ reasoning: 'Think first.' }, { text: 'Answer.' }] });
+    const { message, errors } = await send('think');
+    expect(errors).toEqual([]);
+    expect(message?.parts.filter((p) => p.type !== 'step-start')).toMatchObject([
+      { type: 'reasoning', text: 'Think first.', state: 'done' },
+      { type: 'text', text: 'Answer.', state: 'done' },
+    ]);
+  });
 });
 
 /** A reply that streams slowly: about a second of text, so a test can act during the turn. */
@@ -396,6 +406,17 @@ describe('bad input, auth and ownership', () => {
     expect(issued.status).toBe(404);
   });
 
+  it('gives a new id two users name at once to one of them; the other gets 404', async () => {
+    for (let i = 0; i < 5; i++) {
+      const id = newId();
+      const [alice, bob] = await Promise.all([
+        post('/v1/ai-sdk/chat', JSON.stringify(valid(id))),
+        post('/v1/ai-sdk/chat', JSON.stringify(valid(id)), { authorization: 'Bearer key-bob' }),
+      ]);
+      expect([alice.status, bob.status].sort()).toEqual([200, 404]);
+    }
+  });
+
   it('answers 409 turn_in_progress to a second chat while a turn runs', async () => {
     const id = newId();
     slowReply();
@@ -446,6 +467,12 @@ describe('origins, sizes and rates', () => {
         ...(init.headers as Record<string, string>),
       },
     });
+
+  /** `agentgate_sse_streams_open` of the limited gateway (not rate limited: /metrics). */
+  const streamsOpen = async () => {
+    const text = await fetch(`${limited.url}/metrics`).then((r) => r.text());
+    return Number(/^agentgate_sse_streams_open (\d+)/m.exec(text)?.[1]);
+  };
 
   it('refuses an Origin not in ALLOWED_ORIGINS with 403, preflight and request alike', async () => {
     const preflight = await request('/v1/ai-sdk/chat', {
@@ -508,10 +535,13 @@ describe('origins, sizes and rates', () => {
     });
     expect(first.status).toBe(200);
     expect(first.headers.get('x-vercel-ai-ui-message-stream')).toBe('v1');
+    expect(await streamsOpen()).toBe(1);
     const second = await request(`/v1/ai-sdk/chat/${newId()}/stream`);
     expect(second.status).toBe(429);
     expect((await errorOf(second)).code).toBe('rate_limited');
     open.abort();
+    // The dropped stream is no longer counted.
+    await expect.poll(streamsOpen).toBe(0);
     // Two a second, bursts of four: the next ones are over.
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
