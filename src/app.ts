@@ -12,12 +12,14 @@ import type { Approvals } from './approvals/approvals.ts';
 import { type Backends, createBackends } from './backends.ts';
 import type { Config } from './config/config.ts';
 import { registerAccess } from './gateway/access.ts';
+import { registerHttpAdapters } from './gateway/adapter-routes.ts';
 import { ChatAdmission } from './gateway/chat-admission.ts';
 import { Conversations } from './gateway/conversations.ts';
 import { SubscriptionHub } from './gateway/hub.ts';
 import { registerRestRoutes } from './gateway/rest-routes.ts';
 import { SECURITY_HEADERS } from './gateway/security-headers.ts';
 import { UserTurnLimiter } from './gateway/turn-limiter.ts';
+import { TurnStreams } from './gateway/turn-streams.ts';
 import { registerWebPage } from './gateway/web-page.ts';
 import { registerWebSocketRoute } from './gateway/ws-route.ts';
 import { type ApprovalMetrics, createMetrics, type Metrics } from './metrics.ts';
@@ -138,7 +140,8 @@ export function workerDetails(worker: Worker | undefined): Record<string, unknow
 
 /**
  * The composition root: state backends, models, the embedded worker (RUN_WORKER), the
- * WebSocket gateway, REST routes and the web page. Closing the app closes all of it.
+ * WebSocket gateway, the HTTP adapters (AI SDK, AG-UI), REST routes and the web page.
+ * Closing the app closes all of it.
  */
 export async function buildApp(config: Config, log: Logger): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
@@ -214,6 +217,18 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
     conversations,
     admission,
     limits: config.limits,
+    metrics,
+    log,
+  });
+  await registerHttpAdapters(app, {
+    streams: new TurnStreams({
+      bus: backends.bus,
+      hub,
+      conversations,
+      admission,
+      approvals: backends.approvals,
+    }),
+    config,
     metrics,
     log,
   });

@@ -12,6 +12,11 @@ export function createMetrics() {
       help: 'Open WebSocket sessions.',
       registers,
     }),
+    sseStreamsOpen: new Gauge({
+      name: 'agentgate_sse_streams_open',
+      help: 'Open Server-Sent Events streams of the HTTP adapters (AI SDK, AG-UI).',
+      registers,
+    }),
     framesSent: new Counter({
       name: 'agentgate_frames_sent_total',
       help: 'Frames written to WebSocket clients.',
@@ -19,7 +24,7 @@ export function createMetrics() {
     }),
     clientErrors: new Counter({
       name: 'agentgate_client_errors_total',
-      help: 'Error frames sent, by protocol code.',
+      help: "Errors sent to clients (error frames, and the HTTP adapters' refusals and stream errors), by protocol code.",
       labelNames: ['code'],
       registers,
     }),

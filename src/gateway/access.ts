@@ -13,6 +13,11 @@ declare module 'fastify' {
     access?: 'public' | 'user';
     /** The route upgrades to WebSocket: the only routes an upgrade request may reach. */
     upgrade?: boolean;
+    /**
+     * The route serves browser pages of other origins (the HTTP adapters, their CORS
+     * preflights included): a request with an `Origin` is checked as an upgrade is.
+     */
+    crossOrigin?: boolean;
   }
 }
 
@@ -28,7 +33,7 @@ export function registerAccess(
 ): void {
   app.decorateRequest('userId', ANONYMOUS);
   app.addHook('onRequest', async (request, reply) => {
-    const { access = 'user', upgrade = false } = request.routeOptions.config;
+    const { access = 'user', upgrade = false, crossOrigin = false } = request.routeOptions.config;
     if (request.ws && (!upgrade || request.is404)) {
       return sendHttpError(
         reply,
@@ -37,7 +42,7 @@ export function registerAccess(
     }
     // No Origin: not a browser (wscat, scripts), which origin checks cannot concern.
     const origin = request.headers.origin;
-    if (upgrade && origin !== undefined && !originAllowed(origin, options)) {
+    if ((upgrade || crossOrigin) && origin !== undefined && !originAllowed(origin, options)) {
       return sendHttpError(reply, new ProtocolError('forbidden', 'Origin not allowed.'));
     }
     if (access === 'public' || !options.auth.enabled) return;
@@ -57,7 +62,7 @@ export function registerAccess(
  * token), but only loopback pages when auth is off: otherwise any web site its user visits
  * could drive the gateway (and spend its AWS credentials) through the browser.
  */
-function originAllowed(
+export function originAllowed(
   origin: string,
   options: { auth: Config['auth']; allowedOrigins: Config['allowedOrigins'] },
 ): boolean {

@@ -24,6 +24,11 @@ export interface ChatTarget {
   readonly conversationId: string;
   /** The sender's own ready conversation, while it has not created it. */
   readonly fresh: string | undefined;
+  /**
+   * The sender named the conversation itself and may create it (the HTTP adapters'
+   * client-made ids): an id nobody has used is theirs, one issued to another user is not.
+   */
+  readonly claim?: boolean;
   /** Subscribes the sender; done before `turn-start`, so it sees the whole turn. */
   readonly watch: () => Promise<void>;
 }
@@ -41,8 +46,11 @@ export class ChatAdmission {
     this.#d = deps;
   }
 
-  /** Admits and starts the turn, or throws the ProtocolError that refuses the chat. */
-  async admit(userId: string, frame: ChatFrame, target: ChatTarget): Promise<void> {
+  /**
+   * Admits and starts the turn, returning its id, or throws the ProtocolError that refuses
+   * the chat.
+   */
+  async admit(userId: string, frame: ChatFrame, target: ChatTarget): Promise<string> {
     const { models, agents, conversations, store, queue, limiter, turns } = this.#d;
     if (frame.agent !== undefined && !agents.find(frame.agent)) {
       throw new ProtocolError(
@@ -57,7 +65,9 @@ export class ChatAdmission {
       );
     }
     const { conversationId } = target;
-    const meta = await conversations.access(userId, conversationId, target.fresh);
+    const meta = await conversations.access(userId, conversationId, target.fresh, {
+      claim: target.claim ?? false,
+    });
     // The conversation's agent unless the chat names one; one gone from the file: the default.
     const agent = agents.find(frame.agent ?? meta?.agent) ?? agents.default;
     // A graph agent runs the model it was built with; the own loop takes the chat's choice.
@@ -71,7 +81,7 @@ export class ChatAdmission {
     }
     if (!meta) {
       const now = new Date().toISOString();
-      await store.create({
+      const created = await store.create({
         id: conversationId,
         owner: userId,
         model: model.id,
@@ -80,6 +90,9 @@ export class ChatAdmission {
         createdAt: now,
         updatedAt: now,
       });
+      // Another chat created it first: it may be this user's (another tab), or, for an id
+      // a client named, another user's; access decides again on what is stored now.
+      if (!created) await conversations.access(userId, conversationId);
     }
     const turnId = newId('t');
     if (!limiter.tryAcquire(userId, turnId)) {
@@ -108,6 +121,7 @@ export class ChatAdmission {
           `Conversation ${conversationId} is already running a turn.`,
         );
       }
+      return turnId;
     } catch (error) {
       unwatch ? unwatch() : limiter.release(userId, turnId);
       throw error;

@@ -48,19 +48,22 @@ export class Conversations {
   /**
    * The conversation's metadata if `userId` owns it; undefined for a conversation that has
    * no turn yet but was issued to `userId` (in a `ready`, on any gateway) or is `fresh`
-   * (the caller's own, not used yet). Throws not_found or forbidden.
+   * (the caller's own, not used yet), or, with `claim`, that nobody has used (an id the
+   * caller named to create it; not one issued to another user, nor a deleted one). Throws
+   * not_found or forbidden.
    */
   async access(
     userId: string,
     conversationId: string,
     fresh?: string,
+    options: { claim?: boolean } = {},
   ): Promise<ConversationMeta | undefined> {
     const meta = await this.#store.get(conversationId);
     const owner: IdOwner = meta
       ? meta.owner === userId
         ? 'caller'
         : 'another user'
-      : await this.#ownerOfUnstored(conversationId, userId, fresh);
+      : await this.#ownerOfUnstored(conversationId, userId, fresh, options.claim ?? false);
     switch (owner) {
       case 'caller':
         return meta;
@@ -80,10 +83,16 @@ export class Conversations {
   }
 
   /** Whose a conversation with nothing stored is: a deleted one is nobody's. */
-  async #ownerOfUnstored(conversationId: string, userId: string, fresh?: string): Promise<IdOwner> {
+  async #ownerOfUnstored(
+    conversationId: string,
+    userId: string,
+    fresh: string | undefined,
+    claim: boolean,
+  ): Promise<IdOwner> {
     if (await this.#store.deleted(conversationId)) return 'unknown';
     if (conversationId === fresh) return 'caller';
-    return this.ids.ownerOf(conversationId, userId);
+    const owner = await this.ids.ownerOf(conversationId, userId);
+    return owner === 'unknown' && claim ? 'caller' : owner;
   }
 
   async history(conversationId: string, limit?: number): Promise<HistoryMessage[]> {

@@ -26,7 +26,7 @@ export function parseClientFrame(
   const trimmed = text.trim();
   if (trimmed === '') return fail('bad_frame', 'Blank frames are not accepted.');
   if (trimmed[0] !== '{' && trimmed[0] !== '[') {
-    return validate({ type: 'chat', content: trimmed });
+    return validateFrame({ type: 'chat', content: trimmed });
   }
   let value: unknown;
   try {
@@ -37,10 +37,15 @@ export function parseClientFrame(
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return fail('bad_frame', 'A JSON frame must be an object.');
   }
-  return validate(value as Record<string, unknown>);
+  return validateFrame(value as Record<string, unknown>);
 }
 
-function validate(value: Record<string, unknown>): ParseResult {
+/**
+ * Validates a frame that arrived as a JavaScript object rather than text (the HTTP
+ * adapters build chat frames from their protocols' bodies): the same checks and messages
+ * as a parsed frame, size aside.
+ */
+export function validateFrame(value: Record<string, unknown>): ParseResult {
   const requestId =
     typeof value.requestId === 'string' && value.requestId.length <= MAX_REQUEST_ID_CHARS
       ? value.requestId

@@ -157,6 +157,9 @@ const USER_ROUTES = [
   ['GET', '/v1/conversations'],
   ['GET', '/v1/conversations/c_x/messages'],
   ['DELETE', '/v1/conversations/c_x'],
+  ['POST', '/v1/ai-sdk/chat'],
+  ['GET', '/v1/ai-sdk/chat/c_x/stream'],
+  ['POST', '/v1/ag-ui'],
 ] as const;
 
 /** Spellings of a path: encoded, doubled, cased, dotted, trailing, with query tricks. */
