@@ -9,12 +9,12 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { killAll, startScript } from './bench/children.ts';
+import type { BenchShape } from '../test/emulator/index.ts';
+import { type Child, freePort, killAll, startScript } from './bench/children.ts';
 import type { LoadResult } from './bench/loadgen.ts';
 import { type Options, parseOptions, type SystemName, UsageError, usage } from './bench/options.ts';
 import { hasProc, treeCpuMs, treePeakRssBytes, treeRssBytes } from './bench/proc.ts';
 import {
-  percentile,
   type SystemResult,
   systemResult,
   table,
@@ -37,8 +37,12 @@ const WORKER_CONCURRENCY = 32;
 /** Quiet time before and after a measured phase, so neither phase's tail is counted. */
 const SETTLE_MS = 500;
 
+const startedAt = performance.now();
+
+/** A progress line on stderr, with the seconds since the start. */
 function say(line: string): void {
-  process.stderr.write(`bench: ${line}\n`);
+  const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+  process.stderr.write(`bench ${seconds.padStart(6)} s: ${line}\n`);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -105,92 +109,100 @@ interface LoadPlan {
 }
 
 /** One measured phase against a started system: warm-up, CPU before, turns, CPU after. */
-async function measure(
-  label: string,
-  system: RunningSystem,
-  emulator: RunningEmulator,
-  plan: LoadPlan,
-): Promise<{ load: LoadResult; result: SystemResult }> {
-  const loadgen = startScript('loadgen', 'loadgen.ts', { url: system.wsUrl, ...plan });
-  try {
-    const connected = await loadgen.next('connected', plan.timeoutMs);
-    say(
-      `${label}: ${connected.connected}/${plan.clients} sockets, warm-up (${plan.warmup} turn(s) each)`,
-    );
-    await loadgen.next('warm', plan.timeoutMs);
-    await sleep(SETTLE_MS);
-    const roots = system.servers.map((child) => child.pid);
-    const before = {
-      server: treeCpuMs(roots),
-      emulator: treeCpuMs([emulator.child.pid]),
-      loadgen: treeCpuMs([loadgen.pid]),
-      redis: system.redis ? await redisCpuMs(system.redis) : undefined,
-    };
-    say(`${label}: measuring ${plan.clients} clients × ${plan.turns} turn(s)`);
-    const progress = (message: { type?: string; turnsDone?: number }) => {
-      if (message?.type === 'progress') {
-        say(`${label}: ${message.turnsDone}/${plan.clients * plan.turns} turns`);
-      }
-    };
-    loadgen.process.on('message', progress);
-    loadgen.send({ type: 'go' });
-    const done = await loadgen.next('done', plan.timeoutMs + 30_000);
-    loadgen.process.off('message', progress);
-    await sleep(SETTLE_MS);
-    const after = {
-      server: treeCpuMs(roots),
-      emulator: treeCpuMs([emulator.child.pid]),
-      loadgen: treeCpuMs([loadgen.pid]),
-      redis: system.redis ? await redisCpuMs(system.redis) : undefined,
-    };
-    const load = done.result as LoadResult;
-    const result = systemResult(
-      system.name,
-      load,
-      {
-        server: after.server - before.server,
-        emulator: after.emulator - before.emulator,
-        loadgen: after.loadgen - before.loadgen,
-        redis:
-          after.redis === undefined || before.redis === undefined
-            ? undefined
-            : after.redis - before.redis,
-      },
-      treePeakRssBytes(roots),
-    );
-    say(
-      `${label}: ${load.turnsCompleted}/${load.turnsPlanned} turns in ${result.elapsedS} s, ${result.cpuMsPer1kChunks} CPU ms per 1k chunks`,
-    );
-    return { load, result };
-  } finally {
-    loadgen.send({ type: 'exit' });
-    await loadgen.stop(5_000);
-  }
+async function measure(label: string, started: Started, plan: LoadPlan): Promise<SystemResult> {
+  const { system, emulator, loadgen } = started;
+  loadgen.send({ type: 'start', url: system.wsUrl });
+  const connected = await loadgen.next('connected', plan.timeoutMs);
+  say(
+    `${label}: ${connected.connected}/${plan.clients} sockets, warm-up (${plan.warmup} turn(s) each)`,
+  );
+  await loadgen.next('warm', plan.timeoutMs);
+  await sleep(SETTLE_MS);
+  const roots = system.servers.map((child) => child.pid);
+  const cpu = async () => ({
+    server: treeCpuMs(roots),
+    emulator: treeCpuMs([emulator.child.pid]),
+    loadgen: treeCpuMs([loadgen.pid]),
+    redis: system.redis ? await redisCpuMs(system.redis) : undefined,
+  });
+  const before = await cpu();
+  say(`${label}: measuring ${plan.clients} clients × ${plan.turns} turn(s)`);
+  const progress = (message: { type?: string; turnsDone?: number }) => {
+    if (message?.type === 'progress') {
+      say(`${label}: ${message.turnsDone}/${plan.clients * plan.turns} turns`);
+    }
+  };
+  loadgen.process.on('message', progress);
+  loadgen.send({ type: 'go' });
+  const done = await loadgen.next('done', plan.timeoutMs + 30_000);
+  loadgen.process.off('message', progress);
+  await sleep(SETTLE_MS);
+  const after = await cpu();
+  const load = done.result as LoadResult;
+  const result = systemResult(
+    system.name,
+    load,
+    {
+      server: after.server - before.server,
+      emulator: after.emulator - before.emulator,
+      loadgen: after.loadgen - before.loadgen,
+      redis:
+        after.redis === undefined || before.redis === undefined
+          ? undefined
+          : after.redis - before.redis,
+    },
+    treePeakRssBytes(roots),
+  );
+  say(
+    `${label}: ${load.turnsCompleted}/${load.turnsPlanned} turns in ${result.elapsedS} s, ${result.cpuMsPer1kChunks} CPU ms per 1k chunks`,
+  );
+  return result;
 }
 
 function workersFor(options: Options, clients: number): number {
   return options.workers ?? Math.max(1, Math.ceil(clients / WORKER_CONCURRENCY));
 }
 
-/** Starts an emulator and a system, runs `work`, and stops both whatever happens. */
+/** A system with its own emulator and load generator, all started. */
+interface Started {
+  system: RunningSystem;
+  emulator: RunningEmulator;
+  loadgen: Child;
+}
+
+async function stopEmulator(emulator: RunningEmulator): Promise<void> {
+  emulator.child.send({ type: 'exit' });
+  await emulator.child.stop(5_000);
+}
+
+/**
+ * Starts an emulator, a system and a load generator side by side (`work` tells the load
+ * generator the system's URL when it should connect), runs `work`, and stops them all
+ * whatever happens.
+ */
 async function withSystem<T>(
   name: SystemName,
-  shape: { chunks: number; chunkChars: number; delayMs: number; firstChunkMs: number },
+  shape: BenchShape,
   workers: number,
-  work: (system: RunningSystem, emulator: RunningEmulator) => Promise<T>,
+  plan: LoadPlan,
+  work: (started: Started) => Promise<T>,
 ): Promise<T> {
   say(`${name}: starting`);
-  const emulator = await startBenchEmulator(shape);
+  const port = await freePort();
+  const loadgen = startScript('loadgen', 'loadgen.ts', plan);
+  const [emulator, system] = await Promise.allSettled([
+    startBenchEmulator(shape, port),
+    startSystem(name, `http://127.0.0.1:${port}`, { redisUrl: REDIS_URL, workers }),
+  ]);
   try {
-    const system = await startSystem(name, emulator.url, { redisUrl: REDIS_URL, workers });
-    try {
-      return await work(system, emulator);
-    } finally {
-      await system.stop();
-    }
+    if (emulator.status === 'rejected') throw emulator.reason;
+    if (system.status === 'rejected') throw system.reason;
+    return await work({ system: system.value, emulator: emulator.value, loadgen });
   } finally {
-    emulator.child.send({ type: 'exit' });
-    await emulator.child.stop(5_000);
+    loadgen.send({ type: 'exit' });
+    await loadgen.stop(5_000);
+    if (system.status === 'fulfilled') await system.value.stop();
+    if (emulator.status === 'fulfilled') await stopEmulator(emulator.value);
   }
 }
 
@@ -213,10 +225,9 @@ async function compare(options: Options): Promise<{ report: unknown; ok: boolean
   const workers = workersFor(options, options.clients);
   const results: SystemResult[] = [];
   for (const name of options.systems) {
-    const { result } = await withSystem(name, shape, workers, (system, emulator) =>
-      measure(name, system, emulator, plan),
+    results.push(
+      await withSystem(name, shape, workers, plan, (started) => measure(name, started, plan)),
     );
-    results.push(result);
   }
   const final = withRatios(results);
   const met = targets(final);
@@ -275,55 +286,40 @@ async function scale(options: Options): Promise<{ report: unknown; ok: boolean }
     delayMs: options.scaleChunkDelayMs,
     firstChunkMs: options.firstChunkMs,
   };
-  const streaming = await withSystem(
-    name,
-    shape,
-    workersFor(options, sockets),
-    (system, emulator) =>
-      measure(`${name} streaming`, system, emulator, {
-        clients: sockets,
-        warmup: 0,
-        turns: 1,
-        chunks: shape.chunks,
-        chunkChars: shape.chunkChars,
-        invariants: true,
-        timeoutMs: options.timeoutS * 1000,
-      }),
+  const timeoutMs = options.timeoutS * 1000;
+  const streamingPlan: LoadPlan = {
+    clients: sockets,
+    warmup: 0,
+    turns: 1,
+    chunks: shape.chunks,
+    chunkChars: shape.chunkChars,
+    invariants: true,
+    timeoutMs,
+  };
+  const s = await withSystem(name, shape, workersFor(options, sockets), streamingPlan, (started) =>
+    measure(`${name} streaming`, started, streamingPlan),
   );
-  const idle = await withSystem(name, shape, 1, async (system) => {
+  const idlePlan: LoadPlan = { ...streamingPlan, clients: options.idleSockets, turns: 0 };
+  const idle = await withSystem(name, shape, 1, idlePlan, async ({ system, loadgen }) => {
     const roots = system.servers.map((child) => child.pid);
     const before = await settledRss(roots);
     say(`${name} idle: opening ${options.idleSockets} sockets`);
-    const loadgen = startScript('loadgen', 'loadgen.ts', {
-      url: system.wsUrl,
-      clients: options.idleSockets,
-      warmup: 0,
-      turns: 0,
-      chunks: 1,
-      chunkChars: 1,
-      invariants: false,
-      timeoutMs: options.timeoutS * 1000,
-    });
-    try {
-      const connected = await loadgen.next('connected', options.timeoutS * 1000);
-      const after = await settledRss(roots);
-      const opened = Number(connected.connected);
-      return {
-        sockets: options.idleSockets,
-        connected: opened,
-        errors: connected.errors as Record<string, number>,
-        rssBeforeMiB: Number((before / 1024 / 1024).toFixed(1)),
-        rssAfterMiB: Number((after / 1024 / 1024).toFixed(1)),
-        rssPerSocketKB:
-          opened > 0 ? Number(((after - before) / opened / 1024).toFixed(1)) : Number.NaN,
-      };
-    } finally {
-      loadgen.send({ type: 'exit' });
-      await loadgen.stop(5_000);
-    }
+    loadgen.send({ type: 'start', url: system.wsUrl });
+    const connected = await loadgen.next('connected', timeoutMs);
+    const after = await settledRss(roots);
+    const opened = Number(connected.connected);
+    say(`${name} idle: ${opened} sockets open`);
+    return {
+      sockets: options.idleSockets,
+      connected: opened,
+      errors: connected.errors as Record<string, number>,
+      rssBeforeMiB: Number((before / 1024 / 1024).toFixed(1)),
+      rssAfterMiB: Number((after / 1024 / 1024).toFixed(1)),
+      rssPerSocketKB:
+        opened > 0 ? Number(((after - before) / opened / 1024).toFixed(1)) : Number.NaN,
+    };
   });
 
-  const s = streaming.result;
   const failures =
     s.errors + s.textMismatches + s.invariantFailures + (s.turnsPlanned - s.turnsCompleted);
   const info = machine();
@@ -357,7 +353,7 @@ async function scale(options: Options): Promise<{ report: unknown; ok: boolean }
     mode: 'scale',
     ...info,
     system: name,
-    streaming: { sockets, ...shape, ttftP50: percentile(streaming.load.ttftMs, 50), ...s },
+    streaming: { sockets, ...shape, ...s },
     idle,
     ok,
   };

@@ -1,24 +1,22 @@
 /**
  * The benchmark's load generator, in a process of its own (started by scripts/bench.ts,
- * driven over the message channel). It opens C sockets, runs the warm-up turns, waits for
+ * driven over the message channel). Told the system's URL (`start`), it opens C sockets, runs the warm-up turns, waits for
  * `go`, runs T measured turns per socket (the sockets at once, each one turn after another),
  * and reports. Lean on purpose, since it shares the cores with what it measures: plain `ws`,
  * one JSON.parse per frame, the text of each turn compared with the one the bench model
  * was bound to send. With `invariants`, every turn's frames are also held to the protocol's
  * invariants (test/helpers/invariants.ts), which costs more CPU: the scale mode's check.
  *
- * Messages: `connected` → (idle: wait for `exit`) → `warm` → waits for `go` → `progress`… →
+ * Messages: waits for `start` with the URL → `connected` → (idle: wait for `exit`) → `warm` → waits for `go` → `progress`… →
  * `done` with the result → waits for `exit`.
  */
 import WebSocket from 'ws';
 import { z } from 'zod';
 import { benchText } from '../../test/emulator/index.ts';
-import { checkTurn } from '../../test/helpers/invariants.ts';
 import type { Frame } from '../../test/helpers/ws-client.ts';
 import { textMismatch } from './text-check.ts';
 
 const Config = z.object({
-  url: z.string(),
   clients: z.int().min(1),
   warmup: z.int().min(0),
   /** Measured turns per client; 0: connect, report, and hold the sockets idle. */
@@ -56,6 +54,10 @@ const MAX_EXAMPLES = 5;
 const CONNECT_CONCURRENCY = 200;
 
 const config: Config = Config.parse(JSON.parse(process.argv[2] ?? '{}'));
+// Loaded only when asked: it brings the protocol's schemas and an assertion library.
+const checkTurn = config.invariants
+  ? (await import('../../test/helpers/invariants.ts')).checkTurn
+  : undefined;
 const tally = {
   turnsDone: 0,
   chunks: 0,
@@ -81,12 +83,12 @@ function send(message: Record<string, unknown>): void {
   process.send?.(message);
 }
 
-function nextMessage(type: string): Promise<void> {
+function nextMessage(type: string): Promise<Record<string, unknown>> {
   return new Promise((resolve) => {
     const on = (message: { type?: string }) => {
       if (message?.type !== type) return;
       process.off('message', on);
-      resolve();
+      resolve(message);
     };
     process.on('message', on);
   });
@@ -112,9 +114,9 @@ class Client {
   #turns = 0;
   #open = false;
 
-  constructor(index: number) {
+  constructor(index: number, url: string) {
     this.index = index;
-    this.socket = new WebSocket(config.url);
+    this.socket = new WebSocket(url);
     this.ready = new Promise((resolve) => {
       this.socket.on('message', (data: Buffer) => {
         const frame = JSON.parse(String(data)) as Frame;
@@ -204,7 +206,7 @@ class Client {
       tally.textMismatches += 1;
       example(`turn ${turn.requestId}: ${mismatch}`);
     }
-    if (turn.frames) {
+    if (turn.frames && checkTurn) {
       try {
         checkTurn(turn.frames);
       } catch (error) {
@@ -228,12 +230,12 @@ class Client {
 let stopping = false;
 
 /** Opens the sockets, at most CONNECT_CONCURRENCY handshakes at a time. */
-async function connect(count: number): Promise<Client[]> {
+async function connect(url: string, count: number): Promise<Client[]> {
   const clients: Client[] = [];
   let next = 0;
   const opener = async () => {
     while (next < count) {
-      const client = new Client(next++);
+      const client = new Client(next++, url);
       clients.push(client);
       await client.ready;
     }
@@ -271,7 +273,8 @@ function result(connected: number, elapsedMs: number): LoadResult {
 }
 
 async function main(): Promise<void> {
-  const clients = await connect(config.clients);
+  const { url } = await nextMessage('start');
+  const clients = await connect(String(url), config.clients);
   const connected = clients.filter((client) => client.socket.readyState === WebSocket.OPEN);
   send({
     type: 'connected',

@@ -29,10 +29,19 @@ export interface RunningEmulator {
   readonly child: Child;
 }
 
-export async function startBenchEmulator(shape: BenchShape): Promise<RunningEmulator> {
-  const child = startScript('emulator', 'emulator-process.ts', shape);
-  const { url } = await child.next('listening', START_TIMEOUT_MS);
-  return { url: String(url), child };
+/** The emulator on `port` (picked beforehand, so that a system can start alongside it). */
+export async function startBenchEmulator(
+  shape: BenchShape,
+  port: number,
+): Promise<RunningEmulator> {
+  const child = startScript('emulator', 'emulator-process.ts', { port, ...shape });
+  try {
+    const { url } = await child.next('listening', START_TIMEOUT_MS);
+    return { url: String(url), child };
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
 }
 
 /**
