@@ -246,7 +246,7 @@ async function compare(options: Options): Promise<{ report: unknown; ok: boolean
     for (const example of r.examples) process.stdout.write(`${r.system}: ${example}\n`);
   }
   const ok = final.every(
-    (r) => r.errors === 0 && r.textMismatches === 0 && r.turnsCompleted === r.turnsPlanned,
+    (r) => r.errors === 0 && r.turnsFailed === 0 && r.turnsClean === r.turnsPlanned,
   );
   const report = {
     mode: 'compare',
@@ -320,8 +320,7 @@ async function scale(options: Options): Promise<{ report: unknown; ok: boolean }
     };
   });
 
-  const failures =
-    s.errors + s.textMismatches + s.invariantFailures + (s.turnsPlanned - s.turnsCompleted);
+  const failures = s.turnsPlanned - s.turnsClean;
   const info = machine();
   const streamS = ((shape.chunks + 3) * shape.delayMs + 2 * shape.firstChunkMs) / 1000;
   process.stdout.write(
@@ -330,7 +329,7 @@ async function scale(options: Options): Promise<{ report: unknown; ok: boolean }
       `Scale mode, ${name}: ${info.date}, ${info.commit}, ${info.nproc} cores (${info.cpuModel}), Node ${info.node}`,
       '',
       `streaming: ${sockets} sockets at once, one turn each: a tool round trip, then ${shape.chunks} chunks ${shape.delayMs} ms apart (about ${(1000 / Math.max(1, shape.delayMs)).toFixed(0)} a second, ${streamS.toFixed(1)} s of model time)`,
-      `  turns completed      ${s.turnsCompleted}/${s.turnsPlanned}`,
+      `  turns clean          ${s.turnsClean}/${s.turnsPlanned} (${s.turnsCompleted} ended)`,
       `  invariant failures   ${s.invariantFailures}`,
       `  text mismatches      ${s.textMismatches}`,
       `  errors               ${s.errors ? JSON.stringify(s.errorsByCode) : 'none'}`,

@@ -33,7 +33,12 @@ export interface LoadResult {
   clients: number;
   connected: number;
   turnsPlanned: number;
+  /** Measured turns that ended with `turn-end`. */
   turnsCompleted: number;
+  /** Measured turns that ended with no error, the exact text and (when checked) every invariant. */
+  turnsClean: number;
+  /** Turns, the warm-up's too, with an error, a wrong text, a broken invariant, or no end. */
+  turnsFailed: number;
   elapsedMs: number;
   /** `token` frames received in the measured phase. */
   chunks: number;
@@ -60,6 +65,8 @@ const checkTurn = config.invariants
   : undefined;
 const tally = {
   turnsDone: 0,
+  turnsClean: 0,
+  turnsFailed: 0,
   chunks: 0,
   bytes: 0,
   frames: 0,
@@ -101,6 +108,7 @@ interface Turn {
   readonly measured: boolean;
   readonly frames: Frame[] | undefined;
   readonly done: () => void;
+  failed: boolean;
   text: string;
   firstAt: number;
 }
@@ -136,7 +144,7 @@ class Client {
       this.socket.on('close', (code) => {
         if (this.#open && !stopping) bump(`closed_${code}`);
         this.#open = false;
-        this.#finish();
+        this.#finish(false);
         resolve(false);
       });
     });
@@ -146,6 +154,7 @@ class Client {
   runTurn(measured: boolean): Promise<void> {
     if (!this.#open) {
       bump('not_connected');
+      tally.turnsFailed += 1;
       return Promise.resolve();
     }
     const content = `bench ${this.index} ${this.#turns}`;
@@ -159,6 +168,7 @@ class Client {
         measured,
         frames: config.invariants ? [] : undefined,
         done: resolve,
+        failed: false,
         text: '',
         firstAt: 0,
       };
@@ -169,7 +179,7 @@ class Client {
   /** Ends the current turn as failed (the run stopped or the socket closed). */
   abandon(code: string): void {
     if (this.#turn) bump(code);
-    this.#finish();
+    this.#finish(false);
   }
 
   #onFrame(frame: Frame, bytes: number): void {
@@ -188,12 +198,13 @@ class Client {
         return;
       case 'error':
         bump(String(frame.code));
+        turn.failed = true;
         // A refused chat has no turn (and no turn-end); an error inside a turn has both.
-        if (frame.turnId === undefined && frame.requestId === turn.requestId) this.#finish();
+        if (frame.turnId === undefined && frame.requestId === turn.requestId) this.#finish(false);
         return;
       case 'turn-end':
         this.#check(turn, frame);
-        this.#finish();
+        this.#finish(true);
         return;
     }
   }
@@ -204,6 +215,7 @@ class Client {
     const mismatch = textMismatch(turn.expected, turn.text, endText);
     if (mismatch) {
       tally.textMismatches += 1;
+      turn.failed = true;
       example(`turn ${turn.requestId}: ${mismatch}`);
     }
     if (turn.frames && checkTurn) {
@@ -211,6 +223,7 @@ class Client {
         checkTurn(turn.frames);
       } catch (error) {
         tally.invariantFailures += 1;
+        turn.failed = true;
         example(`turn ${turn.requestId}: ${(error as Error).message.split('\n')[0]}`);
       }
     }
@@ -220,10 +233,14 @@ class Client {
     if (turn.firstAt) tally.ttftMs.push(turn.firstAt - turn.sentAt);
   }
 
-  #finish(): void {
+  /** The current turn is over: `ended` with its turn-end, or not. */
+  #finish(ended: boolean): void {
     const turn = this.#turn;
+    if (!turn) return;
     this.#turn = undefined;
-    turn?.done();
+    if (!ended || turn.failed) tally.turnsFailed += 1;
+    else if (turn.measured) tally.turnsClean += 1;
+    turn.done();
   }
 }
 
@@ -259,6 +276,8 @@ function result(connected: number, elapsedMs: number): LoadResult {
     connected,
     turnsPlanned: config.clients * config.turns,
     turnsCompleted: tally.turnsDone,
+    turnsClean: tally.turnsClean,
+    turnsFailed: tally.turnsFailed,
     elapsedMs,
     chunks: tally.chunks,
     bytes: tally.bytes,

@@ -45,6 +45,10 @@ export interface SystemResult {
   clients: number;
   turnsPlanned: number;
   turnsCompleted: number;
+  /** Measured turns with no error, the exact text and (scale mode) every invariant. */
+  turnsClean: number;
+  /** Turns, the warm-up's too, that failed in any way (error, text, invariant, no end). */
+  turnsFailed: number;
   chunks: number;
   elapsedS: number;
   /** Server CPU (utime+stime of its process trees) per 1,000 chunks received by clients. */
@@ -84,6 +88,8 @@ export function systemResult(
     clients: load.clients,
     turnsPlanned: load.turnsPlanned,
     turnsCompleted: load.turnsCompleted,
+    turnsClean: load.turnsClean,
+    turnsFailed: load.turnsFailed,
     chunks: load.chunks,
     elapsedS: Number((load.elapsedMs / 1000).toFixed(2)),
     cpuMsPer1kChunks: per1k(cpu.server, load.chunks),

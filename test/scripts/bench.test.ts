@@ -98,6 +98,8 @@ describe('the targets', () => {
       clients: 1,
       turnsPlanned: 1,
       turnsCompleted: 1,
+      turnsClean: 1,
+      turnsFailed: 0,
       chunks: 1000,
       elapsedS: 1,
       emulatorCpuMsPer1kChunks: 1,
@@ -176,6 +178,8 @@ describe('npm run bench', () => {
         clients: 3,
         turnsPlanned: 3,
         turnsCompleted: 3,
+        turnsClean: 3,
+        turnsFailed: 0,
         chunks: 3 * 20,
         errors: 0,
         textMismatches: 0,
@@ -203,7 +207,13 @@ describe('npm run bench', () => {
     expect(report).toMatchObject({
       mode: 'scale',
       ok: true,
-      streaming: { turnsCompleted: 5, invariantFailures: 0, textMismatches: 0, errors: 0 },
+      streaming: {
+        turnsClean: 5,
+        turnsFailed: 0,
+        invariantFailures: 0,
+        textMismatches: 0,
+        errors: 0,
+      },
       idle: { sockets: 50, connected: 50 },
     });
     expect(report.idle.rssPerSocketKB).toEqual(expect.any(Number));
