@@ -13,7 +13,13 @@ import type { BenchShape } from '../test/emulator/index.ts';
 import { type Child, freePort, killAll, startScript } from './bench/children.ts';
 import type { LoadResult } from './bench/loadgen.ts';
 import { type Options, parseOptions, type SystemName, UsageError, usage } from './bench/options.ts';
-import { hasProc, treeCpuMs, treePeakRssBytes, treeRssBytes } from './bench/proc.ts';
+import {
+  hasProc,
+  openFilesLimit,
+  treeCpuMs,
+  treePeakRssBytes,
+  treeRssBytes,
+} from './bench/proc.ts';
 import {
   type SystemResult,
   systemResult,
@@ -363,6 +369,16 @@ async function main(): Promise<void> {
   const options = optionsOrExit();
   if (!hasProc()) {
     say('needs Linux: it reads CPU time and memory from /proc.');
+    process.exit(1);
+  }
+  // Each idle socket is a file in the load generator and another in the server.
+  const files = openFilesLimit();
+  const needed = options.idleSockets + 1_000;
+  if (options.scale && files !== undefined && files < needed) {
+    say(
+      `${options.idleSockets} idle sockets need at least ${needed} open files per process, and the limit here is ${files}.\n` +
+        `  Raise it (ulimit -n ${needed}) or open fewer: --idle-sockets ${Math.max(1, files - 1_000)}`,
+    );
     process.exit(1);
   }
   const usesRedis = options.scale

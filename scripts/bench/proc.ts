@@ -102,3 +102,15 @@ export function treeRssBytes(roots: readonly number[]): number {
 export function treePeakRssBytes(roots: readonly number[]): number {
   return treePids(roots).reduce((sum, pid) => sum + statusKb(pid, 'VmHWM') * 1024, 0);
 }
+
+/** The soft limit of open files of this process (children inherit it); undefined if unknown. */
+export function openFilesLimit(): number | undefined {
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    const soft = /^Max open files\s+(\S+)/m.exec(limits)?.[1];
+    if (soft === 'unlimited') return Number.POSITIVE_INFINITY;
+    return soft === undefined ? undefined : Number(soft);
+  } catch {
+    return undefined;
+  }
+}

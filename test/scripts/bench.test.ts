@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,8 +7,9 @@ import { OPTIONS, parseOptions, UsageError } from '../../scripts/bench/options.t
 import { targets, withRatios } from '../../scripts/bench/report.ts';
 import { difference, textMismatch } from '../../scripts/bench/text-check.ts';
 import { benchText } from '../emulator/index.ts';
+import { repoRoot } from '../helpers/docs.ts';
 import { closedPort } from '../helpers/env.ts';
-import { NpmScript } from '../helpers/npm-script.ts';
+import { NpmScript, npmEnv } from '../helpers/npm-script.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -160,6 +162,19 @@ describe('npm run bench', () => {
     expect(npm.stderr).toContain(`the redis system needs Redis at ${url}`);
     expect(npm.stderr).toContain('npm run bench -- --systems floor,embedded');
     expect(npm.stderr).not.toContain('starting');
+  });
+
+  it('says how to raise the open-files limit when it is below the idle sockets asked for', () => {
+    const run = spawnSync(
+      'sh',
+      ['-c', 'ulimit -n 512 && exec node --import tsx scripts/bench.ts --scale --idle-sockets 600'],
+      { cwd: repoRoot, encoding: 'utf8', env: npmEnv({ REDIS_URL }) },
+    );
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stderr).toContain(
+      '600 idle sockets need at least 1600 open files per process, and the limit here is 512.',
+    );
+    expect(run.stderr).toContain('Raise it (ulimit -n 1600)');
   });
 
   it('runs --quick end to end for floor, embedded and redis: sane figures, every text exact', async () => {
