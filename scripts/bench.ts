@@ -230,10 +230,19 @@ async function compare(options: Options): Promise<{ report: unknown; ok: boolean
   };
   const workers = workersFor(options, options.clients);
   const results: SystemResult[] = [];
+  // A system that cannot be measured (it did not start, or its run broke) is reported, and
+  // the others still run.
+  const broken: { system: SystemName; error: string }[] = [];
   for (const name of options.systems) {
-    results.push(
-      await withSystem(name, shape, workers, plan, (started) => measure(name, started, plan)),
-    );
+    try {
+      results.push(
+        await withSystem(name, shape, workers, plan, (started) => measure(name, started, plan)),
+      );
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      say(`${name}: not measured: ${message}`);
+      broken.push({ system: name, error: message });
+    }
   }
   const final = withRatios(results);
   const met = targets(final);
@@ -251,9 +260,12 @@ async function compare(options: Options): Promise<{ report: unknown; ok: boolean
   for (const r of final) {
     for (const example of r.examples) process.stdout.write(`${r.system}: ${example}\n`);
   }
-  const ok = final.every(
-    (r) => r.errors === 0 && r.turnsFailed === 0 && r.turnsClean === r.turnsPlanned,
-  );
+  for (const { system, error } of broken) {
+    process.stdout.write(`${system}: not measured: ${error.split('\n')[0]}\n`);
+  }
+  const ok =
+    broken.length === 0 &&
+    final.every((r) => r.errors === 0 && r.turnsFailed === 0 && r.turnsClean === r.turnsPlanned);
   const report = {
     mode: 'compare',
     ...info,
@@ -265,6 +277,7 @@ async function compare(options: Options): Promise<{ report: unknown; ok: boolean
       workers,
     },
     systems: final,
+    notMeasured: broken,
     targets: met,
     ok,
   };

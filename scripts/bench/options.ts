@@ -116,7 +116,7 @@ export const OPTIONS = {
   json: { type: 'string', value: '<file>', help: 'also write the results as JSON to this file' },
   quick: {
     type: 'boolean',
-    help: 'a small smoke run: --clients 3 --turns 1 --chunks 20 (with --scale: 20 and 200 sockets)',
+    help: 'a small smoke run: --clients 3 --turns 1 --chunks 20 (--scale: 20 sockets of 10 chunks, 200 idle)',
   },
   scale: {
     type: 'boolean',
@@ -170,7 +170,7 @@ export function usage(): string {
     const flag = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.value ? ` ${spec.value}` : ''}`;
     const notes = [spec.default !== undefined && `default ${spec.default}`];
     const note = notes.filter(Boolean).join(', ');
-    return `  ${flag.padEnd(28)} ${spec.help}${note ? ` (${note})` : ''}`;
+    return `  ${flag.padEnd(30)} ${spec.help}${note ? ` (${note})` : ''}`;
   });
   return `Usage: npm run bench -- [options]
 

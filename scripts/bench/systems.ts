@@ -10,7 +10,8 @@ import type { BenchShape } from '../../test/emulator/index.ts';
 import { type Child, freePort, startAgentgate, startScript, until } from './children.ts';
 import type { SystemName } from './options.ts';
 
-const START_TIMEOUT_MS = 60_000;
+/** How long a process may take to start: several at once on a busy machine take minutes. */
+const START_TIMEOUT_MS = 180_000;
 
 /** A system, started and ready for clients. */
 export interface RunningSystem {

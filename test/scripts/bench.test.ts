@@ -7,7 +7,7 @@ import { OPTIONS, parseOptions, UsageError } from '../../scripts/bench/options.t
 import { targets, withRatios } from '../../scripts/bench/report.ts';
 import { difference, textMismatch } from '../../scripts/bench/text-check.ts';
 import { benchText } from '../emulator/index.ts';
-import { repoRoot } from '../helpers/docs.ts';
+import { readDoc, repoRoot, tableRows } from '../helpers/docs.ts';
 import { closedPort } from '../helpers/env.ts';
 import { NpmScript, npmEnv } from '../helpers/npm-script.ts';
 
@@ -135,6 +135,22 @@ describe('the targets', () => {
       ['redis CPU per 1k chunks ≤ 2× floor', true],
       ['redis TTFT p99 ≤ 1.5× floor', true],
     ]);
+  });
+});
+
+describe('docs/performance.md', () => {
+  it('lists every option with its default', () => {
+    const rows = tableRows(readDoc('performance.md'), ['option', 'default', 'meaning']);
+    const documented = new Map(rows.map(([option, value]) => [option, value]));
+    expect([...documented.keys()].sort()).toEqual(
+      Object.keys(OPTIONS)
+        .map((name) => `\`--${name}\``)
+        .sort(),
+    );
+    for (const [name, spec] of Object.entries(OPTIONS)) {
+      if ('default' in spec)
+        expect(documented.get(`\`--${name}\``), name).toBe(`\`${spec.default}\``);
+    }
   });
 });
 
