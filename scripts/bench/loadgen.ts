@@ -199,6 +199,7 @@ class Client {
       case 'error':
         bump(String(frame.code));
         turn.failed = true;
+        example(`turn ${turn.requestId}: ${JSON.stringify(frame).slice(0, 400)}`);
         // A refused chat has no turn (and no turn-end); an error inside a turn has both.
         if (frame.turnId === undefined && frame.requestId === turn.requestId) this.#finish(false);
         return;
@@ -215,8 +216,9 @@ class Client {
     const mismatch = textMismatch(turn.expected, turn.text, endText);
     if (mismatch) {
       tally.textMismatches += 1;
+      // A turn that failed with an error says so already; its missing text adds nothing.
+      if (!turn.failed) example(`turn ${turn.requestId}: ${mismatch}`);
       turn.failed = true;
-      example(`turn ${turn.requestId}: ${mismatch}`);
     }
     if (turn.frames && checkTurn) {
       try {
