@@ -11,7 +11,15 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type BedrockErrorName, type Emulator, startEmulator } from './emulator/index.ts';
+import {
+  BENCH_TOOL,
+  type BedrockErrorName,
+  type BenchShape,
+  benchReply,
+  benchText,
+  type Emulator,
+  startEmulator,
+} from './emulator/index.ts';
 import { splitText } from './emulator/reply-plan.ts';
 
 const MODEL = 'anthropic.claude-3-5-haiku-20241022-v1:0';
@@ -253,6 +261,14 @@ describe('converse-stream', () => {
       { toolUseId: 'tooluse_fixed', name: 'current_time', input: toolInput },
     ]);
     expect(out.stopReason).toBe('tool_use');
+  });
+
+  it('holds the first event back by firstEventDelayMs', async () => {
+    emulator.enqueue({ blocks: [{ text: 'abcd' }], firstEventDelayMs: 150 });
+    const started = Date.now();
+    const out = await stream(client(), [user('wait')]);
+    expect(out.text).toBe('abcd');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(145);
   });
 
   it('paces events by delayMs', async () => {
@@ -610,5 +626,80 @@ describe('splitText', () => {
     expect(splitText('a😀b', 2)).toEqual(['a', '😀', 'b']);
     expect(splitText('😀😀', 1)).toEqual(['😀', '😀']);
     expect(splitText('', 4)).toEqual(['']);
+  });
+});
+
+describe('a script (the bench script)', () => {
+  const shape: BenchShape = { chunks: 5, chunkChars: 3, delayMs: 0, firstChunkMs: 0 };
+  let scripted: Emulator;
+
+  beforeAll(async () => {
+    scripted = await startEmulator({ script: (body) => benchReply(body, shape) });
+  });
+
+  afterAll(() => scripted.close());
+
+  function scriptedClient() {
+    return client({ endpoint: scripted.url });
+  }
+
+  it('answers every request no queued reply answers: a tool call, then the known text', async () => {
+    const bedrock = scriptedClient();
+    const messages: Message[] = [user('bench 1 0')];
+    const first = await stream(bedrock, messages, { toolConfig: TOOLS });
+    expect(first.toolUses).toEqual([
+      {
+        toolUseId: expect.stringMatching(/^tooluse_/),
+        name: 'calculator',
+        input: BENCH_TOOL.input,
+      },
+    ]);
+    expect(first.stopReason).toBe('tool_use');
+    const toolUseId = first.toolUses[0]!.toolUseId!;
+    messages.push(
+      {
+        role: 'assistant',
+        content: [{ toolUse: { toolUseId, name: 'calculator', input: BENCH_TOOL.input } }],
+      },
+      { role: 'user', content: [{ toolResult: { toolUseId, content: [{ text: '42' }] } }] },
+    );
+    const second = await stream(bedrock, messages, { toolConfig: TOOLS });
+    expect(second.text).toBe(benchText('bench 1 0', 5, 3));
+    expect(second.textDeltas).toHaveLength(5);
+    expect(second.stopReason).toBe('end_turn');
+    // A queued reply still comes first.
+    scripted.enqueue({ blocks: [{ text: 'queued' }] });
+    expect((await stream(bedrock, [user('x')])).text).toBe('queued');
+  });
+
+  it('answers a wrong tool result with other text, so the text check fails', async () => {
+    const toolUseId = 'tooluse_x';
+    const out = await stream(
+      scriptedClient(),
+      [
+        user('bench 1 0'),
+        { role: 'assistant', content: [{ toolUse: { toolUseId, name: 'calculator', input: {} } }] },
+        { role: 'user', content: [{ toolResult: { toolUseId, content: [{ text: '41' }] } }] },
+      ],
+      { toolConfig: TOOLS },
+    );
+    expect(out.text).toBe('The tool returned "41".');
+  });
+});
+
+describe('benchText', () => {
+  it('is the same for the same message, and another for another', () => {
+    expect(benchText('bench 0 0', 50, 4)).toBe(benchText('bench 0 0', 50, 4));
+    expect(benchText('bench 0 0', 50, 4)).not.toBe(benchText('bench 0 1', 50, 4));
+    expect(benchText('bench 0 0', 50, 4)).toHaveLength(200);
+  });
+
+  it('has no two neighbouring chunks alike, so a doubled or lost chunk shows', () => {
+    for (const key of ['bench 0 0', 'bench 99 3', 'bench 999 0']) {
+      const text = benchText(key, 200, 4);
+      const chunks = text.match(/.{4}/g) ?? [];
+      expect(chunks).toHaveLength(200);
+      for (let i = 1; i < chunks.length; i++) expect(chunks[i]).not.toBe(chunks[i - 1]);
+    }
   });
 });

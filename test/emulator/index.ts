@@ -1,5 +1,6 @@
 /** The Bedrock Runtime emulator's public surface, for tests and the launcher. */
 
+export { BENCH_TOOL, type BenchShape, benchReply, benchText } from './bench-script.ts';
 export { BEDROCK_ERROR_STATUS, type BedrockErrorName } from './errors.ts';
 export { Emulator, type StartOptions, startEmulator } from './server.ts';
 export type {

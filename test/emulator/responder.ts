@@ -85,7 +85,8 @@ export async function sendConverse(
   const plan = planReply(reply, request);
   if (reply.hangAfterEvents !== undefined) return hang(answer.signal);
   const eventCount = streamEvents(plan, 0).length;
-  if (!(await pause(delayMs * (eventCount - 1), answer.signal))) return;
+  const wait = (reply.firstEventDelayMs ?? 0) + delayMs * (eventCount - 1);
+  if (!(await pause(wait, answer.signal))) return;
   if (reply.failAfterEvents) {
     const { exception, message } = reply.failAfterEvents;
     sendError(answer, httpErrorName(exception), message);
@@ -103,7 +104,8 @@ export async function sendStream(
   delayMs: number,
 ): Promise<void> {
   const plan = planReply(reply, request);
-  const events = streamEvents(plan, Math.max(1, delayMs * 2));
+  const firstEventDelayMs = reply.firstEventDelayMs ?? 0;
+  const events = streamEvents(plan, Math.max(1, firstEventDelayMs + delayMs * 2));
   // Counts past the end mean "after the last event".
   const hangAt =
     reply.hangAfterEvents === undefined
@@ -121,7 +123,7 @@ export async function sendStream(
     }
     const event = events[i];
     if (!event) break;
-    if (i > 0 && !(await pause(delayMs, answer.signal))) return;
+    if (!(await pause(i === 0 ? firstEventDelayMs : delayMs, answer.signal))) return;
     answer.res.write(encodeEvent(event));
   }
   end(answer);

@@ -1,7 +1,7 @@
 /**
  * The Bedrock Runtime emulator: routes Converse and ConverseStream, records every request,
  * checks it as Bedrock would, and answers from a FIFO queue of scripted replies, falling back to
- * the demo script when the queue is empty.
+ * the start options' `script`, or else the demo script, when the queue is empty.
  */
 
 import { conversationError } from './conversation-rules.ts';
@@ -59,6 +59,7 @@ export class Emulator {
   readonly requests: RecordedRequest[] = [];
   readonly #listener: DualProtocolListener;
   readonly #paceMs: number | undefined;
+  readonly #script: ((body: ConverseRequestBody) => Reply) | undefined;
   readonly #onRequest: ((request: RecordedRequest) => void) | undefined;
   readonly #queue: Reply[] = [];
   readonly #refusals = new Set<string>();
@@ -72,6 +73,7 @@ export class Emulator {
     this.url = url;
     this.port = port;
     this.#paceMs = options.paceMs;
+    this.#script = options.script;
     this.#onRequest = options.onRequest;
   }
 
@@ -227,7 +229,7 @@ export class Emulator {
       return;
     }
 
-    const reply = this.#queue.shift() ?? defaultReply(body, this.#paceMs);
+    const reply = this.#queue.shift() ?? this.#script?.(body) ?? defaultReply(body, this.#paceMs);
     if (isErrorReply(reply)) {
       sendError(answer, reply.error, reply.message);
       return;

@@ -49,6 +49,11 @@ export interface MessageReply {
   /** Pause between stream events, in ms. Default: the emulator's `paceMs` (default 0). */
   delayMs?: number;
   /**
+   * Pause before the first stream event, in ms (default 0): the model's time to first token.
+   * The response head goes out at once, as Bedrock's does. Converse: added to its wait.
+   */
+  firstEventDelayMs?: number;
+  /**
    * Stream: send this many events, then an exception message, then end the response.
    * Converse: answer the exception as an HTTP error of the same name.
    */
@@ -129,4 +134,10 @@ export interface EmulatorOptions {
    * are not paced and the default demo script streams at a realistic pace (about 20 ms).
    */
   paceMs?: number;
+  /**
+   * Answers every request no queued reply answers, in place of the demo script: a fixed
+   * script for a whole run (the benchmark's, test/emulator/bench-script.ts) without
+   * queueing a reply per request.
+   */
+  script?: (body: ConverseRequestBody) => Reply;
 }
