@@ -82,4 +82,36 @@ describe('BedrockClients', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
     clients.destroy();
   });
+
+  it('streams more calls at once than any socket cap would allow, none queued', async () => {
+    const clients = new BedrockClients({
+      credentials: async () => ({ accessKeyId: 'AKIDMANY', secretAccessKey: 'secret' }),
+      maxAttempts: 1,
+      endpoint: emulator.url,
+      profile: undefined,
+    });
+    emulator.reset();
+    const calls = 100;
+    const hung = { blocks: [{ text: 'held open' }], hangAfterEvents: 1 };
+    emulator.enqueue(...Array.from({ length: calls }, () => hung));
+    const controller = new AbortController();
+    const streams = Array.from({ length: calls }, () =>
+      clients
+        .get('us-east-1')
+        .send(
+          new ConverseStreamCommand({
+            modelId: 'anthropic.claude-3-5-haiku-20241022-v1:0',
+            messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+          }),
+          { abortSignal: controller.signal },
+        )
+        .catch(() => undefined),
+    );
+    // Every call reaches Bedrock while the others still hold their streams open.
+    await emulator.waitForRequests(calls, 5_000);
+    expect(emulator.requests).toHaveLength(calls);
+    controller.abort();
+    await Promise.all(streams);
+    clients.destroy();
+  });
 });

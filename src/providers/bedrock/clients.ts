@@ -40,9 +40,13 @@ export class BedrockClients {
   readonly #settings: ClientSettings;
   readonly #clients = new Map<string, BedrockRuntimeClient>();
   readonly #scope = new AsyncResource('agentgate.BedrockClients');
+  // No cap on sockets: an HTTP/1.1 stream holds its socket for the whole answer, so a cap
+  // queues a turn behind others' answers, and the SDK's connection timeout, which starts
+  // before a socket is free, then fails it as unreachable. What bounds the calls is the
+  // turns a process runs (per-user limits, worker concurrency).
   readonly #agents = {
-    httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
-    httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),
+    httpAgent: new http.Agent({ keepAlive: true }),
+    httpsAgent: new https.Agent({ keepAlive: true }),
   };
 
   constructor(settings: ClientSettings) {
