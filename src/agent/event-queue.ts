@@ -15,17 +15,18 @@ export class EventQueue<T> {
 
   async *drain(done: Promise<unknown>): AsyncGenerator<T, void> {
     let settled = false;
-    const finished = done.then(
+    let failure: { error: unknown } | undefined;
+    done.then(
       () => {
         settled = true;
+        this.#wake?.();
       },
       (error: unknown) => {
         settled = true;
-        throw error;
+        failure = { error };
+        this.#wake?.();
       },
     );
-    // Waits without throwing, so what was pushed before a failure is drained first.
-    const ended = finished.catch(() => undefined);
     for (;;) {
       while (this.#items.length > 0) {
         const batch = this.#items;
@@ -33,9 +34,12 @@ export class EventQueue<T> {
         yield* batch;
       }
       if (settled) break;
-      await Promise.race([ended, new Promise<void>((resolve) => (this.#wake = resolve))]);
+      // One waiter at a time, woken by a push or by the end.
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
       this.#wake = undefined;
     }
-    await finished;
+    if (failure) throw failure.error;
   }
 }

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { setImmediate as tick } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import { ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BedrockClients } from '../../src/providers/bedrock/clients.ts';
 import { type Emulator, startEmulator } from '../emulator/index.ts';
@@ -112,6 +112,37 @@ describe('BedrockClients', () => {
     expect(emulator.requests).toHaveLength(calls);
     controller.abort();
     await Promise.all(streams);
+    clients.destroy();
+  });
+
+  it('lets a Converse call, silent until its whole answer, wait past the stream timeout', async () => {
+    const clients = new BedrockClients({
+      credentials: async () => ({ accessKeyId: 'AKIDSLOW', secretAccessKey: 'secret' }),
+      maxAttempts: 1,
+      endpoint: emulator.url,
+      profile: undefined,
+      stalledStreamMs: 300,
+    });
+    expect(clients.get('us-east-1', 'converse')).not.toBe(clients.get('us-east-1'));
+    emulator.enqueue({ blocks: [{ text: 'a long answer' }], hangAfterEvents: 0 });
+    const controller = new AbortController();
+    const call = clients.get('us-east-1', 'converse').send(
+      new ConverseCommand({
+        modelId: 'anthropic.claude-3-5-haiku-20241022-v1:0',
+        messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+      }),
+      { abortSignal: controller.signal },
+    );
+    const outcome = await Promise.race([
+      call.then(
+        () => 'answered',
+        (error: Error) => error.name,
+      ),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 1_000)),
+    ]);
+    expect(outcome).toBe('still waiting');
+    controller.abort();
+    await call.catch(() => undefined);
     clients.destroy();
   });
 });

@@ -15,7 +15,7 @@ export interface ClientSettings {
 }
 
 /**
- * A call whose socket is silent this long has stalled: it fails. A socket's idle timer is
+ * A streamed call whose socket is silent this long has stalled: it fails. A socket's idle timer is
  * refreshed as data arrives, at next to no cost, unlike ChatBedrockConverse's own
  * per-chunk watchdog (a timer and two promises per stream event), which is turned off.
  */
@@ -53,18 +53,23 @@ export class BedrockClients {
     this.#settings = settings;
   }
 
-  get(region: string): BedrockRuntimeClient {
+  /**
+   * The client for `region`'s calls of one kind: streamed calls fail once their socket has
+   * been silent for {@link STALLED_STREAM_MS}; Converse calls, silent until the whole answer
+   * is written, are not cut short (AWS advises read timeouts of up to an hour for them).
+   */
+  get(region: string, calls: 'stream' | 'converse' = 'stream'): BedrockRuntimeClient {
     const { endpoint, profile } = this.#settings;
-    const key = JSON.stringify([region, profile ?? null, endpoint ?? null]);
+    const key = JSON.stringify([region, calls, profile ?? null, endpoint ?? null]);
     let client = this.#clients.get(key);
     if (!client) {
-      client = this.#scope.runInAsyncScope(() => this.#create(region));
+      client = this.#scope.runInAsyncScope(() => this.#create(region, calls));
       this.#clients.set(key, client);
     }
     return client;
   }
 
-  #create(region: string): BedrockRuntimeClient {
+  #create(region: string, calls: 'stream' | 'converse'): BedrockRuntimeClient {
     const { endpoint } = this.#settings;
     const client = new BedrockRuntimeClient({
       region,
@@ -74,7 +79,9 @@ export class BedrockClients {
       requestHandler: new NodeHttpHandler({
         ...this.#agents,
         connectionTimeout: 5_000,
-        socketTimeout: this.#settings.stalledStreamMs ?? STALLED_STREAM_MS,
+        ...(calls === 'stream'
+          ? { socketTimeout: this.#settings.stalledStreamMs ?? STALLED_STREAM_MS }
+          : {}),
       }),
     });
     const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;

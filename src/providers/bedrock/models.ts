@@ -88,7 +88,7 @@ export class BedrockModels implements ChatModels {
       {
         model: entry.modelId,
         region: entry.region,
-        client: this.#clients.get(entry.region),
+        client: this.#clients.get(entry.region, streaming ? 'stream' : 'converse'),
         streaming,
         streamUsage: true,
         // The client's socket timeout watches for a stalled stream (clients.ts) instead.
@@ -107,7 +107,7 @@ export class BedrockModels implements ChatModels {
       chat = new ChatBedrockConverse({
         model: entry.modelId,
         region: entry.region,
-        client: this.#clients.get(entry.region),
+        client: this.#clients.get(entry.region, streaming ? 'stream' : 'converse'),
         streaming,
         streamUsage: true,
         // The client's socket timeout watches for a stalled stream (clients.ts) instead.
