@@ -123,5 +123,19 @@ export function failureEvents(
     usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
     ...end,
   };
-  return error ? [{ type: 'error', ...error }, turnEnd] : [turnEnd];
+  return error ? [errorEvent(error), turnEnd] : [turnEnd];
+}
+
+/**
+ * The `error` frame of a failure. Built field by field: a failure is often a ProtocolError,
+ * whose `message` (an Error's own, not enumerable) a spread would drop, and whose `name`
+ * and `cause` it would add.
+ */
+export function errorEvent(failure: TurnFailure): TurnEvent {
+  return {
+    type: 'error',
+    code: failure.code,
+    message: failure.message,
+    retryable: failure.retryable,
+  };
 }

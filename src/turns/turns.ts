@@ -2,7 +2,7 @@ import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messa
 import type { Logger } from 'pino';
 import type { ChatModels } from '../agent/chat-models.ts';
 import { asProtocolError, type RunnerOptions, runTurn, type TurnAgent } from '../agent/runner.ts';
-import type { FrameBus, TurnFailure } from '../bus/frame-bus.ts';
+import { errorEvent, type FrameBus, type TurnFailure } from '../bus/frame-bus.ts';
 import type { Metrics } from '../metrics.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
@@ -282,7 +282,7 @@ export class Turns {
     };
     const events: TurnEvent[] = [
       ...closing,
-      ...(failure && !sent.errorSent ? [{ type: 'error' as const, ...failure }] : []),
+      ...(failure && !sent.errorSent ? [errorEvent(failure)] : []),
       turnEnd,
     ];
     for (const event of events) {
