@@ -400,9 +400,12 @@ async function main(): Promise<void> {
   if (usesRedis) {
     const problem = await redisProblem(REDIS_URL);
     if (problem) {
+      const skip = options.scale
+        ? 'or scale the embedded system: npm run bench -- --scale --scale-system embedded'
+        : 'or leave the system out: npm run bench -- --systems floor,embedded';
       say(
         `the redis system needs Redis at ${shownRedisUrl()} (REDIS_URL), which does not answer: ${problem}.\n` +
-          '  Start Redis, point REDIS_URL at one, or leave the system out: npm run bench -- --systems floor,embedded',
+          `  Start Redis, point REDIS_URL at one, ${skip}`,
       );
       process.exit(1);
     }
