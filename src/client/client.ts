@@ -457,7 +457,8 @@ export class Client {
       this.#goLive();
       return;
     }
-    // The replays come before the pong: a chat whose turn-start is not among them was lost.
+    // The replays come before the pong: a chat whose turn-start is not among them was lost
+    // (a replay with a gap proves nothing: #resync fails those chats instead).
     const generation = this.#generation;
     this.#ping().then(
       () => {
@@ -851,8 +852,9 @@ export class Client {
   }
 
   /**
-   * Frames of a conversation are gone (`replay_gap`): chats whose frames were lost fail,
-   * the history is reloaded, watches get a {@link Resync}, then frames go on.
+   * Frames of a conversation are gone (`replay_gap`): chats whose frames were lost fail
+   * (and, after a reconnect, chats not known to have started), the history is reloaded,
+   * watches get a {@link Resync}, then frames go on.
    */
   #resync(conversationId: string): void {
     const conv = this.#conversations.get(conversationId);
@@ -878,8 +880,12 @@ export class Client {
       `Frames of conversation ${conversationId} were lost before this client could receive them; its history was reloaded (the resync event).`,
       { conversationId },
     );
+    // Not live: this gap answers the resubscribe after a reconnect. A chat sent on the old
+    // socket whose turn-start had not come may have started within the lost frames: sending
+    // it again could run it twice, so it fails (the history shows whether it ran).
+    const resuming = !this.#live;
     for (const turn of conv.turns) {
-      if (turn.id === undefined || !lost(turn.cursor)) continue;
+      if (turn.id === undefined ? !(resuming && turn.sent) : !lost(turn.cursor)) continue;
       conv.turns.delete(turn);
       turn.fail(error);
     }

@@ -20,13 +20,19 @@ import type { Frame } from '../helpers/ws-client.ts';
 // sockets. Sockets are `ws`'s, counted so that a test can drop one or hold reconnects back.
 
 /** Every socket a client opened, in order; `gate` sends new ones to a closed port. */
-const sockets: WebSocket[] = [];
+const sockets: TrackedWebSocket[] = [];
 const gate = { open: true, closedUrl: '' };
 
 class TrackedWebSocket extends WebSocket {
+  /** Frames received while set are dropped, as if lost on the way. */
+  deaf = false;
   constructor(url: string, protocols?: string | string[], options?: WebSocket.ClientOptions) {
     super(gate.open ? url : gate.closedUrl, protocols, options);
     sockets.push(this);
+  }
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'message' && this.deaf) return false;
+    return super.emit(event, ...args);
   }
 }
 
@@ -81,6 +87,8 @@ const text = (n: number) =>
   Array.from({ length: n }, (_, i) => `w${i} `)
     .join('')
     .slice(0, n);
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const until = async (check: () => boolean, ms = 10_000) => {
   const end = Date.now() + ms;
@@ -384,5 +392,43 @@ describe('reconnecting', () => {
     expectContiguous(after);
     expectContiguous(items.slice(0, at) as TurnFrame[]);
     expect(after.at(-1)).toEqual(end);
+  }, 30_000);
+
+  it('does not send again a chat whose resubscribe met a replay_gap: it fails with replay_gap, and ran once', async () => {
+    const observer = await open({ reconnect: false });
+    const client = await open();
+    const own = sockets.at(-1)!;
+    const conversationId = client.conversationId;
+    const resyncs: Resync[] = [];
+    client.on('resync', (r) => resyncs.push(r));
+    // A turn of 3,000 tokens (over the 1,000 frames the gateway retains), and an answer
+    // for a second run, which must not happen.
+    const answer = text(3000);
+    emulator.enqueue(
+      { blocks: [{ text: answer }], chunkChars: 1 },
+      { blocks: [{ text: 'Ran twice.' }] },
+    );
+    // The conversation exists once a client watched it; the observer sees the turn pass.
+    await client.subscribe(conversationId).subscribed;
+    const seen = observer.subscribe(conversationId);
+    await seen.subscribed;
+    // The chat goes out, but what comes back is lost: no turn-start reaches the client.
+    own.deaf = true;
+    const turn = client.chat('say a lot');
+    for await (const item of seen) if (item.type === 'turn-start') break;
+    // Cut off (and kept off) while the whole turn passes.
+    gate.open = false;
+    own.terminate();
+    for await (const item of seen) if (item.type === 'turn-end') break;
+    gate.open = true;
+
+    const lost = await turn.end.catch((e: unknown) => e);
+    expect(lost).toMatchObject({ code: 'replay_gap', conversationId });
+    await until(() => resyncs.length === 1);
+    expect(resyncs[0]!.messages.map((m) => m.role)).toEqual(['user', 'assistant']);
+    await pause(200);
+    expect(emulator.requests).toHaveLength(1);
+    const users = (await client.history()).filter((m) => m.role === 'user');
+    expect(users.map((m) => m.content)).toEqual(['say a lot']);
   }, 30_000);
 });
