@@ -76,8 +76,13 @@ export interface ClientEvents {
   error: AgentgateError;
 }
 
-/** A request waiting for its answer; the gateway answers a socket's frames in order. */
+/**
+ * A frame waiting for its answer; the gateway answers a socket's frames in order, so an
+ * error without a `requestId` answers the oldest one.
+ */
 type Pending =
+  /** A chat: answered by its `turn-start`, or refused by an error. */
+  | { kind: 'chat'; turn: TurnImpl }
   | {
       kind: 'subscribe';
       conv: Conversation;
@@ -157,8 +162,6 @@ export class Client {
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #pingCounter = 0;
-  /** Orders chats as sent. */
-  #sendCounter = 0;
   #closedSocket: Deferred<void> | undefined;
 
   /** Starts connecting at once; {@link connect} waits for the first `ready`. */
@@ -488,6 +491,9 @@ export class Client {
     const again: Queued[] = [];
     for (const entry of lost) {
       switch (entry.kind) {
+        case 'chat':
+          // Still in its conversation: looked for in the replay, sent again if not there.
+          break;
         case 'subscribe':
           // Watches not yet started are in their conversation: resubscribed on ready.
           break;
@@ -515,7 +521,8 @@ export class Client {
     this.#live = false;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     for (const entry of this.#pending.splice(0)) {
-      if (entry.kind === 'subscribe') continue;
+      // Chats fail with their conversations below.
+      if (entry.kind === 'subscribe' || entry.kind === 'chat') continue;
       entry.done.reject(error);
     }
     for (const item of this.#outbox.splice(0)) item.fail(error);
@@ -576,6 +583,19 @@ export class Client {
   #request(entry: Pending): void {
     this.#pending.push(entry);
     switch (entry.kind) {
+      case 'chat': {
+        const { turn } = entry;
+        const { model, agent } = turn.options;
+        this.#write({
+          type: 'chat',
+          content: turn.content,
+          conversationId: turn.conversationId,
+          requestId: turn.requestId,
+          ...(model !== undefined ? { model } : {}),
+          ...(agent !== undefined ? { agent } : {}),
+        });
+        return;
+      }
       case 'subscribe':
         this.#write({
           type: 'subscribe',
@@ -641,17 +661,8 @@ export class Client {
     }
     conv.watched = true;
     turn.sent = true;
-    turn.sentOrder = ++this.#sendCounter;
     turn.sentAfterSeq = conv.seq;
-    const { model, agent } = turn.options;
-    this.#write({
-      type: 'chat',
-      content: turn.content,
-      conversationId: conv.id,
-      requestId: turn.requestId,
-      ...(model !== undefined ? { model } : {}),
-      ...(agent !== undefined ? { agent } : {}),
-    });
+    this.#request({ kind: 'chat', turn });
   }
 
   #abortTurn(turn: TurnImpl): void {
@@ -735,6 +746,10 @@ export class Client {
   }
 
   #onTurnFrame(frame: TurnFrame): void {
+    // A turn-start answers its chat, even while the conversation's frames are held.
+    if (frame.type === 'turn-start' && frame.requestId !== undefined) {
+      this.#answered(frame.requestId);
+    }
     const conv = this.#conversations.get(frame.conversationId);
     if (!conv) return;
     if (conv.held) {
@@ -781,29 +796,25 @@ export class Client {
   #onError(frame: ErrorFrame): void {
     const error = AgentgateError.fromFrame(frame);
     if (frame.requestId !== undefined) {
-      if (this.#refuseChat(frame.requestId, error)) return;
-      const at = this.#pending.findIndex(
-        (p) => p.kind === 'ack' && 'requestId' in p.frame && p.frame.requestId === frame.requestId,
-      );
-      const entry = at < 0 ? undefined : this.#pending.splice(at, 1)[0];
-      if (entry?.kind === 'ack') {
-        entry.done.reject(error);
-        return;
-      }
-      this.#emit('error', error);
+      const entry = this.#answered(frame.requestId);
+      if (entry?.kind === 'ack') entry.done.reject(error);
+      // A chat, or one sent again after a reconnect (no longer waiting, still in its turns).
+      else if (!this.#refuseChat(frame.requestId, error)) this.#emit('error', error);
       return;
     }
     if (frame.code === 'replay_gap' && frame.conversationId !== undefined) {
       this.#resync(frame.conversationId);
       return;
     }
-    // Errors without a requestId answer the oldest request waiting, in order.
+    // Errors without a requestId (a frame over the socket's frame rate, a subscribe or
+    // history refused) answer the oldest frame waiting, in order, a chat as well.
     const entry = this.#pending.shift();
     if (!entry) {
-      // A chat over the socket's frame rate is refused without its requestId.
-      if (frame.code !== 'rate_limited' || !this.#refuseOldestChat(error)) {
-        this.#emit('error', error);
-      }
+      this.#emit('error', error);
+      return;
+    }
+    if (entry.kind === 'chat') {
+      this.#refuseChat(entry.turn.requestId, error);
       return;
     }
     if (entry.kind !== 'subscribe') {
@@ -839,16 +850,14 @@ export class Client {
     return false;
   }
 
-  /** Refuses the oldest chat sent and not yet started; false when there is none. */
-  #refuseOldestChat(error: AgentgateError): boolean {
-    let oldest: TurnImpl | undefined;
-    for (const conv of this.#conversations.values()) {
-      for (const turn of conv.turns) {
-        if (!turn.sent || turn.id !== undefined) continue;
-        if (!oldest || turn.sentOrder < oldest.sentOrder) oldest = turn;
-      }
-    }
-    return oldest !== undefined && this.#refuseChat(oldest.requestId, error);
+  /** Takes the frame waiting with `requestId` (a chat or an approve) out of the queue. */
+  #answered(requestId: string): Pending | undefined {
+    const at = this.#pending.findIndex((p) =>
+      p.kind === 'chat'
+        ? p.turn.requestId === requestId
+        : p.kind === 'ack' && 'requestId' in p.frame && p.frame.requestId === requestId,
+    );
+    return at < 0 ? undefined : this.#pending.splice(at, 1)[0];
   }
 
   /**

@@ -53,8 +53,6 @@ export class TurnImpl implements Turn {
   id: string | undefined;
   /** The chat frame went out on some socket (it may have been lost with it). */
   sent = false;
-  /** When it was (last) sent, among this client's chats. */
-  sentOrder = 0;
   /** Where the conversation stood when the chat went out: its turn-start comes after. */
   sentAfterSeq: number | undefined;
   /** A cancel was asked before the turn had started. */

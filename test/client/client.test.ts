@@ -181,6 +181,31 @@ describe('the per-socket frame rate', () => {
       { emulator },
     );
   });
+
+  it('gives a rate_limited without requestId to the oldest frame sent: the chat, not the history() sent after it', async () => {
+    await withGateway(
+      { RATE_LIMIT_FRAMES_PER_SEC: '1' },
+      async (limited) => {
+        const client = await open({ url: limited.wsUrl });
+        // The burst (two frames) goes on a cancel and its ping.
+        await client.cancel(client.conversationId);
+        const socket = sockets.at(-1)!;
+        // The client reads nothing for a while: the chat's refusal waits in the socket
+        // until the history() sent after it has gone out.
+        socket.pause();
+        const turn = client.chat('too soon');
+        const refused = turn.end.catch((e: unknown) => e);
+        await pause(1200);
+        // A second later the bucket has a token again: this one is answered.
+        const history = client.history();
+        await pause(100);
+        socket.resume();
+        await expect(history).resolves.toEqual([]);
+        expect(await refused).toMatchObject({ code: 'rate_limited', retryable: true });
+      },
+      { emulator },
+    );
+  });
 });
 
 describe('approve', () => {
