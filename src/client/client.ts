@@ -2,6 +2,8 @@ import { Conversation } from './conversation.ts';
 import { AgentgateError, type CloseInfo } from './errors.ts';
 import { type Deferred, deferred } from './feed.ts';
 import type {
+  ApproveFrame,
+  CancelFrame,
   ClientFrame,
   ErrorFrame,
   HistoryMessage,
@@ -98,9 +100,25 @@ type Pending =
       limit: number | undefined;
       done: Deferred<HistoryMessage[]>;
     }
-  /** A frame without an answer of its own, followed by a ping: the pong says it was taken. */
-  | { kind: 'ack'; frame: ClientFrame; pingId: number; done: Deferred<void> }
+  | Ack
   | { kind: 'ping'; pingId: number; done: Deferred<void> };
+
+/**
+ * A frame without an answer of its own, followed by a ping: the pong says it was taken.
+ * Lost with its socket, it may or may not have been taken (see `Client.#unsure`).
+ */
+type Ack = { kind: 'ack'; pingId: number; done: Deferred<void> } & (
+  | {
+      frame: ApproveFrame;
+      /** Its `approval-result` came: the request was answered (by this or another answer). */
+      decided: boolean;
+    }
+  | {
+      frame: CancelFrame;
+      /** The turn it is for, when known: once that turn ended there is nothing to cancel. */
+      turnId: string | undefined;
+    }
+);
 
 /** Something to send once the connection is up; failed if the client stops first. */
 interface Queued {
@@ -120,6 +138,12 @@ export function backoffDelay(
 ): number {
   const base = Math.min(maxDelayMs, initialDelayMs * 2 ** attempt);
   return Math.round(base / 2 + random() * (base / 2));
+}
+
+/** A cancel for `turnId` (any turn when undefined) has nothing left to stop. */
+function isOver(running: string | null | undefined, turnId: string | undefined): boolean {
+  if (running === null) return true;
+  return running !== undefined && turnId !== undefined && running !== turnId;
 }
 
 function closedError(message: string, close?: CloseInfo): AgentgateError {
@@ -149,6 +173,11 @@ export class Client {
   readonly #conversations = new Map<string, Conversation>();
   readonly #pending: Pending[] = [];
   readonly #outbox: Queued[] = [];
+  /**
+   * Cancels and approves lost with their socket before their pong: taken or not, nobody
+   * knows. Decided once the next socket's replays have come (#settleUnsure).
+   */
+  readonly #unsure: Ack[] = [];
   readonly #opened = deferred<Client>();
   #socket: WebSocketLike | undefined;
   /** Bumped for every socket: events of an older one are ignored. */
@@ -257,7 +286,16 @@ export class Client {
     if (turnId !== undefined && conv?.running !== undefined && conv.running !== turnId) {
       return Promise.resolve();
     }
-    return this.#ack({ type: 'cancel', conversationId });
+    const done = deferred<void>();
+    const frame: CancelFrame = { type: 'cancel', conversationId };
+    this.#whenLive({
+      send: () => {
+        const target = turnId ?? this.#conversations.get(conversationId)?.running ?? undefined;
+        this.#request({ kind: 'ack', frame, turnId: target, pingId: ++this.#pingCounter, done });
+      },
+      fail: (error) => done.reject(error),
+    });
+    return done.promise;
   }
 
   /**
@@ -271,14 +309,21 @@ export class Client {
     decision: 'approve' | 'reject',
     reason?: string,
   ): Promise<void> {
-    return this.#ack({
+    const done = deferred<void>();
+    const frame: ApproveFrame = {
       type: 'approve',
       conversationId,
       toolCallId,
       decision,
       ...(reason !== undefined ? { reason } : {}),
       requestId: newRequestId('a'),
+    };
+    this.#whenLive({
+      send: () =>
+        this.#request({ kind: 'ack', frame, decided: false, pingId: ++this.#pingCounter, done }),
+      fail: (error) => done.reject(error),
     });
+    return done.promise;
   }
 
   /** Watches a conversation's frames (see {@link Watch}); `afterSeq` replays from there. */
@@ -457,6 +502,7 @@ export class Client {
     }
     const unanswered = resume.flatMap((c) => [...c.turns].filter((t) => t.sent && !t.id));
     if (resume.length === 0) {
+      this.#settleUnsure(new Set());
       this.#goLive();
       return;
     }
@@ -467,10 +513,35 @@ export class Client {
       () => {
         if (generation !== this.#generation) return;
         for (const turn of unanswered) if (!turn.id && !turn.done) this.#sendChat(turn);
+        this.#settleUnsure(new Set(resume));
         this.#goLive();
       },
       () => {},
     );
+  }
+
+  /**
+   * Decides what to do with the cancels and approves lost with the last socket, now that
+   * the `resumed` conversations' replays have come: an approve whose `approval-result` was
+   * seen is not sent again (it would meet `no_pending_approval`) but resolves; a cancel is
+   * sent again only while the turn it was for still runs (else it could stop a newer turn),
+   * and resolves otherwise. Without a replay to tell, both are sent again.
+   */
+  #settleUnsure(resumed: ReadonlySet<Conversation>): void {
+    const again: Queued[] = [];
+    for (const entry of this.#unsure.splice(0)) {
+      const conv = this.#conversations.get(entry.frame.conversationId);
+      const known = conv !== undefined && resumed.has(conv);
+      if ('decided' in entry ? entry.decided : known && isOver(conv.running, entry.turnId)) {
+        entry.done.resolve();
+        continue;
+      }
+      again.push({
+        send: () => this.#request({ ...entry, pingId: ++this.#pingCounter }),
+        fail: (e) => entry.done.reject(e),
+      });
+    }
+    this.#outbox.unshift(...again);
   }
 
   #goLive(): void {
@@ -501,10 +572,7 @@ export class Client {
           again.push({ send: () => this.#request(entry), fail: (e) => entry.done.reject(e) });
           break;
         case 'ack':
-          again.push({
-            send: () => this.#request({ ...entry, pingId: ++this.#pingCounter }),
-            fail: (e) => entry.done.reject(e),
-          });
+          this.#unsure.push(entry);
           break;
         case 'ping':
           entry.done.reject(closedError('The socket closed.'));
@@ -526,6 +594,7 @@ export class Client {
       entry.done.reject(error);
     }
     for (const item of this.#outbox.splice(0)) item.fail(error);
+    for (const entry of this.#unsure.splice(0)) entry.done.reject(error);
     const byClose = error.code === 'connection_closed' && close === undefined;
     for (const conv of this.#conversations.values()) {
       for (const turn of conv.turns) turn.fail(error);
@@ -623,15 +692,6 @@ export class Client {
   #ping(): Promise<void> {
     const done = deferred<void>();
     this.#request({ kind: 'ping', pingId: ++this.#pingCounter, done });
-    return done.promise;
-  }
-
-  #ack(frame: ClientFrame): Promise<void> {
-    const done = deferred<void>();
-    this.#whenLive({
-      send: () => this.#request({ kind: 'ack', frame, pingId: ++this.#pingCounter, done }),
-      fail: (error) => done.reject(error),
-    });
     return done.promise;
   }
 
@@ -749,6 +809,18 @@ export class Client {
     // A turn-start answers its chat, even while the conversation's frames are held.
     if (frame.type === 'turn-start' && frame.requestId !== undefined) {
       this.#answered(frame.requestId);
+    }
+    if (frame.type === 'approval-result') {
+      for (const entry of [...this.#pending, ...this.#unsure]) {
+        if (
+          entry.kind === 'ack' &&
+          'decided' in entry &&
+          entry.frame.conversationId === frame.conversationId &&
+          entry.frame.toolCallId === frame.toolCallId
+        ) {
+          entry.decided = true;
+        }
+      }
     }
     const conv = this.#conversations.get(frame.conversationId);
     if (!conv) return;

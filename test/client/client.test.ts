@@ -248,6 +248,63 @@ describe('approve', () => {
     // The client goes on: a request after it is answered.
     expect(await client.history()).toEqual([]);
   });
+
+  it('does not send an approve again after a drop once its approval-result came in the replay', async () => {
+    const observer = await open({ reconnect: false });
+    const client = await open();
+    const own = sockets.at(-1)!;
+    emulator.enqueue(
+      {
+        blocks: [
+          { toolUse: { toolUseId: 'tu_drop', name: 'calculator', input: { expression: '6*7' } } },
+        ],
+      },
+      { blocks: [{ text: 'It is 42.' }] },
+    );
+    const turn = client.chat('what is 6*7?');
+    for await (const frame of turn) if (frame.type === 'approval-request') break;
+    const seen = observer.subscribe(client.conversationId);
+    await seen.subscribed;
+    // The approve is taken, but neither its approval-result nor its pong reach the client.
+    own.deaf = true;
+    const approving = client.approve(client.conversationId, 'tu_drop', 'approve');
+    for await (const item of seen) if (item.type === 'approval-result') break;
+    own.terminate();
+    // Sent again, it would meet no_pending_approval.
+    await expect(approving).resolves.toBeUndefined();
+    expect((await turn.end).text).toBe('It is 42.');
+    const frames = (await drain(turn)).items;
+    expect(frames.filter((f) => f.type === 'approval-result')).toMatchObject([
+      { toolCallId: 'tu_drop', decision: 'approve' },
+    ]);
+  });
+
+  it('sends a cancel again after a drop only while the turn it was for still runs', async () => {
+    const tab = await open();
+    const client = await open();
+    const own = sockets.at(-1)!;
+    emulator.enqueue(
+      { blocks: [{ text: 'never finishing this one' }], hangAfterEvents: 2 },
+      { blocks: [{ text: text(200) }], chunkChars: 2, delayMs: 10 },
+    );
+    const conversationId = client.conversationId;
+    const first = client.chat('go slowly');
+    await first.turnId;
+    const seen = tab.subscribe(conversationId);
+    await seen.subscribed;
+    // The cancel is taken (the first turn ends), but nothing of it reaches the client.
+    own.deaf = true;
+    const cancelling = client.cancel(conversationId);
+    for await (const item of seen) if (item.type === 'turn-end') break;
+    // Another tab starts the next turn; then the client's socket drops.
+    const second = tab.chat('and now this', { conversationId });
+    await second.turnId;
+    own.terminate();
+    await expect(cancelling).resolves.toBeUndefined();
+    expect((await first.end).stopReason).toBe('cancelled');
+    // Sent again, the cancel would have stopped this newer turn.
+    expect((await second.end).stopReason).toBe('end_turn');
+  });
 });
 
 describe('subscribe and history', () => {
