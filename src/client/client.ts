@@ -271,7 +271,13 @@ export class Client {
     }
     // Before the first ready the default conversation is not known: placed when sent.
     if (turn.conversationId) this.#conversation(turn.conversationId).turns.add(turn);
-    options.signal?.addEventListener('abort', () => this.#abortTurn(turn), { once: true });
+    const { signal } = options;
+    if (signal) {
+      // A signal may outlive many chats: its listener goes when the turn settles.
+      const onAbort = () => this.#abortTurn(turn);
+      signal.addEventListener('abort', onAbort, { once: true });
+      turn.whenDone(() => signal.removeEventListener('abort', onAbort));
+    }
     this.#whenLive({ send: () => this.#sendChat(turn), fail: (error) => turn.fail(error) });
     return turn;
   }

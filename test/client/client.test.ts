@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
@@ -150,6 +151,20 @@ describe('chat', () => {
     await turn.turnId;
     abort.abort();
     expect((await turn.end).stopReason).toBe('cancelled');
+  });
+
+  it('leaves no listener on a long-lived signal shared by many chats once they settle', async () => {
+    const client = await open();
+    const shared = new AbortController();
+    for (const n of [1, 2, 3]) {
+      emulator.enqueue({ blocks: [{ text: `Answer ${n}.` }] });
+      const turn = client.chat(`question ${n}`, { signal: shared.signal });
+      expect(getEventListeners(shared.signal, 'abort')).toHaveLength(1);
+      expect((await turn.end).text).toBe(`Answer ${n}.`);
+    }
+    const refused = client.chat('hi', { model: 'no-such-model', signal: shared.signal });
+    await expect(refused.end).rejects.toMatchObject({ code: 'unknown_model' });
+    expect(getEventListeners(shared.signal, 'abort')).toEqual([]);
   });
 
   it('rejects a chat with unknown_model, not retryable', async () => {
