@@ -2,6 +2,8 @@ import { Conversation } from './conversation.ts';
 import { AgentgateError, type CloseInfo } from './errors.ts';
 import { type Deferred, deferred } from './feed.ts';
 import type {
+  ApproveFrame,
+  CancelFrame,
   ClientFrame,
   ErrorFrame,
   HistoryMessage,
@@ -76,8 +78,13 @@ export interface ClientEvents {
   error: AgentgateError;
 }
 
-/** A request waiting for its answer; the gateway answers a socket's frames in order. */
+/**
+ * A frame waiting for its answer; the gateway answers a socket's frames in order, so an
+ * error without a `requestId` answers the oldest one.
+ */
 type Pending =
+  /** A chat: answered by its `turn-start`, or refused by an error. */
+  | { kind: 'chat'; turn: TurnImpl }
   | {
       kind: 'subscribe';
       conv: Conversation;
@@ -93,9 +100,25 @@ type Pending =
       limit: number | undefined;
       done: Deferred<HistoryMessage[]>;
     }
-  /** A frame without an answer of its own, followed by a ping: the pong says it was taken. */
-  | { kind: 'ack'; frame: ClientFrame; pingId: number; done: Deferred<void> }
+  | Ack
   | { kind: 'ping'; pingId: number; done: Deferred<void> };
+
+/**
+ * A frame without an answer of its own, followed by a ping: the pong says it was taken.
+ * Lost with its socket, it may or may not have been taken (see `Client.#unsure`).
+ */
+type Ack = { kind: 'ack'; pingId: number; done: Deferred<void> } & (
+  | {
+      frame: ApproveFrame;
+      /** Its `approval-result` came: the request was answered (by this or another answer). */
+      decided: boolean;
+    }
+  | {
+      frame: CancelFrame;
+      /** The turn it is for, when known: once that turn ended there is nothing to cancel. */
+      turnId: string | undefined;
+    }
+);
 
 /** Something to send once the connection is up; failed if the client stops first. */
 interface Queued {
@@ -115,6 +138,12 @@ export function backoffDelay(
 ): number {
   const base = Math.min(maxDelayMs, initialDelayMs * 2 ** attempt);
   return Math.round(base / 2 + random() * (base / 2));
+}
+
+/** A cancel for `turnId` (any turn when undefined) has nothing left to stop. */
+function isOver(running: string | null | undefined, turnId: string | undefined): boolean {
+  if (running === null) return true;
+  return running !== undefined && turnId !== undefined && running !== turnId;
 }
 
 function closedError(message: string, close?: CloseInfo): AgentgateError {
@@ -144,6 +173,11 @@ export class Client {
   readonly #conversations = new Map<string, Conversation>();
   readonly #pending: Pending[] = [];
   readonly #outbox: Queued[] = [];
+  /**
+   * Cancels and approves lost with their socket before their pong: taken or not, nobody
+   * knows. Decided once the next socket's replays have come (#settleUnsure).
+   */
+  readonly #unsure: Ack[] = [];
   readonly #opened = deferred<Client>();
   #socket: WebSocketLike | undefined;
   /** Bumped for every socket: events of an older one are ignored. */
@@ -157,8 +191,6 @@ export class Client {
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #pingCounter = 0;
-  /** Orders chats as sent. */
-  #sendCounter = 0;
   #closedSocket: Deferred<void> | undefined;
 
   /** Starts connecting at once; {@link connect} waits for the first `ready`. */
@@ -239,7 +271,13 @@ export class Client {
     }
     // Before the first ready the default conversation is not known: placed when sent.
     if (turn.conversationId) this.#conversation(turn.conversationId).turns.add(turn);
-    options.signal?.addEventListener('abort', () => this.#abortTurn(turn), { once: true });
+    const { signal } = options;
+    if (signal) {
+      // A signal may outlive many chats: its listener goes when the turn settles.
+      const onAbort = () => this.#abortTurn(turn);
+      signal.addEventListener('abort', onAbort, { once: true });
+      turn.whenDone(() => signal.removeEventListener('abort', onAbort));
+    }
     this.#whenLive({ send: () => this.#sendChat(turn), fail: (error) => turn.fail(error) });
     return turn;
   }
@@ -254,7 +292,16 @@ export class Client {
     if (turnId !== undefined && conv?.running !== undefined && conv.running !== turnId) {
       return Promise.resolve();
     }
-    return this.#ack({ type: 'cancel', conversationId });
+    const done = deferred<void>();
+    const frame: CancelFrame = { type: 'cancel', conversationId };
+    this.#whenLive({
+      send: () => {
+        const target = turnId ?? this.#conversations.get(conversationId)?.running ?? undefined;
+        this.#request({ kind: 'ack', frame, turnId: target, pingId: ++this.#pingCounter, done });
+      },
+      fail: (error) => done.reject(error),
+    });
+    return done.promise;
   }
 
   /**
@@ -268,14 +315,21 @@ export class Client {
     decision: 'approve' | 'reject',
     reason?: string,
   ): Promise<void> {
-    return this.#ack({
+    const done = deferred<void>();
+    const frame: ApproveFrame = {
       type: 'approve',
       conversationId,
       toolCallId,
       decision,
       ...(reason !== undefined ? { reason } : {}),
       requestId: newRequestId('a'),
+    };
+    this.#whenLive({
+      send: () =>
+        this.#request({ kind: 'ack', frame, decided: false, pingId: ++this.#pingCounter, done }),
+      fail: (error) => done.reject(error),
     });
+    return done.promise;
   }
 
   /** Watches a conversation's frames (see {@link Watch}); `afterSeq` replays from there. */
@@ -454,19 +508,46 @@ export class Client {
     }
     const unanswered = resume.flatMap((c) => [...c.turns].filter((t) => t.sent && !t.id));
     if (resume.length === 0) {
+      this.#settleUnsure(new Set());
       this.#goLive();
       return;
     }
-    // The replays come before the pong: a chat whose turn-start is not among them was lost.
+    // The replays come before the pong: a chat whose turn-start is not among them was lost
+    // (a replay with a gap proves nothing: #resync fails those chats instead).
     const generation = this.#generation;
     this.#ping().then(
       () => {
         if (generation !== this.#generation) return;
         for (const turn of unanswered) if (!turn.id && !turn.done) this.#sendChat(turn);
+        this.#settleUnsure(new Set(resume));
         this.#goLive();
       },
       () => {},
     );
+  }
+
+  /**
+   * Decides what to do with the cancels and approves lost with the last socket, now that
+   * the `resumed` conversations' replays have come: an approve whose `approval-result` was
+   * seen is not sent again (it would meet `no_pending_approval`) but resolves; a cancel is
+   * sent again only while the turn it was for still runs (else it could stop a newer turn),
+   * and resolves otherwise. Without a replay to tell, both are sent again.
+   */
+  #settleUnsure(resumed: ReadonlySet<Conversation>): void {
+    const again: Queued[] = [];
+    for (const entry of this.#unsure.splice(0)) {
+      const conv = this.#conversations.get(entry.frame.conversationId);
+      const known = conv !== undefined && resumed.has(conv);
+      if ('decided' in entry ? entry.decided : known && isOver(conv.running, entry.turnId)) {
+        entry.done.resolve();
+        continue;
+      }
+      again.push({
+        send: () => this.#request({ ...entry, pingId: ++this.#pingCounter }),
+        fail: (e) => entry.done.reject(e),
+      });
+    }
+    this.#outbox.unshift(...again);
   }
 
   #goLive(): void {
@@ -487,6 +568,9 @@ export class Client {
     const again: Queued[] = [];
     for (const entry of lost) {
       switch (entry.kind) {
+        case 'chat':
+          // Still in its conversation: looked for in the replay, sent again if not there.
+          break;
         case 'subscribe':
           // Watches not yet started are in their conversation: resubscribed on ready.
           break;
@@ -494,10 +578,7 @@ export class Client {
           again.push({ send: () => this.#request(entry), fail: (e) => entry.done.reject(e) });
           break;
         case 'ack':
-          again.push({
-            send: () => this.#request({ ...entry, pingId: ++this.#pingCounter }),
-            fail: (e) => entry.done.reject(e),
-          });
+          this.#unsure.push(entry);
           break;
         case 'ping':
           entry.done.reject(closedError('The socket closed.'));
@@ -514,10 +595,12 @@ export class Client {
     this.#live = false;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     for (const entry of this.#pending.splice(0)) {
-      if (entry.kind === 'subscribe') continue;
+      // Chats fail with their conversations below.
+      if (entry.kind === 'subscribe' || entry.kind === 'chat') continue;
       entry.done.reject(error);
     }
     for (const item of this.#outbox.splice(0)) item.fail(error);
+    for (const entry of this.#unsure.splice(0)) entry.done.reject(error);
     const byClose = error.code === 'connection_closed' && close === undefined;
     for (const conv of this.#conversations.values()) {
       for (const turn of conv.turns) turn.fail(error);
@@ -575,6 +658,19 @@ export class Client {
   #request(entry: Pending): void {
     this.#pending.push(entry);
     switch (entry.kind) {
+      case 'chat': {
+        const { turn } = entry;
+        const { model, agent } = turn.options;
+        this.#write({
+          type: 'chat',
+          content: turn.content,
+          conversationId: turn.conversationId,
+          requestId: turn.requestId,
+          ...(model !== undefined ? { model } : {}),
+          ...(agent !== undefined ? { agent } : {}),
+        });
+        return;
+      }
       case 'subscribe':
         this.#write({
           type: 'subscribe',
@@ -605,15 +701,6 @@ export class Client {
     return done.promise;
   }
 
-  #ack(frame: ClientFrame): Promise<void> {
-    const done = deferred<void>();
-    this.#whenLive({
-      send: () => this.#request({ kind: 'ack', frame, pingId: ++this.#pingCounter, done }),
-      fail: (error) => done.reject(error),
-    });
-    return done.promise;
-  }
-
   #subscribeConversation(
     conv: Conversation,
     afterSeq: number | undefined,
@@ -640,17 +727,8 @@ export class Client {
     }
     conv.watched = true;
     turn.sent = true;
-    turn.sentOrder = ++this.#sendCounter;
     turn.sentAfterSeq = conv.seq;
-    const { model, agent } = turn.options;
-    this.#write({
-      type: 'chat',
-      content: turn.content,
-      conversationId: conv.id,
-      requestId: turn.requestId,
-      ...(model !== undefined ? { model } : {}),
-      ...(agent !== undefined ? { agent } : {}),
-    });
+    this.#request({ kind: 'chat', turn });
   }
 
   #abortTurn(turn: TurnImpl): void {
@@ -734,6 +812,22 @@ export class Client {
   }
 
   #onTurnFrame(frame: TurnFrame): void {
+    // A turn-start answers its chat, even while the conversation's frames are held.
+    if (frame.type === 'turn-start' && frame.requestId !== undefined) {
+      this.#answered(frame.requestId);
+    }
+    if (frame.type === 'approval-result') {
+      for (const entry of [...this.#pending, ...this.#unsure]) {
+        if (
+          entry.kind === 'ack' &&
+          'decided' in entry &&
+          entry.frame.conversationId === frame.conversationId &&
+          entry.frame.toolCallId === frame.toolCallId
+        ) {
+          entry.decided = true;
+        }
+      }
+    }
     const conv = this.#conversations.get(frame.conversationId);
     if (!conv) return;
     if (conv.held) {
@@ -780,29 +874,25 @@ export class Client {
   #onError(frame: ErrorFrame): void {
     const error = AgentgateError.fromFrame(frame);
     if (frame.requestId !== undefined) {
-      if (this.#refuseChat(frame.requestId, error)) return;
-      const at = this.#pending.findIndex(
-        (p) => p.kind === 'ack' && 'requestId' in p.frame && p.frame.requestId === frame.requestId,
-      );
-      const entry = at < 0 ? undefined : this.#pending.splice(at, 1)[0];
-      if (entry?.kind === 'ack') {
-        entry.done.reject(error);
-        return;
-      }
-      this.#emit('error', error);
+      const entry = this.#answered(frame.requestId);
+      if (entry?.kind === 'ack') entry.done.reject(error);
+      // A chat, or one sent again after a reconnect (no longer waiting, still in its turns).
+      else if (!this.#refuseChat(frame.requestId, error)) this.#emit('error', error);
       return;
     }
     if (frame.code === 'replay_gap' && frame.conversationId !== undefined) {
       this.#resync(frame.conversationId);
       return;
     }
-    // Errors without a requestId answer the oldest request waiting, in order.
+    // Errors without a requestId (a frame over the socket's frame rate, a subscribe or
+    // history refused) answer the oldest frame waiting, in order, a chat as well.
     const entry = this.#pending.shift();
     if (!entry) {
-      // A chat over the socket's frame rate is refused without its requestId.
-      if (frame.code !== 'rate_limited' || !this.#refuseOldestChat(error)) {
-        this.#emit('error', error);
-      }
+      this.#emit('error', error);
+      return;
+    }
+    if (entry.kind === 'chat') {
+      this.#refuseChat(entry.turn.requestId, error);
       return;
     }
     if (entry.kind !== 'subscribe') {
@@ -838,21 +928,20 @@ export class Client {
     return false;
   }
 
-  /** Refuses the oldest chat sent and not yet started; false when there is none. */
-  #refuseOldestChat(error: AgentgateError): boolean {
-    let oldest: TurnImpl | undefined;
-    for (const conv of this.#conversations.values()) {
-      for (const turn of conv.turns) {
-        if (!turn.sent || turn.id !== undefined) continue;
-        if (!oldest || turn.sentOrder < oldest.sentOrder) oldest = turn;
-      }
-    }
-    return oldest !== undefined && this.#refuseChat(oldest.requestId, error);
+  /** Takes the frame waiting with `requestId` (a chat or an approve) out of the queue. */
+  #answered(requestId: string): Pending | undefined {
+    const at = this.#pending.findIndex((p) =>
+      p.kind === 'chat'
+        ? p.turn.requestId === requestId
+        : p.kind === 'ack' && 'requestId' in p.frame && p.frame.requestId === requestId,
+    );
+    return at < 0 ? undefined : this.#pending.splice(at, 1)[0];
   }
 
   /**
-   * Frames of a conversation are gone (`replay_gap`): chats whose frames were lost fail,
-   * the history is reloaded, watches get a {@link Resync}, then frames go on.
+   * Frames of a conversation are gone (`replay_gap`): chats whose frames were lost fail
+   * (and, after a reconnect, chats not known to have started), the history is reloaded,
+   * watches get a {@link Resync}, then frames go on.
    */
   #resync(conversationId: string): void {
     const conv = this.#conversations.get(conversationId);
@@ -878,8 +967,12 @@ export class Client {
       `Frames of conversation ${conversationId} were lost before this client could receive them; its history was reloaded (the resync event).`,
       { conversationId },
     );
+    // Not live: this gap answers the resubscribe after a reconnect. A chat sent on the old
+    // socket whose turn-start had not come may have started within the lost frames: sending
+    // it again could run it twice, so it fails (the history shows whether it ran).
+    const resuming = !this.#live;
     for (const turn of conv.turns) {
-      if (turn.id === undefined || !lost(turn.cursor)) continue;
+      if (turn.id === undefined ? !(resuming && turn.sent) : !lost(turn.cursor)) continue;
       conv.turns.delete(turn);
       turn.fail(error);
     }

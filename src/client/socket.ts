@@ -60,13 +60,21 @@ export function refusedStatus(event: { message?: string; error?: unknown }): num
   return match ? Number(match[1]) : undefined;
 }
 
+/** How long the token check may take before it counts as no answer (and the client retries). */
+export const TOKEN_CHECK_TIMEOUT_MS = 5000;
+
 /**
  * Whether the gateway refuses this token, asked over HTTP: a browser is not told why an
  * upgrade failed, so the client asks `GET <base>/models` (the REST route beside `/v1/ws`)
  * with the same token. True only for a definite 401; anything else (network error, a
- * cross-origin page without CORS) says nothing.
+ * cross-origin page without CORS, no answer within `timeoutMs`) says nothing, so that a
+ * gateway that hangs cannot hold the reconnect back forever.
  */
-export async function tokenRefused(url: string, token: string | undefined): Promise<boolean> {
+export async function tokenRefused(
+  url: string,
+  token: string | undefined,
+  timeoutMs = TOKEN_CHECK_TIMEOUT_MS,
+): Promise<boolean> {
   const fetcher = (globalThis as { fetch?: typeof fetch }).fetch;
   if (!fetcher) return false;
   try {
@@ -74,7 +82,9 @@ export async function tokenRefused(url: string, token: string | undefined): Prom
     http.protocol = http.protocol === 'wss:' ? 'https:' : 'http:';
     http.search = '';
     const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-    const response = await fetcher(http, { headers });
+    // Older browsers lack AbortSignal.timeout: they wait as long as the fetch does.
+    const signal = AbortSignal.timeout?.(timeoutMs);
+    const response = await fetcher(http, { headers, ...(signal ? { signal } : {}) });
     await response.body?.cancel();
     return response.status === 401;
   } catch {

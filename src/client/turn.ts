@@ -53,13 +53,13 @@ export class TurnImpl implements Turn {
   id: string | undefined;
   /** The chat frame went out on some socket (it may have been lost with it). */
   sent = false;
-  /** When it was (last) sent, among this client's chats. */
-  sentOrder = 0;
   /** Where the conversation stood when the chat went out: its turn-start comes after. */
   sentAfterSeq: number | undefined;
   /** A cancel was asked before the turn had started. */
   cancelWanted = false;
   readonly #cancel: (turn: TurnImpl) => Promise<void>;
+  /** Called once when the turn ends or fails: what it holds on others is let go. */
+  #onDone: (() => void) | undefined;
 
   constructor(
     conversationId: string,
@@ -95,6 +95,18 @@ export class TurnImpl implements Turn {
     return this.#cancel(this);
   }
 
+  /** Runs `release` once the turn has ended or failed (at once if it has). */
+  whenDone(release: () => void): void {
+    if (this.#feed.done) release();
+    else this.#onDone = release;
+  }
+
+  #settled(): void {
+    const release = this.#onDone;
+    this.#onDone = undefined;
+    release?.();
+  }
+
   /** Takes in a frame of this turn; false when it is a duplicate. */
   accept(frame: TurnFrame): boolean {
     if (this.#feed.done || frame.seq <= this.cursor) return false;
@@ -108,6 +120,7 @@ export class TurnImpl implements Turn {
     if (frame.type === 'turn-end') {
       this.#end.resolve(frame);
       this.#feed.end();
+      this.#settled();
     }
     return true;
   }
@@ -118,6 +131,7 @@ export class TurnImpl implements Turn {
     this.#turnId.reject(error);
     this.#end.reject(error);
     this.#feed.fail(error);
+    this.#settled();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<TurnFrame> {

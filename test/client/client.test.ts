@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
@@ -20,13 +21,19 @@ import type { Frame } from '../helpers/ws-client.ts';
 // sockets. Sockets are `ws`'s, counted so that a test can drop one or hold reconnects back.
 
 /** Every socket a client opened, in order; `gate` sends new ones to a closed port. */
-const sockets: WebSocket[] = [];
+const sockets: TrackedWebSocket[] = [];
 const gate = { open: true, closedUrl: '' };
 
 class TrackedWebSocket extends WebSocket {
+  /** Frames received while set are dropped, as if lost on the way. */
+  deaf = false;
   constructor(url: string, protocols?: string | string[], options?: WebSocket.ClientOptions) {
     super(gate.open ? url : gate.closedUrl, protocols, options);
     sockets.push(this);
+  }
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'message' && this.deaf) return false;
+    return super.emit(event, ...args);
   }
 }
 
@@ -81,6 +88,8 @@ const text = (n: number) =>
   Array.from({ length: n }, (_, i) => `w${i} `)
     .join('')
     .slice(0, n);
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const until = async (check: () => boolean, ms = 10_000) => {
   const end = Date.now() + ms;
@@ -144,6 +153,20 @@ describe('chat', () => {
     expect((await turn.end).stopReason).toBe('cancelled');
   });
 
+  it('leaves no listener on a long-lived signal shared by many chats once they settle', async () => {
+    const client = await open();
+    const shared = new AbortController();
+    for (const n of [1, 2, 3]) {
+      emulator.enqueue({ blocks: [{ text: `Answer ${n}.` }] });
+      const turn = client.chat(`question ${n}`, { signal: shared.signal });
+      expect(getEventListeners(shared.signal, 'abort')).toHaveLength(1);
+      expect((await turn.end).text).toBe(`Answer ${n}.`);
+    }
+    const refused = client.chat('hi', { model: 'no-such-model', signal: shared.signal });
+    await expect(refused.end).rejects.toMatchObject({ code: 'unknown_model' });
+    expect(getEventListeners(shared.signal, 'abort')).toEqual([]);
+  });
+
   it('rejects a chat with unknown_model, not retryable', async () => {
     const client = await open();
     const turn = client.chat('hi', { model: 'no-such-model' });
@@ -169,6 +192,31 @@ describe('the per-socket frame rate', () => {
           ),
         );
         expect(outcomes).toEqual(['end_turn', 'turn_in_progress', 'rate_limited', 'rate_limited']);
+      },
+      { emulator },
+    );
+  });
+
+  it('gives a rate_limited without requestId to the oldest frame sent: the chat, not the history() sent after it', async () => {
+    await withGateway(
+      { RATE_LIMIT_FRAMES_PER_SEC: '1' },
+      async (limited) => {
+        const client = await open({ url: limited.wsUrl });
+        // The burst (two frames) goes on a cancel and its ping.
+        await client.cancel(client.conversationId);
+        const socket = sockets.at(-1)!;
+        // The client reads nothing for a while: the chat's refusal waits in the socket
+        // until the history() sent after it has gone out.
+        socket.pause();
+        const turn = client.chat('too soon');
+        const refused = turn.end.catch((e: unknown) => e);
+        await pause(1200);
+        // A second later the bucket has a token again: this one is answered.
+        const history = client.history();
+        await pause(100);
+        socket.resume();
+        await expect(history).resolves.toEqual([]);
+        expect(await refused).toMatchObject({ code: 'rate_limited', retryable: true });
       },
       { emulator },
     );
@@ -214,6 +262,63 @@ describe('approve', () => {
     ).rejects.toMatchObject({ code: 'no_pending_approval', retryable: false });
     // The client goes on: a request after it is answered.
     expect(await client.history()).toEqual([]);
+  });
+
+  it('does not send an approve again after a drop once its approval-result came in the replay', async () => {
+    const observer = await open({ reconnect: false });
+    const client = await open();
+    const own = sockets.at(-1)!;
+    emulator.enqueue(
+      {
+        blocks: [
+          { toolUse: { toolUseId: 'tu_drop', name: 'calculator', input: { expression: '6*7' } } },
+        ],
+      },
+      { blocks: [{ text: 'It is 42.' }] },
+    );
+    const turn = client.chat('what is 6*7?');
+    for await (const frame of turn) if (frame.type === 'approval-request') break;
+    const seen = observer.subscribe(client.conversationId);
+    await seen.subscribed;
+    // The approve is taken, but neither its approval-result nor its pong reach the client.
+    own.deaf = true;
+    const approving = client.approve(client.conversationId, 'tu_drop', 'approve');
+    for await (const item of seen) if (item.type === 'approval-result') break;
+    own.terminate();
+    // Sent again, it would meet no_pending_approval.
+    await expect(approving).resolves.toBeUndefined();
+    expect((await turn.end).text).toBe('It is 42.');
+    const frames = (await drain(turn)).items;
+    expect(frames.filter((f) => f.type === 'approval-result')).toMatchObject([
+      { toolCallId: 'tu_drop', decision: 'approve' },
+    ]);
+  });
+
+  it('sends a cancel again after a drop only while the turn it was for still runs', async () => {
+    const tab = await open();
+    const client = await open();
+    const own = sockets.at(-1)!;
+    emulator.enqueue(
+      { blocks: [{ text: 'never finishing this one' }], hangAfterEvents: 2 },
+      { blocks: [{ text: text(200) }], chunkChars: 2, delayMs: 10 },
+    );
+    const conversationId = client.conversationId;
+    const first = client.chat('go slowly');
+    await first.turnId;
+    const seen = tab.subscribe(conversationId);
+    await seen.subscribed;
+    // The cancel is taken (the first turn ends), but nothing of it reaches the client.
+    own.deaf = true;
+    const cancelling = client.cancel(conversationId);
+    for await (const item of seen) if (item.type === 'turn-end') break;
+    // Another tab starts the next turn; then the client's socket drops.
+    const second = tab.chat('and now this', { conversationId });
+    await second.turnId;
+    own.terminate();
+    await expect(cancelling).resolves.toBeUndefined();
+    expect((await first.end).stopReason).toBe('cancelled');
+    // Sent again, the cancel would have stopped this newer turn.
+    expect((await second.end).stopReason).toBe('end_turn');
   });
 });
 
@@ -384,5 +489,43 @@ describe('reconnecting', () => {
     expectContiguous(after);
     expectContiguous(items.slice(0, at) as TurnFrame[]);
     expect(after.at(-1)).toEqual(end);
+  }, 30_000);
+
+  it('does not send again a chat whose resubscribe met a replay_gap: it fails with replay_gap, and ran once', async () => {
+    const observer = await open({ reconnect: false });
+    const client = await open();
+    const own = sockets.at(-1)!;
+    const conversationId = client.conversationId;
+    const resyncs: Resync[] = [];
+    client.on('resync', (r) => resyncs.push(r));
+    // A turn of 3,000 tokens (over the 1,000 frames the gateway retains), and an answer
+    // for a second run, which must not happen.
+    const answer = text(3000);
+    emulator.enqueue(
+      { blocks: [{ text: answer }], chunkChars: 1 },
+      { blocks: [{ text: 'Ran twice.' }] },
+    );
+    // The conversation exists once a client watched it; the observer sees the turn pass.
+    await client.subscribe(conversationId).subscribed;
+    const seen = observer.subscribe(conversationId);
+    await seen.subscribed;
+    // The chat goes out, but what comes back is lost: no turn-start reaches the client.
+    own.deaf = true;
+    const turn = client.chat('say a lot');
+    for await (const item of seen) if (item.type === 'turn-start') break;
+    // Cut off (and kept off) while the whole turn passes.
+    gate.open = false;
+    own.terminate();
+    for await (const item of seen) if (item.type === 'turn-end') break;
+    gate.open = true;
+
+    const lost = await turn.end.catch((e: unknown) => e);
+    expect(lost).toMatchObject({ code: 'replay_gap', conversationId });
+    await until(() => resyncs.length === 1);
+    expect(resyncs[0]!.messages.map((m) => m.role)).toEqual(['user', 'assistant']);
+    await pause(200);
+    expect(emulator.requests).toHaveLength(1);
+    const users = (await client.history()).filter((m) => m.role === 'user');
+    expect(users.map((m) => m.content)).toEqual(['say a lot']);
   }, 30_000);
 });

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -12,6 +13,7 @@ import {
   type WebSocketConstructor,
   type WebSocketLike,
 } from '../../src/client/index.ts';
+import { TOKEN_CHECK_TIMEOUT_MS, tokenRefused } from '../../src/client/socket.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { type Emulator, startEmulator } from '../emulator/index.ts';
@@ -116,6 +118,38 @@ describe('tokens', () => {
       { emulator },
     );
   });
+
+  it('stops waiting for GET /v1/models after 5 s when nothing answers, and goes on retrying', async () => {
+    // Upgrades are dropped without a status (as a browser sees it); /v1/models never answers.
+    const server = createServer(() => {});
+    server.on('upgrade', (_request, socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const url = `ws://127.0.0.1:${port}/v1/ws`;
+    try {
+      let started = Date.now();
+      await expect(tokenRefused(url, 'key', 200)).resolves.toBe(false);
+      expect(Date.now() - started).toBeLessThan(2000);
+
+      // The client does not hang in that check: after it, it goes on (here: gives up,
+      // having no attempt left, instead of waiting forever).
+      const socket = browserLike();
+      started = Date.now();
+      const gaveUp = await connect({
+        url,
+        ...socket,
+        token: 'key',
+        reconnect: { initialDelayMs: 10, maxDelayMs: 20, maxAttempts: 0 },
+      }).catch((e: unknown) => e);
+      expect(gaveUp).toMatchObject({ code: 'connection_closed' });
+      expect((gaveUp as AgentgateError).message).toContain('Gave up');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(TOKEN_CHECK_TIMEOUT_MS);
+      expect(socket.opened()).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 20_000);
 });
 
 describe('close codes', () => {
