@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.ts';
 import { originAllowed } from './access.ts';
 import { AG_UI_ROUTE, registerAgUiRoutes } from './ag-ui.ts';
 import { AI_SDK_CHAT_ROUTE, registerAiSdkRoutes, UI_MESSAGE_STREAM_HEADERS } from './ai-sdk.ts';
+import { CANCEL_ROUTE, registerCancelRoute } from './cancel-route.ts';
 import { SseAdapters } from './sse-adapters.ts';
 import type { TurnStreams } from './turn-streams.ts';
 
@@ -21,8 +22,8 @@ export interface HttpAdaptersDeps {
 const PREFLIGHT_MAX_AGE_S = 600;
 
 /**
- * The HTTP adapters (AI SDK UI message stream, AG-UI) in a scope of their own, with what
- * only they need: CORS for the origins a WebSocket upgrade accepts (the access hook checks
+ * The HTTP adapters (AI SDK UI message stream, AG-UI, and the cancel route that stops what
+ * they stream) in a scope of their own, with what only they need: CORS for the origins a WebSocket upgrade accepts (the access hook checks
  * `Origin` on these routes; preflights are answered before auth, as browsers send them
  * without credentials), and a per-user rate limit like the frame rate of a socket:
  * RATE_LIMIT_FRAMES_PER_SEC requests a second on average, bursts of twice that (a window
@@ -63,10 +64,12 @@ export async function registerHttpAdapters(
 
     // Preflights: public (browsers send them without credentials), origin-checked.
     const preflight = { config: { access: 'public' as const, crossOrigin: true } };
-    for (const path of [AI_SDK_CHAT_ROUTE, `${AI_SDK_CHAT_ROUTE}/:id/stream`, AG_UI_ROUTE]) {
+    const paths = [AI_SDK_CHAT_ROUTE, `${AI_SDK_CHAT_ROUTE}/:id/stream`, AG_UI_ROUTE, CANCEL_ROUTE];
+    for (const path of paths) {
       scope.options(path, preflight, (_request, reply) => reply.code(204).send());
     }
     registerAiSdkRoutes(scope, adapters, deps.streams);
     registerAgUiRoutes(scope, adapters, deps.streams);
+    registerCancelRoute(scope, adapters, deps.streams);
   });
 }

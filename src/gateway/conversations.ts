@@ -126,10 +126,17 @@ export class Conversations {
     };
   }
 
-  /** Stops the conversation's running turn, wherever it runs; nothing when none runs. */
-  async cancel(conversationId: string): Promise<void> {
+  /**
+   * Stops the conversation's running turn, wherever it runs (only if it is `turnId`, when
+   * given), and says which turn was asked to stop; nothing, and undefined, when none runs.
+   * The one way a turn is cancelled: the WebSocket `cancel` frame and the HTTP route alike.
+   */
+  async cancel(conversationId: string, turnId?: string): Promise<string | undefined> {
     const { state } = await this.#bus.replay(conversationId);
-    if (state.runningTurnId) await this.#queue.cancel(conversationId, state.runningTurnId);
+    const running = state.runningTurnId;
+    if (!running || (turnId !== undefined && turnId !== running)) return undefined;
+    await this.#queue.cancel(conversationId, running);
+    return running;
   }
 
   /**

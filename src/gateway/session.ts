@@ -162,7 +162,8 @@ export class Session {
       }
       case 'cancel':
         await conversations.access(this.userId, frame.conversationId, this.#fresh);
-        return conversations.cancel(frame.conversationId);
+        await conversations.cancel(frame.conversationId);
+        return;
       case 'history': {
         const conversationId = frame.conversationId ?? this.#readyConversationId;
         const meta = await conversations.access(this.userId, conversationId, this.#fresh);

@@ -39,6 +39,14 @@ export interface SseAdaptersDeps {
   readonly allow: (request: FastifyRequest) => Promise<boolean>;
 }
 
+/** What ends a stream when the gateway shuts down. */
+function shuttingDown(): ProtocolError {
+  return new ProtocolError(
+    'unavailable',
+    'The gateway is shutting down; the turn goes on: resume it from another gateway.',
+  );
+}
+
 /** How one SSE response is served: the turn it follows, and how its events are written. */
 export interface ServeOptions {
   /** Starts or finds the turn; undefined answers 204 (nothing to stream). */
@@ -60,6 +68,8 @@ export class SseAdapters {
   readonly #d: SseAdaptersDeps;
   readonly #streamsPerUser = new Map<string, number>();
   readonly #open = new Set<FollowedTurn>();
+  /** Shutdown began: a stream whose turn is found from now on ends at once. */
+  #closing = false;
 
   constructor(deps: SseAdaptersDeps) {
     this.#d = deps;
@@ -121,17 +131,35 @@ export class SseAdapters {
         ),
       );
     }
+    // Starting may wait (admission, the frame log): a client that hangs up meanwhile has
+    // closed its response before the stream could listen for it.
+    let gone = reply.raw.destroyed;
+    const onGone = () => {
+      gone = true;
+    };
+    reply.raw.once('close', onGone);
     let turn: FollowedTurn | undefined;
     try {
       turn = await options.start(userId);
     } catch (error) {
       release();
       return this.refuse(reply, error);
+    } finally {
+      reply.raw.off('close', onGone);
     }
     if (!turn) {
       release();
       return reply.code(204).send();
     }
+    if (gone || reply.raw.destroyed) {
+      // Nobody to stream to: let go of the turn (it runs on) and of the user's stream.
+      turn.follower.close();
+      release();
+      reply.hijack();
+      return reply;
+    }
+    // Shutdown began while this one was starting: it ends at once, as the open ones did.
+    if (this.#closing) turn.follower.fail(shuttingDown());
     const { metrics } = this.#d;
     metrics.sseStreamsOpen.inc();
     const sse = new SseStream(reply, {
@@ -188,18 +216,13 @@ export class SseAdapters {
   };
 
   /**
-   * Ends every open stream with the protocol's error (the gateway shuts down): the turns go
-   * on, and a client resumes them from another gateway.
+   * Ends every open stream with the protocol's error (the gateway shuts down), and every
+   * stream still starting as soon as its turn is found, so that none holds the shutdown up
+   * until its turn ends: the turns go on, and a client resumes them from another gateway.
    */
   shutdown(): void {
-    for (const turn of this.#open) {
-      turn.follower.fail(
-        new ProtocolError(
-          'unavailable',
-          'The gateway is shutting down; the turn goes on: resume it from another gateway.',
-        ),
-      );
-    }
+    this.#closing = true;
+    for (const turn of this.#open) turn.follower.fail(shuttingDown());
   }
 
   async #pipe(turn: FollowedTurn, encoder: TurnEncoder, sse: SseStream, trailer?: string) {

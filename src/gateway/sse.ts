@@ -52,6 +52,8 @@ export class SseStream {
     this.#heartbeat = setInterval(() => this.#write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
     this.#heartbeat.unref();
     raw.once('close', () => this.end());
+    // Gone already (its `close` came before this stream could listen): ended at once.
+    if (raw.destroyed) this.end();
   }
 
   /** Aborts once the stream has ended (the client went away, or it was ended here). */

@@ -42,7 +42,7 @@ export interface ApprovalAnswer {
  * frame, or answer its requests for approval and go on from there. Each gives a
  * {@link FollowedTurn} whose frames come through the same hub and bus as a WebSocket
  * session's, so it works embedded and across processes alike. Closing a follower never
- * cancels its turn.
+ * cancels its turn: only {@link TurnStreams.cancel} does, as a `cancel` frame would.
  */
 export class TurnStreams {
   readonly #d: TurnStreamsDeps;
@@ -139,6 +139,25 @@ export class TurnStreams {
       throw error;
     }
     return { ...followed, answered: new Set([...followed.answered, ...wanted]) };
+  }
+
+  /**
+   * Asks the conversation's running turn to stop, as a WebSocket `cancel` frame does (only
+   * if it is `turnId`, when given): it ends as cancelled, and every stream of it says so.
+   * Returns the turn asked to stop; undefined when none runs (a conversation not created
+   * yet has none). Throws not_found or forbidden for a conversation that is not the
+   * caller's.
+   */
+  async cancel(
+    userId: string,
+    conversationId: string,
+    turnId?: string,
+  ): Promise<string | undefined> {
+    const meta = await this.#d.conversations.access(userId, conversationId, undefined, {
+      claim: true,
+    });
+    if (!meta) return undefined;
+    return this.#d.conversations.cancel(conversationId, turnId);
   }
 
   /**

@@ -180,6 +180,36 @@ describe('AG-UI runs', () => {
     const frames = await ws.turnFrames(token.turnId as string);
     expect(frames.at(-1)).toMatchObject({ type: 'turn-end', stopReason: 'end_turn' });
   });
+
+  it('ends the run as cancelled when the thread is cancelled over HTTP', async () => {
+    const threadId = newThread();
+    gw.emulator.enqueue({ blocks: [{ text: 'slow '.repeat(30) }], chunkChars: 5, delayMs: 50 });
+    const agent = agentFor(threadId);
+    const events: BaseEvent[] = [];
+    agent.addMessage({ id: 'u1', role: 'user', content: 'slowly' });
+    let cancelled: Promise<Response> | undefined;
+    await agent.runAgent(
+      {},
+      {
+        onEvent: ({ event }) => {
+          events.push(event);
+          // What an app's Stop button sends, besides (or instead of) aborting the run.
+          cancelled ??=
+            event.type === EventType.TEXT_MESSAGE_CONTENT
+              ? fetch(`${gw.url}/v1/conversations/${threadId}/cancel`, {
+                  method: 'POST',
+                  headers: { authorization: 'Bearer key-alice' },
+                })
+              : undefined;
+        },
+      },
+    );
+    expect((await cancelled)?.status).toBe(202);
+    expect(find(events, EventType.RUN_FINISHED)).toMatchObject({
+      outcome: { type: 'cancelled' },
+      result: { stopReason: 'cancelled' },
+    });
+  });
 });
 
 describe('tool approval as interrupts', () => {

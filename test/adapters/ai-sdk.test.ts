@@ -215,6 +215,89 @@ describe('errors and the turn life', () => {
   });
 });
 
+/** `POST /v1/conversations/:id/cancel`, as a page wires useChat's `stop()` to it. */
+async function cancel(id: string, options: { token?: string; body?: unknown } = {}) {
+  const response = await fetch(`${gw.url}/v1/conversations/${encodeURIComponent(id)}/cancel`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${options.token ?? 'key-alice'}`,
+      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+describe('cancelling over HTTP', () => {
+  /** Starts a slow turn over the AI SDK in a new conversation a socket watches. */
+  async function slowTurn(token = 'key-alice') {
+    const ws = await gw.connect(`?token=${token}`);
+    const id = ws.ready.conversationId;
+    ws.send({ type: 'subscribe', conversationId: id });
+    await ws.next((f) => f.type === 'subscribed');
+    slowReply();
+    const reading = chatTransport(api, token)
+      .sendMessages({
+        chatId: id,
+        messages: [userMessage('tell me slowly')],
+        trigger: 'submit-message',
+        messageId: undefined,
+        abortSignal: undefined,
+      })
+      .then(read);
+    const token1 = await ws.next((f) => f.type === 'token');
+    return { ws, id, turnId: token1.turnId as string, reading };
+  }
+
+  it('stops a turn started over the AI SDK: the stream ends with abort, sockets see it', async () => {
+    const { ws, id, turnId, reading } = await slowTurn();
+    const answer = await cancel(id);
+    expect(answer).toEqual({ status: 202, body: { conversationId: id, turnId } });
+    const { chunks, message } = await reading;
+    expect(chunks.at(-1)).toMatchObject({ type: 'abort', reason: 'cancelled' });
+    expect(message?.metadata?.stopReason).toBe('cancelled');
+    const end = await ws.next((f) => f.type === 'turn-end' && f.turnId === turnId);
+    expect(end.stopReason).toBe('cancelled');
+    // The conversation takes the next message at once: no 409.
+    gw.emulator.enqueue({ blocks: [{ text: 'Next.' }] });
+    const next = await send('next', { id });
+    expect(textOf(next.message)).toBe('Next.');
+  });
+
+  it("answers 404 for another user's conversation, and leaves its turn running", async () => {
+    const { id, turnId, reading } = await slowTurn();
+    const bob = await cancel(id, { token: 'key-bob' });
+    expect(bob.status).toBe(404);
+    expect(bob.body.error).toMatchObject({ code: 'not_found', message: 'No such conversation.' });
+    // Only a turn the caller names is stopped: an older turn id stops nothing.
+    expect(await cancel(id, { body: { turnId: 't_not_this_one' } })).toEqual({
+      status: 204,
+      body: undefined,
+    });
+    expect((await cancel(id, { body: { turnId } })).status).toBe(202);
+    expect((await reading).message?.metadata?.stopReason).toBe('cancelled');
+  });
+
+  it('answers 204 when no turn runs: an ended turn, a conversation not created yet', async () => {
+    const id = newId();
+    await send('hello', { id });
+    expect(await cancel(id)).toEqual({ status: 204, body: undefined });
+    expect(await cancel(newId(), { body: {} })).toEqual({ status: 204, body: undefined });
+  });
+
+  it.each([
+    ['an id with a colon first', ':x', undefined],
+    ['a body with another field', 'chat-x', { turn: 't_1' }],
+    ['a turnId that is not a string', 'chat-x', { turnId: 7 }],
+    ['a body that is not an object', 'chat-x', ['t_1']],
+  ])('answers 400 bad_frame to %s', async (_what, id, body) => {
+    const answer = await cancel(id, { body });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe('bad_frame');
+  });
+});
+
 describe('the same turn over WebSocket and SSE', () => {
   it('a WebSocket subscriber sees a turn started over SSE: the same text and seq', async () => {
     const ws = await gw.connect('?token=key-alice');
@@ -489,6 +572,12 @@ describe('origins, sizes and rates', () => {
     });
     expect(chat.status).toBe(403);
     expect((await errorOf(chat)).code).toBe('forbidden');
+    const cancel = await request(`/v1/conversations/${newId()}/cancel`, {
+      method: 'POST',
+      origin: 'https://evil.example',
+    });
+    expect(cancel.status).toBe(403);
+    expect((await errorOf(cancel)).code).toBe('forbidden');
   });
 
   it('answers the preflight of an allowed origin, and its request with CORS headers', async () => {
@@ -508,6 +597,14 @@ describe('origins, sizes and rates', () => {
     });
     expect(resume.status).toBe(204);
     expect(resume.headers.get('access-control-allow-origin')).toBe('https://good.example');
+    // The cancel route too: a page on another origin can stop what it streams.
+    const cancelPreflight = await request(`/v1/conversations/${newId()}/cancel`, {
+      method: 'OPTIONS',
+      origin: 'https://good.example',
+      headers: { 'access-control-request-method': 'POST' },
+    });
+    expect(cancelPreflight.status).toBe(204);
+    expect(cancelPreflight.headers.get('access-control-allow-origin')).toBe('https://good.example');
   });
 
   it('answers 413 frame_too_large to a body over MAX_FRAME_BYTES', async () => {
@@ -549,6 +646,9 @@ describe('origins, sizes and rates', () => {
     }
     expect(statuses.at(-1)).toBe(429);
     expect(statuses).toContain(204);
+    // The cancel route counts against the same limit.
+    const cancel = await request(`/v1/conversations/${newId()}/cancel`, { method: 'POST' });
+    expect(cancel.status).toBe(429);
   });
 });
 

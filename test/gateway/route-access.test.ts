@@ -160,6 +160,7 @@ const USER_ROUTES = [
   ['POST', '/v1/ai-sdk/chat'],
   ['GET', '/v1/ai-sdk/chat/c_x/stream'],
   ['POST', '/v1/ag-ui'],
+  ['POST', '/v1/conversations/c_x/cancel'],
 ] as const;
 
 /** Spellings of a path: encoded, doubled, cased, dotted, trailing, with query tricks. */
