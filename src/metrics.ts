@@ -46,6 +46,18 @@ export function createMetrics() {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
       registers,
     }),
+    modelTokens: new Counter({
+      name: 'agentgate_model_tokens_total',
+      help: 'Tokens of model calls in turns this process ran, by model, user and kind (input, output, cache_read, cache_write; input excludes the cache).',
+      labelNames: ['model', 'user', 'kind'],
+      registers,
+    }),
+    modelCostUsd: new Counter({
+      name: 'agentgate_model_cost_usd_total',
+      help: 'What model calls in turns this process ran cost in USD (list or MODEL_PRICES_FILE prices), by model and user; models without a price are not counted.',
+      labelNames: ['model', 'user'],
+      registers,
+    }),
     approvals: new Counter({
       name: 'agentgate_approvals_total',
       help: 'Requests for approval answered in turns this process ran, by decision.',

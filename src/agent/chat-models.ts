@@ -12,6 +12,19 @@ export interface ChatModelInfo {
   readonly kind: string;
 }
 
+/** Tokens of one or more model calls, as Bedrock counts them (`input` excludes the cache). */
+export interface TokenCounts {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cacheReadInputTokens: number;
+  readonly cacheWriteInputTokens: number;
+}
+
+/** USD rounded to 1e-10: sums of float products would otherwise read 0.30000000000000004. */
+export function roundUsd(usd: number): number {
+  return Math.round(usd * 1e10) / 1e10;
+}
+
 /**
  * The configured models and how to call them: what the gateway and the agent know of a
  * model provider. Only `providers/` knows the vendor behind it.
@@ -38,4 +51,9 @@ export interface ChatModels {
    * failures leave as ProtocolErrors, as `invoke`'s do.
    */
   chatModel(entry: ChatModelInfo): BaseChatModel;
+  /**
+   * What tokens of a model cost in USD, or undefined when its price is unknown. `model` is
+   * the model as the provider was called with it (an entry's `modelId`, or any other).
+   */
+  costUsd(model: string, tokens: TokenCounts): number | undefined;
 }

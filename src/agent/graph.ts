@@ -23,6 +23,7 @@ import {
   TOOL_END_EVENT,
   TOOL_START_EVENT,
   type ToolEndData,
+  tokenCountsOf,
   toolResultMessage,
 } from './normalizer.ts';
 
@@ -88,11 +89,15 @@ export function createAgentGraph(options: AgentOptions) {
     try {
       const tools = options.toolsFor(state.messages);
       const reply = await options.models.invoke(model, [system, ...context], tools, config);
-      const usage = reply.usage_metadata;
-      if (usage) {
+      const tokens = tokenCountsOf(reply);
+      if (tokens) {
+        const cost = options.models.costUsd(model.modelId, tokens);
         span.setAttributes({
-          'gen_ai.usage.input_tokens': usage.input_tokens,
-          'gen_ai.usage.output_tokens': usage.output_tokens,
+          'gen_ai.usage.input_tokens': tokens.inputTokens,
+          'gen_ai.usage.output_tokens': tokens.outputTokens,
+          'gen_ai.usage.cache_read_input_tokens': tokens.cacheReadInputTokens,
+          'gen_ai.usage.cache_write_input_tokens': tokens.cacheWriteInputTokens,
+          ...(cost === undefined ? {} : { 'agentgate.cost_usd': cost }),
         });
       }
       return { messages: [reply], steps: state.steps + 1 };

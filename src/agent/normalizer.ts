@@ -14,6 +14,7 @@ import {
 } from '../protocol/frames.ts';
 import { OpenCalls } from '../protocol/open-calls.ts';
 import { GATEWAY_TOOL_RUN_TAG } from '../tools/run-tool.ts';
+import type { TokenCounts } from './chat-models.ts';
 import { type ContentPieces, contentPieces, textOf } from './content.ts';
 
 /** Custom events the agent's own tool node dispatches around each tool call. */
@@ -69,7 +70,15 @@ interface ForeignRun {
 export class TurnNormalizer {
   /** Concatenation of every `token` text sent: `turn-end.text` by construction. */
   text = '';
-  readonly usage: Usage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
+  readonly usage: Usage = {
+    inputTokens: 0,
+    outputTokens: 0,
+    totalTokens: 0,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  };
+  /** The same tokens by model called (as the provider was called with it), for cost. */
+  readonly tokensByModel = new Map<string, TokenCounts>();
   /** AI and tool messages that completed, in order, for the history commit. */
   readonly completed: BaseMessage[] = [];
   /** Bedrock's stop reason of the last completed model call. */
@@ -101,7 +110,7 @@ export class TurnNormalizer {
       case 'on_chat_model_end': {
         const output = event.data.output as AIMessage | undefined;
         if (!output) return [];
-        this.#complete(output);
+        this.#complete(output, String(event.metadata?.ls_model_name ?? 'unknown'));
         const events = this.#streamedRuns.delete(event.run_id)
           ? []
           : this.#pieces(contentPieces(output.content));
@@ -132,12 +141,14 @@ export class TurnNormalizer {
     return events;
   }
 
-  #complete(output: AIMessage): void {
+  #complete(output: AIMessage, model: string): void {
     const usage = output.usage_metadata;
-    if (usage) {
-      this.usage.inputTokens += usage.input_tokens ?? 0;
-      this.usage.outputTokens += usage.output_tokens ?? 0;
-      this.usage.totalTokens += usage.total_tokens ?? 0;
+    const counts = tokenCountsOf(output);
+    if (counts) {
+      addTokens(this.usage, counts);
+      this.usage.totalTokens = totalOf(this.usage);
+      const byModel = this.tokensByModel.get(model);
+      this.tokensByModel.set(model, byModel ? addTokens({ ...byModel }, counts) : counts);
     }
     // Converse puts stopReason at the top; a stream's aggregate keeps its messageStop event.
     const meta = output.response_metadata as
@@ -268,6 +279,42 @@ export class TurnNormalizer {
     }
     return events;
   }
+}
+
+/**
+ * A model call's tokens as Bedrock counts them. LangChain's `input_tokens` include the cache
+ * reads and writes (also given apart in `input_token_details`); Bedrock's do not.
+ */
+export function tokenCountsOf(message: AIMessage): TokenCounts | undefined {
+  const usage = message.usage_metadata;
+  if (!usage) return undefined;
+  const cacheRead = usage.input_token_details?.cache_read ?? 0;
+  const cacheWrite = usage.input_token_details?.cache_creation ?? 0;
+  return {
+    inputTokens: Math.max(0, (usage.input_tokens ?? 0) - cacheRead - cacheWrite),
+    outputTokens: usage.output_tokens ?? 0,
+    cacheReadInputTokens: cacheRead,
+    cacheWriteInputTokens: cacheWrite,
+  };
+}
+
+export function totalOf(tokens: TokenCounts): number {
+  return (
+    tokens.inputTokens +
+    tokens.outputTokens +
+    tokens.cacheReadInputTokens +
+    tokens.cacheWriteInputTokens
+  );
+}
+
+type Tally = { -readonly [K in keyof TokenCounts]: number };
+
+function addTokens<T extends Tally>(sum: T, more: TokenCounts): T {
+  sum.inputTokens += more.inputTokens;
+  sum.outputTokens += more.outputTokens;
+  sum.cacheReadInputTokens += more.cacheReadInputTokens;
+  sum.cacheWriteInputTokens += more.cacheWriteInputTokens;
+  return sum;
 }
 
 function toStartData(call: ToolCall): ToolStartData {

@@ -6,7 +6,7 @@ import { context, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api'
 import type { Logger } from 'pino';
 import { errorBody, ProtocolError } from '../protocol/errors.ts';
 import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
-import type { ChatModelInfo } from './chat-models.ts';
+import type { ChatModelInfo, TokenCounts } from './chat-models.ts';
 import { repairConversation } from './context.ts';
 import { EventQueue } from './event-queue.ts';
 import type { TurnConfigurable } from './graph.ts';
@@ -37,7 +37,10 @@ export interface TurnInput {
 export interface TurnOutcome {
   readonly stopReason: StopReason;
   readonly text: string;
+  /** Tokens of the turn's model calls (no cost: Turns prices them). */
   readonly usage: Usage;
+  /** The same tokens by model called, for the cost and the metrics per model. */
+  readonly tokensByModel: ReadonlyMap<string, TokenCounts>;
   /** The AI and tool messages the turn completed, for the history commit. */
   readonly completed: readonly BaseMessage[];
   /** Text of a model call cut short (cancelled or failed), which no message holds. */
@@ -117,12 +120,15 @@ export async function* runTurn(
     'agentgate.stop_reason': stopReason,
     'gen_ai.usage.input_tokens': normalizer.usage.inputTokens,
     'gen_ai.usage.output_tokens': normalizer.usage.outputTokens,
+    'gen_ai.usage.cache_read_input_tokens': normalizer.usage.cacheReadInputTokens,
+    'gen_ai.usage.cache_write_input_tokens': normalizer.usage.cacheWriteInputTokens,
   });
   span.end();
   return {
     stopReason,
     text: normalizer.text,
     usage: { ...normalizer.usage },
+    tokensByModel: normalizer.tokensByModel,
     completed: normalizer.completed,
     unsettledText: normalizer.unsettledText,
   };
@@ -135,12 +141,21 @@ const CUT_SHORT: Record<StopReason, string> = {
   step_limit: 'The turn reached its step limit while this tool ran; its result is unknown.',
   end_turn: 'The turn ended while this tool ran.',
   max_tokens: 'The turn ended while this tool ran.',
+  content_filtered: 'The turn ended while this tool ran.',
+};
+
+/** Bedrock's stop reasons that the turn's own stop reason tells apart. */
+const MODEL_STOP_REASONS: Readonly<Record<string, StopReason>> = {
+  max_tokens: 'max_tokens',
+  // A guardrail stopped the answer, or the model's own content filter did.
+  guardrail_intervened: 'content_filtered',
+  content_filtered: 'content_filtered',
 };
 
 function finalStopReason(normalizer: TurnNormalizer): StopReason {
   const last = normalizer.completed.at(-1);
   if (AIMessage.isInstance(last) && (last.tool_calls?.length ?? 0) > 0) return 'step_limit';
-  return normalizer.lastStopReason === 'max_tokens' ? 'max_tokens' : 'end_turn';
+  return MODEL_STOP_REASONS[normalizer.lastStopReason ?? ''] ?? 'end_turn';
 }
 
 /** Protocol errors pass through; anything else is a bug, logged with a correlation id. */

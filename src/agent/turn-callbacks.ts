@@ -28,8 +28,11 @@ export class TurnCallbacks extends BaseCallbackHandler {
   readonly lc_prefer_streaming = true;
   readonly #sink: EventSink;
   readonly #log: ((kind: string, runId: string) => void) | undefined;
-  /** Chat model runs: their names and tags, which the token callbacks do not repeat. */
-  readonly #models = new Map<string, { name: string; tags: string[] }>();
+  /**
+   * Chat model runs: their names and tags, which the token callbacks do not repeat, and the
+   * model called (`ls_model_name`), which the end event carries for usage and cost.
+   */
+  readonly #models = new Map<string, { name: string; tags: string[]; model: unknown }>();
   readonly #tools = new Map<string, { name: string; tags: string[] }>();
 
   constructor(sink: EventSink, log?: (kind: string, runId: string) => void) {
@@ -50,10 +53,14 @@ export class TurnCallbacks extends BaseCallbackHandler {
     _parentRunId?: string,
     _extra?: Record<string, unknown>,
     tags?: string[],
-    _metadata?: Record<string, unknown>,
+    metadata?: Record<string, unknown>,
     runName?: string,
   ): void {
-    this.#models.set(runId, { name: runName ?? nameOf(llm), tags: tags ?? [] });
+    this.#models.set(runId, {
+      name: runName ?? nameOf(llm),
+      tags: tags ?? [],
+      model: metadata?.ls_model_name,
+    });
     this.#log?.('on_chat_model_start', runId);
   }
 
@@ -88,7 +95,7 @@ export class TurnCallbacks extends BaseCallbackHandler {
       run_id: runId,
       name: run.name,
       tags: run.tags,
-      metadata: {},
+      metadata: { ls_model_name: run.model },
       data: { output: message },
     });
   }

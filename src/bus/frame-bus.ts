@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../protocol/errors.ts';
-import type { TurnEvent, TurnFrame } from '../protocol/frames.ts';
+import { type TurnEvent, type TurnFrame, ZERO_USAGE } from '../protocol/frames.ts';
 
 /** A turn frame with its JSON text, serialised once for every socket that receives it. */
 export interface PublishedFrame {
@@ -120,7 +120,7 @@ export function failureEvents(
   const turnEnd: TurnEvent = {
     type: 'turn-end',
     stopReason: 'error',
-    usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+    usage: { ...ZERO_USAGE },
     ...end,
   };
   return error ? [errorEvent(error), turnEnd] : [turnEnd];

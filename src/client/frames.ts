@@ -30,16 +30,29 @@ export type ErrorCode =
   | 'internal';
 
 /** How a turn ended (`turn-end.stopReason`). */
-export type StopReason = 'end_turn' | 'max_tokens' | 'cancelled' | 'error' | 'step_limit';
+export type StopReason =
+  | 'end_turn'
+  | 'max_tokens'
+  | 'content_filtered'
+  | 'cancelled'
+  | 'error'
+  | 'step_limit';
 
 /** How a request for approval was answered; `timeout` and `cancelled` are nobody's answer. */
 export type ApprovalDecision = 'approve' | 'reject' | 'timeout' | 'cancelled';
 
-/** Token counts of a turn, summed over its model calls. */
+/**
+ * Token counts of a turn, summed over its model calls, as Bedrock counts them:
+ * `inputTokens` excludes the tokens read from or written to the prompt cache.
+ */
 export interface Usage {
   inputTokens: number;
   outputTokens: number;
   totalTokens: number;
+  cacheReadInputTokens: number;
+  cacheWriteInputTokens: number;
+  /** USD, when the price of every model the turn called is known. */
+  costUsd?: number | undefined;
 }
 
 // ---- client → server ----------------------------------------------------------------

@@ -120,6 +120,26 @@ const VARIABLES = {
   AWS_EC2_METADATA_DISABLED: { schema: bool, default: 'false' },
   BEDROCK_MAX_ATTEMPTS: { schema: int(1, 20), default: '3' },
   BEDROCK_NON_STREAMING_MODELS: { schema: list, default: '' },
+  BEDROCK_PROMPT_CACHE: {
+    schema: z.enum(['auto', 'off'], { error: 'auto or off' }),
+    default: 'auto',
+  },
+  MODEL_PRICES_FILE: { schema: z.string().min(1) },
+  BEDROCK_GUARDRAIL_ID: {
+    schema: z
+      .string()
+      .regex(
+        /^([a-z0-9]{1,64}|arn:aws(-[a-z-]+)?:bedrock:[a-z0-9-]+:\d{12}:guardrail\/[a-z0-9]+)$/,
+        {
+          error: 'a guardrail ID (lower-case letters and digits) or guardrail ARN',
+        },
+      ),
+  },
+  BEDROCK_GUARDRAIL_VERSION: {
+    schema: z.string().regex(/^(DRAFT|[1-9]\d{0,7})$/, { error: 'DRAFT or a version number' }),
+  },
+  BEDROCK_REASONING_BUDGET_TOKENS: { schema: int(1024, 1_000_000) },
+  BEDROCK_MAX_CONCURRENCY: { schema: int(1, 100_000) },
   REDIS_URL: { schema: url(['redis:', 'rediss:']), secret: true },
   REDIS_KEY_PREFIX: {
     schema: z.string().regex(/^[^{}]+$/, { error: 'a key prefix without { or }' }),
@@ -177,6 +197,16 @@ export interface Config {
     readonly defaultRegion: string;
     readonly maxAttempts: number;
     readonly nonStreamingModels: ReadonlySet<string>;
+    /** BEDROCK_PROMPT_CACHE=auto: cache points for the models that support them. */
+    readonly promptCache: boolean;
+    /** MODEL_PRICES_FILE: prices that override or add to the built-in list prices. */
+    readonly pricesFile: string | undefined;
+    /** BEDROCK_GUARDRAIL_ID and _VERSION: the guardrail applied to every call. */
+    readonly guardrail: { readonly id: string; readonly version: string } | undefined;
+    /** BEDROCK_REASONING_BUDGET_TOKENS: extended thinking, for models that have it. */
+    readonly reasoningBudgetTokens: number | undefined;
+    /** BEDROCK_MAX_CONCURRENCY: concurrent calls per model, cluster-wide. */
+    readonly maxConcurrency: number | undefined;
     readonly endpoint: string | undefined;
     readonly profile: string | undefined;
     /** AWS_EC2_METADATA_DISABLED: skip the instance-role link of the credential chain. */
@@ -296,6 +326,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       );
     }
   }
+  if ((v.BEDROCK_GUARDRAIL_ID === undefined) !== (v.BEDROCK_GUARDRAIL_VERSION === undefined)) {
+    problems.push('BEDROCK_GUARDRAIL_ID and BEDROCK_GUARDRAIL_VERSION must be set together.');
+  }
   if ((v.AWS_ACCESS_KEY_ID === undefined) !== (v.AWS_SECRET_ACCESS_KEY === undefined)) {
     problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together.');
   }
@@ -331,6 +364,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       defaultRegion,
       maxAttempts: v.BEDROCK_MAX_ATTEMPTS,
       nonStreamingModels: new Set(v.BEDROCK_NON_STREAMING_MODELS),
+      promptCache: v.BEDROCK_PROMPT_CACHE === 'auto',
+      pricesFile: v.MODEL_PRICES_FILE,
+      guardrail:
+        v.BEDROCK_GUARDRAIL_ID && v.BEDROCK_GUARDRAIL_VERSION
+          ? { id: v.BEDROCK_GUARDRAIL_ID, version: v.BEDROCK_GUARDRAIL_VERSION }
+          : undefined,
+      reasoningBudgetTokens: v.BEDROCK_REASONING_BUDGET_TOKENS,
+      maxConcurrency: v.BEDROCK_MAX_CONCURRENCY,
       endpoint: v.AWS_ENDPOINT_URL_BEDROCK_RUNTIME,
       profile: v.AWS_PROFILE,
       imdsDisabled: v.AWS_EC2_METADATA_DISABLED,

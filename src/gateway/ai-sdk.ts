@@ -52,7 +52,7 @@ export type UiMessageChunk =
   | { type: 'message-metadata'; messageMetadata: AiSdkMessageMetadata }
   | {
       type: 'finish';
-      finishReason: 'stop' | 'length' | 'tool-calls' | 'error' | 'other';
+      finishReason: 'stop' | 'length' | 'content-filter' | 'tool-calls' | 'error' | 'other';
       messageMetadata: AiSdkMessageMetadata;
     }
   | { type: 'abort'; reason: string };
@@ -60,6 +60,7 @@ export type UiMessageChunk =
 const FINISH_REASONS = {
   end_turn: 'stop',
   max_tokens: 'length',
+  content_filtered: 'content-filter',
   step_limit: 'other',
   error: 'error',
   cancelled: 'other',

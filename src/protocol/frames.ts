@@ -70,14 +70,39 @@ export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(
 // ---- server → client ----------------------------------------------------------------
 
 const turnFields = { conversationId: id, turnId: id, seq: z.number().int().min(1) };
+const tokens = z.number().int().min(0);
+/**
+ * Tokens of a turn's model calls, as Bedrock counts them: `inputTokens` are the input tokens
+ * not read from or written to the prompt cache; `totalTokens` counts all four kinds.
+ */
 const usage = z.object({
-  inputTokens: z.number().int().min(0),
-  outputTokens: z.number().int().min(0),
-  totalTokens: z.number().int().min(0),
+  inputTokens: tokens,
+  outputTokens: tokens,
+  totalTokens: tokens,
+  cacheReadInputTokens: tokens,
+  cacheWriteInputTokens: tokens,
+  /** USD, when the price of every model the turn called is known. */
+  costUsd: z.number().min(0).optional(),
 });
 export type Usage = z.infer<typeof usage>;
 
-export const StopReason = z.enum(['end_turn', 'max_tokens', 'cancelled', 'error', 'step_limit']);
+/** The usage of a turn that called no model. */
+export const ZERO_USAGE: Readonly<Usage> = Object.freeze({
+  inputTokens: 0,
+  outputTokens: 0,
+  totalTokens: 0,
+  cacheReadInputTokens: 0,
+  cacheWriteInputTokens: 0,
+});
+
+export const StopReason = z.enum([
+  'end_turn',
+  'max_tokens',
+  'content_filtered',
+  'cancelled',
+  'error',
+  'step_limit',
+]);
 export type StopReason = z.infer<typeof StopReason>;
 
 export const ErrorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES]);

@@ -15,9 +15,11 @@ export interface EncodedMessage {
   turn: string;
   /** The turn's stop reason, when it was not `end_turn`. */
   stop?: StopReason;
-  /** The turn's usage, on its last assistant message only. */
-  u?: Usage;
+  /** The turn's usage, on its last assistant message only (no cache counts if stored before them). */
+  u?: Omit<Usage, CacheCounts> & Partial<Pick<Usage, CacheCounts>>;
 }
+
+type CacheCounts = 'cacheReadInputTokens' | 'cacheWriteInputTokens';
 
 export function encodeMessages(
   messages: readonly BaseMessage[],
@@ -48,6 +50,7 @@ export function decodeMessages(encoded: readonly string[]): StoredMessage[] {
     createdAt: e.at,
     turnId: e.turn,
     ...(e.stop ? { stopReason: e.stop } : {}),
-    ...(e.u ? { usage: e.u } : {}),
+    // Entries stored before prompt caching have no cache counts: none were read or written.
+    ...(e.u ? { usage: { cacheReadInputTokens: 0, cacheWriteInputTokens: 0, ...e.u } } : {}),
   }));
 }

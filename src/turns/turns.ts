@@ -1,11 +1,11 @@
 import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messages';
 import type { Logger } from 'pino';
-import type { ChatModels } from '../agent/chat-models.ts';
+import { type ChatModels, roundUsd, type TokenCounts } from '../agent/chat-models.ts';
 import { asProtocolError, type RunnerOptions, runTurn, type TurnAgent } from '../agent/runner.ts';
 import { errorEvent, type FrameBus, type TurnFailure } from '../bus/frame-bus.ts';
 import type { Metrics } from '../metrics.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
+import { type StopReason, type TurnEvent, type Usage, ZERO_USAGE } from '../protocol/frames.ts';
 import { OpenCalls } from '../protocol/open-calls.ts';
 import type { JobQueue, LostReason, TurnJob } from '../queue/job-queue.ts';
 import type { HistoryStore, TurnOutcome } from '../store/history-store.ts';
@@ -25,6 +25,7 @@ export type TurnEnding =
       readonly kind: 'ran';
       readonly stopReason: StopReason;
       readonly usage: Usage;
+      readonly tokensByModel: ReadonlyMap<string, TokenCounts>;
       /** The AI and tool messages the turn completed. */
       readonly completed: readonly BaseMessage[];
       /** Text of a model call cut short (cancel, error): kept as the last message. */
@@ -35,6 +36,14 @@ export type TurnEnding =
       /** Undefined when the turn sent its `error` already. */
       readonly failure: TurnFailure | undefined;
     };
+
+/** The `kind` label of the token counter, and the count it takes. */
+const TOKEN_KINDS = {
+  input: 'inputTokens',
+  output: 'outputTokens',
+  cache_read: 'cacheReadInputTokens',
+  cache_write: 'cacheWriteInputTokens',
+} as const satisfies Record<string, keyof TokenCounts>;
 
 /** How this process runs turns: the runner's options and the agents it has. */
 export interface TurnRunner extends RunnerOptions {
@@ -50,8 +59,6 @@ interface TurnProgress {
   errorSent: boolean;
   readonly startedAt: number;
 }
-
-const ZERO_USAGE: Usage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
 
 /**
  * The one owner of a turn's life, whatever the transport: it starts (turn-start, then the
@@ -246,10 +253,11 @@ export class Turns {
   ): Promise<EndResult> {
     const log = this.#log(job);
     let stopReason: StopReason = 'error';
-    let usage = ZERO_USAGE;
+    let usage: Usage = { ...ZERO_USAGE };
     let failure = ending.kind === 'failed' ? ending.failure : undefined;
     if (ending.kind === 'ran') {
-      ({ stopReason, usage } = ending);
+      stopReason = ending.stopReason;
+      usage = this.#priced(job, ending.usage, ending.tokensByModel);
       const kept =
         ending.unsettledText !== '' && (stopReason === 'cancelled' || stopReason === 'error')
           ? [new AIMessage(ending.unsettledText)]
@@ -291,6 +299,26 @@ export class Turns {
     this.#d.metrics?.turns.inc({ stop_reason: stopReason });
     this.#d.metrics?.turnSeconds.observe(elapsedMs(sent) / 1000);
     return 'ended';
+  }
+
+  /**
+   * The turn's usage with its cost, when every model it called has a price; counts each
+   * model's tokens and cost in the metrics, by user.
+   */
+  #priced(job: TurnJob, usage: Usage, byModel: ReadonlyMap<string, TokenCounts>): Usage {
+    const metrics = this.#d.metrics;
+    let costUsd: number | undefined = 0;
+    for (const [model, tokens] of byModel) {
+      const cost = this.#d.models.costUsd(model, tokens);
+      costUsd = cost === undefined || costUsd === undefined ? undefined : costUsd + cost;
+      if (!metrics) continue;
+      const labels = { model, user: job.userId };
+      for (const [kind, count] of Object.entries(TOKEN_KINDS)) {
+        metrics.modelTokens.inc({ ...labels, kind }, tokens[count]);
+      }
+      if (cost !== undefined) metrics.modelCostUsd.inc(labels, cost);
+    }
+    return costUsd === undefined ? usage : { ...usage, costUsd: roundUsd(costUsd) };
   }
 
   async #commit(job: TurnJob, messages: readonly BaseMessage[], outcome?: TurnOutcome) {

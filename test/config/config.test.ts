@@ -552,6 +552,60 @@ describe('skills configuration', () => {
   });
 });
 
+describe('Bedrock in depth', () => {
+  it('turns caching on, and the rest off, by default', () => {
+    const { bedrock } = loadConfig({});
+    expect(bedrock.promptCache).toBe(true);
+    expect(bedrock.pricesFile).toBeUndefined();
+    expect(bedrock.guardrail).toBeUndefined();
+    expect(bedrock.reasoningBudgetTokens).toBeUndefined();
+    expect(bedrock.maxConcurrency).toBeUndefined();
+  });
+
+  it('reads each variable', () => {
+    const { bedrock } = loadConfig({
+      BEDROCK_PROMPT_CACHE: 'off',
+      MODEL_PRICES_FILE: 'prices.json',
+      BEDROCK_GUARDRAIL_ID: 'gr0abc123',
+      BEDROCK_GUARDRAIL_VERSION: 'DRAFT',
+      BEDROCK_REASONING_BUDGET_TOKENS: '2048',
+      BEDROCK_MAX_CONCURRENCY: '4',
+    });
+    expect(bedrock).toMatchObject({
+      promptCache: false,
+      pricesFile: 'prices.json',
+      guardrail: { id: 'gr0abc123', version: 'DRAFT' },
+      reasoningBudgetTokens: 2048,
+      maxConcurrency: 4,
+    });
+    const arn = 'arn:aws:bedrock:us-east-1:123456789012:guardrail/gr0abc123';
+    expect(
+      loadConfig({ BEDROCK_GUARDRAIL_ID: arn, BEDROCK_GUARDRAIL_VERSION: '3' }).bedrock.guardrail,
+    ).toEqual({ id: arn, version: '3' });
+  });
+
+  it('names every bad value', () => {
+    expect(
+      configError({
+        BEDROCK_PROMPT_CACHE: 'on',
+        BEDROCK_GUARDRAIL_ID: 'My Guardrail',
+        BEDROCK_GUARDRAIL_VERSION: 'v1',
+        BEDROCK_REASONING_BUDGET_TOKENS: '512',
+        BEDROCK_MAX_CONCURRENCY: '0',
+      }).problems,
+    ).toEqual([
+      'BEDROCK_PROMPT_CACHE="on": expected auto or off',
+      'BEDROCK_GUARDRAIL_ID="My Guardrail": expected a guardrail ID (lower-case letters and digits) or guardrail ARN',
+      'BEDROCK_GUARDRAIL_VERSION="v1": expected DRAFT or a version number',
+      'BEDROCK_REASONING_BUDGET_TOKENS="512": expected a whole number 1024–1000000',
+      'BEDROCK_MAX_CONCURRENCY="0": expected a whole number 1–100000',
+    ]);
+    expect(configError({ BEDROCK_GUARDRAIL_ID: 'gr0abc123' }).problems).toEqual([
+      'BEDROCK_GUARDRAIL_ID and BEDROCK_GUARDRAIL_VERSION must be set together.',
+    ]);
+  });
+});
+
 describe('configuration documentation', () => {
   const documented = tableRows(readDoc('configuration.md'), ['variable', 'default', 'meaning']).map(
     ([cell = '']) => {

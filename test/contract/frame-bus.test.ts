@@ -56,7 +56,13 @@ const end = (text = ''): TurnEvent => ({
   type: 'turn-end',
   stopReason: 'end_turn',
   text,
-  usage: { inputTokens: 1, outputTokens: 2, totalTokens: 3 },
+  usage: {
+    inputTokens: 1,
+    outputTokens: 2,
+    totalTokens: 3,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  },
   durationMs: 5,
   model: 'm1',
 });

@@ -70,7 +70,13 @@ const meta = (id: string, owner = 'ada'): ConversationMeta => ({
   updatedAt: '2026-11-24T10:00:00.000Z',
 });
 const at = new Date('2026-11-24T10:05:00.000Z');
-const usage = { inputTokens: 77, outputTokens: 20, totalTokens: 97 };
+const usage = {
+  inputTokens: 77,
+  outputTokens: 20,
+  totalTokens: 97,
+  cacheReadInputTokens: 0,
+  cacheWriteInputTokens: 0,
+};
 /** `ms` milliseconds after `at`. */
 const base = Date.now();
 const later = (ms: number) => new Date(base + ms);
@@ -190,7 +196,7 @@ describe.each([
       tool_calls: [{ id: 'tu1', name: 'calculator', args: { expression: '6*7' } }],
     });
     const result = new ToolMessage({ content: '42', tool_call_id: 'tu1', name: 'calculator' });
-    const withCost = { ...usage, cacheReadInputTokens: 5 };
+    const withCost = { ...usage, cacheReadInputTokens: 5, costUsd: 0.0012 };
     await h.store.commitTurn(
       'c1',
       't1',

@@ -212,7 +212,13 @@ describe.each([
       usage: { inputTokens: 50, outputTokens: 5 },
     });
     const { end } = checkTurn(await client.chat('what is 6*7?'));
-    expect(end.usage).toEqual({ inputTokens: 80, outputTokens: 12, totalTokens: 92 });
+    expect(end.usage).toEqual({
+      inputTokens: 80,
+      outputTokens: 12,
+      totalTokens: 92,
+      cacheReadInputTokens: 0,
+      cacheWriteInputTokens: 0,
+    });
     const messages = await history(client);
     expect(messages.map((m) => [m.role, m.usage])).toEqual([
       ['user', undefined],
@@ -239,7 +245,13 @@ describe.each([
     client.send({ type: 'cancel', conversationId: client.ready.conversationId });
     const end = await client.next((f) => f.type === 'turn-end');
     expect(end.stopReason).toBe('cancelled');
-    expect(end.usage).toEqual({ inputTokens: 20, outputTokens: 4, totalTokens: 24 });
+    expect(end.usage).toEqual({
+      inputTokens: 20,
+      outputTokens: 4,
+      totalTokens: 24,
+      cacheReadInputTokens: 0,
+      cacheWriteInputTokens: 0,
+    });
     const last = (await history(client)).at(-1)!;
     expect(last).toMatchObject({ role: 'assistant', stopReason: 'cancelled', usage: end.usage });
     expect(end.text).toContain(last.content as string);

@@ -181,7 +181,15 @@ describe('a turn through the gateway', () => {
       },
       { blocks: [{ text: 'Four.' }], usage: { inputTokens: 20, outputTokens: 2 } },
     );
-    expect(end.usage).toEqual({ inputTokens: 30, outputTokens: 5, totalTokens: 35 });
+    expect(end.usage).toEqual({
+      inputTokens: 30,
+      outputTokens: 5,
+      totalTokens: 35,
+      cacheReadInputTokens: 0,
+      cacheWriteInputTokens: 0,
+      // The default model's list price: $3 in, $15 out per million tokens.
+      costUsd: (30 * 3 + 5 * 15) / 1e6,
+    });
   });
 
   it('reports max_tokens as the stop reason', async () => {

@@ -66,7 +66,13 @@ describe('the conversation list with gateways and a worker on one Redis', () => 
     const history = await messages(gatewayB, id);
     expect(onB[0]!.updatedAt).toBe(history.at(-1)!.createdAt);
     expect(history.at(-1)!.usage).toEqual(end.usage);
-    expect(end.usage).toEqual({ inputTokens: 11, outputTokens: 4, totalTokens: 15 });
+    expect(end.usage).toEqual({
+      inputTokens: 11,
+      outputTokens: 4,
+      totalTokens: 15,
+      cacheReadInputTokens: 0,
+      cacheWriteInputTokens: 0,
+    });
     expect((await list(gatewayB, 'bob')).map((c) => c.id)).not.toContain(id);
     expect((await list(gatewayA, 'bob')).map((c) => c.id)).not.toContain(id);
   });

@@ -56,7 +56,13 @@ const end: TurnEvent = {
   type: 'turn-end',
   stopReason: 'end_turn',
   text: '',
-  usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+  usage: {
+    inputTokens: 0,
+    outputTokens: 0,
+    totalTokens: 0,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  },
   durationMs: 1,
   model: 'm1',
 };

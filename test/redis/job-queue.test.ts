@@ -219,7 +219,13 @@ describe('redis job queue', () => {
       type: 'turn-end',
       stopReason: 'cancelled',
       text: '',
-      usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+      usage: {
+        inputTokens: 0,
+        outputTokens: 0,
+        totalTokens: 0,
+        cacheReadInputTokens: 0,
+        cacheWriteInputTokens: 0,
+      },
       durationMs: 1,
       model: 'm1',
     });

@@ -21,7 +21,13 @@ const end = {
   type: 'turn-end' as const,
   stopReason: 'end_turn' as const,
   text: '',
-  usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+  usage: {
+    inputTokens: 0,
+    outputTokens: 0,
+    totalTokens: 0,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+  },
   durationMs: 0,
   model: 'm',
 };

@@ -32,9 +32,24 @@ describe('dollars', () => {
 
 describe('usageText', () => {
   it('gives input and output tokens, and the cost when there is one', () => {
-    expect(usageText({ inputTokens: 1204, outputTokens: 87, totalTokens: 1291 })).toBe(
-      '1,204 in · 87 out tokens',
-    );
+    expect(
+      usageText({
+        inputTokens: 1204,
+        outputTokens: 87,
+        totalTokens: 1291,
+        cacheReadInputTokens: 0,
+        cacheWriteInputTokens: 0,
+      }),
+    ).toBe('1,204 in · 87 out tokens');
+    expect(
+      usageText({
+        inputTokens: 100,
+        outputTokens: 87,
+        totalTokens: 1387,
+        cacheReadInputTokens: 1100,
+        cacheWriteInputTokens: 100,
+      }),
+    ).toBe('1,300 in (1,100 cached) · 87 out tokens');
     expect(usageText({ inputTokens: 1000, outputTokens: 200, costUsd: 0.006 })).toBe(
       '1,000 in · 200 out tokens · $0.0060',
     );

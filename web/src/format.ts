@@ -8,6 +8,8 @@ export interface Usage {
   inputTokens?: number;
   outputTokens?: number;
   totalTokens?: number;
+  cacheReadInputTokens?: number;
+  cacheWriteInputTokens?: number;
   costUsd?: number;
 }
 
@@ -33,12 +35,23 @@ export function dollars(usd: number): string {
   return `$${usd.toFixed(decimals)}`;
 }
 
-/** "1,204 in · 87 out tokens · $0.0031", or '' when the usage says nothing. */
+/**
+ * "1,204 in (1,100 cached) · 87 out tokens · $0.0031", or '' when the usage says nothing.
+ * "in" counts every input token, those read from and written to the prompt cache too.
+ */
 export function usageText(usage: Usage | undefined, costUsd?: number): string {
   const parts: string[] = [];
-  const { inputTokens, outputTokens } = usage ?? {};
+  const {
+    inputTokens,
+    outputTokens,
+    cacheReadInputTokens = 0,
+    cacheWriteInputTokens = 0,
+  } = usage ?? {};
   if (typeof inputTokens === 'number' && typeof outputTokens === 'number') {
-    parts.push(`${integer.format(inputTokens)} in · ${integer.format(outputTokens)} out tokens`);
+    const input = inputTokens + cacheReadInputTokens + cacheWriteInputTokens;
+    const cached =
+      cacheReadInputTokens > 0 ? ` (${integer.format(cacheReadInputTokens)} cached)` : '';
+    parts.push(`${integer.format(input)} in${cached} · ${integer.format(outputTokens)} out tokens`);
   }
   const cost = usage?.costUsd ?? costUsd;
   if (typeof cost === 'number' && dollars(cost)) parts.push(dollars(cost));

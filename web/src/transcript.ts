@@ -21,6 +21,7 @@ const STOP_REASONS: Partial<Record<StopReason, string>> = {
   cancelled: 'Cancelled',
   error: 'Ended with an error',
   max_tokens: 'Stopped at the token limit',
+  content_filtered: 'Stopped by a content filter',
   step_limit: 'Stopped at the step limit',
 };
 

@@ -1,3 +1,5 @@
+import { PROFILE_GEOS } from './model-features.ts';
+
 /**
  * Parses BEDROCK_MODEL_ARNS entries into model descriptors. Bedrock accepts every one of
  * these forms as the `modelId` of Converse, so the entry itself is what is sent.
@@ -40,18 +42,6 @@ const KNOWN_LABELS: Record<string, string> = {
   'amazon.nova-pro-v1:0': 'Amazon Nova Pro',
   'amazon.nova-lite-v1:0': 'Amazon Nova Lite',
   'amazon.nova-micro-v1:0': 'Amazon Nova Micro',
-};
-
-/** Geography prefixes of Bedrock's system-defined (cross-region) inference profiles. */
-const PROFILE_GEOS: Record<string, string> = {
-  us: 'US',
-  eu: 'EU',
-  apac: 'APAC',
-  'us-gov': 'US GovCloud',
-  ca: 'Canada',
-  jp: 'Japan',
-  au: 'Australia',
-  global: 'global',
 };
 
 const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;

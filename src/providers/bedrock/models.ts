@@ -1,18 +1,29 @@
+import type { GuardrailConfiguration } from '@aws-sdk/client-bedrock-runtime';
 import { ChatBedrockConverse } from '@langchain/aws';
-import type { AIMessage, BaseMessage } from '@langchain/core/messages';
+import { AIMessage, type BaseMessage } from '@langchain/core/messages';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import type { StructuredToolInterface } from '@langchain/core/tools';
 import type { Logger } from 'pino';
-import type { ChatModels } from '../../agent/chat-models.ts';
+import type { ChatModels, TokenCounts } from '../../agent/chat-models.ts';
+import { ProtocolError } from '../../protocol/errors.ts';
 import type { BedrockClients } from './clients.ts';
 import { isAbortError, toProtocolError } from './errors.ts';
+import { featuresOf, type ModelFeatures } from './model-features.ts';
 import type { ModelEntry } from './model-registry.ts';
+import { ModelPrices } from './prices.ts';
 
 export interface BedrockModelsOptions {
   readonly models: readonly ModelEntry[];
   readonly nonStreamingModels: ReadonlySet<string>;
   readonly clients: BedrockClients;
   readonly log: Logger;
+  /** BEDROCK_PROMPT_CACHE=auto: cache points for the models that support them. */
+  readonly promptCache?: boolean;
+  readonly guardrail?: { readonly id: string; readonly version: string } | undefined;
+  /** Extended thinking's budget, for the models that have it. */
+  readonly reasoningBudgetTokens?: number | undefined;
+  /** Built-in list prices when not given. */
+  readonly prices?: ModelPrices;
 }
 
 /**
@@ -26,9 +37,13 @@ export class BedrockModels implements ChatModels {
   readonly #nonStreaming: Set<string>;
   readonly #clients: BedrockClients;
   readonly #log: Logger;
-  readonly #chatModels = new Map<string, ChatBedrockConverse>();
+  readonly #chatModels = new Map<string, BedrockChatModel>();
+  readonly #options: BedrockModelsOptions;
+  readonly #prices: ModelPrices;
 
   constructor(options: BedrockModelsOptions) {
+    this.#options = options;
+    this.#prices = options.prices ?? new ModelPrices();
     this.entries = options.models;
     this.#nonStreaming = new Set(options.nonStreamingModels);
     this.#clients = options.clients;
@@ -83,8 +98,29 @@ export class BedrockModels implements ChatModels {
   }
 
   chatModel(entry: ModelEntry): ChatBedrockConverse {
-    const streaming = this.isStreaming(entry);
-    const chat = new ProtocolChatBedrockConverse(
+    return this.#create(entry, this.isStreaming(entry));
+  }
+
+  costUsd(model: string, tokens: TokenCounts): number | undefined {
+    return this.#prices.costUsd(model, tokens);
+  }
+
+  #bound(entry: ModelEntry, streaming: boolean, tools: readonly StructuredToolInterface[]) {
+    const key = `${streaming ? 'stream' : 'converse'}:${entry.id}`;
+    let chat = this.#chatModels.get(key);
+    if (!chat) {
+      chat = this.#create(entry, streaming);
+      this.#chatModels.set(key, chat);
+    }
+    return tools.length > 0 ? chat.bindTools([...tools]) : chat;
+  }
+
+  /** A chat model for one entry, with the features configured and the model supports. */
+  #create(entry: ModelEntry, streaming: boolean): BedrockChatModel {
+    const features = featuresOf(entry.id);
+    const reasoning = features.reasoning ? this.#options.reasoningBudgetTokens : undefined;
+    const { guardrail } = this.#options;
+    const chat = new BedrockChatModel(
       {
         model: entry.modelId,
         region: entry.region,
@@ -93,72 +129,152 @@ export class BedrockModels implements ChatModels {
         streamUsage: true,
         // The client's socket timeout watches for a stalled stream (clients.ts) instead.
         streamIdleTimeout: 0,
+        ...(guardrail
+          ? {
+              guardrailConfig: {
+                guardrailIdentifier: guardrail.id,
+                guardrailVersion: guardrail.version,
+                trace: 'enabled',
+                // Text streams while the guardrail checks it (Converse has no such mode).
+                ...(streaming ? { streamProcessingMode: 'async' } : {}),
+              } as GuardrailConfiguration,
+            }
+          : {}),
+        ...(reasoning
+          ? {
+              additionalModelRequestFields: {
+                thinking: { type: 'enabled', budget_tokens: reasoning },
+              },
+              // Bedrock wants room for the answer beyond the thinking budget.
+              maxTokens: reasoning + REASONING_ANSWER_TOKENS,
+            }
+          : {}),
       },
-      { model: entry.id, region: entry.region },
+      {
+        where: { model: entry.id, region: entry.region },
+        log: this.#log,
+        promptCache: this.#options.promptCache ? features.promptCache : undefined,
+      },
     );
+    // BaseChatModel's constructor ignores a `disableStreaming` field; without the
+    // property set, an event-stream handler makes the call stream regardless.
     chat.disableStreaming = !streaming;
     return chat;
   }
-
-  #bound(entry: ModelEntry, streaming: boolean, tools: readonly StructuredToolInterface[]) {
-    const key = `${streaming ? 'stream' : 'converse'}:${entry.id}`;
-    let chat = this.#chatModels.get(key);
-    if (!chat) {
-      chat = new ChatBedrockConverse({
-        model: entry.modelId,
-        region: entry.region,
-        client: this.#clients.get(entry.region, streaming ? 'stream' : 'converse'),
-        streaming,
-        streamUsage: true,
-        // The client's socket timeout watches for a stalled stream (clients.ts) instead.
-        streamIdleTimeout: 0,
-      });
-      // BaseChatModel's constructor ignores a `disableStreaming` field; without the
-      // property set, an event-stream handler makes the call stream regardless.
-      chat.disableStreaming = !streaming;
-      this.#chatModels.set(key, chat);
-    }
-    return tools.length > 0 ? chat.bindTools([...tools]) : chat;
-  }
 }
 
-/** ChatBedrockConverse whose failures leave as protocol errors: what users' graphs get. */
-class ProtocolChatBedrockConverse extends ChatBedrockConverse {
-  readonly #where: { model: string; region: string };
+/** Output tokens allowed beyond the thinking budget, for the answer itself. */
+export const REASONING_ANSWER_TOKENS = 4_096;
+
+/** Bedrock accepts at most this many cache points in one request. */
+const MAX_CACHE_POINTS = 4;
+/** Cache points ChatBedrockConverse adds for `cache_control`: tools, system, last message. */
+const ADDED_CACHE_POINTS = 3;
+const CACHE_CONTROL = { type: 'ephemeral' } as const;
+
+interface CallSettings {
+  readonly where: { model: string; region: string };
+  readonly log: Logger;
+  /** Prompt caching, when on and the model has it. */
+  readonly promptCache: ModelFeatures['promptCache'];
+}
+
+/**
+ * ChatBedrockConverse as every call of the gateway, and of users' graphs, makes it: failures
+ * leave as protocol errors; cache points go where Bedrock takes them; a guardrail's trace is
+ * logged (never sent to clients).
+ */
+class BedrockChatModel extends ChatBedrockConverse {
+  readonly #settings: CallSettings;
 
   constructor(
     fields: ConstructorParameters<typeof ChatBedrockConverse>[0],
-    where: { model: string; region: string },
+    settings: CallSettings,
   ) {
     super(fields);
-    this.#where = where;
+    this.#settings = settings;
   }
 
-  override async _generate(...args: Parameters<ChatBedrockConverse['_generate']>) {
+  override async _generateNonStreaming(
+    ...[messages, options, runManager]: Parameters<ChatBedrockConverse['_generateNonStreaming']>
+  ) {
     try {
-      return await super._generate(...args);
+      const result = await super._generateNonStreaming(
+        messages,
+        this.#cached(messages, options),
+        runManager,
+      );
+      this.#traced(result.generations[0]?.message.response_metadata);
+      return result;
     } catch (error) {
-      throw this.#mapped(error, args[1]);
+      throw this.#mapped(error, options);
     }
   }
 
   override async *_streamResponseChunks(
-    ...args: Parameters<ChatBedrockConverse['_streamResponseChunks']>
+    ...[messages, options, runManager]: Parameters<ChatBedrockConverse['_streamResponseChunks']>
   ) {
     try {
-      yield* super._streamResponseChunks(...args);
+      for await (const chunk of super._streamResponseChunks(
+        messages,
+        this.#cached(messages, options),
+        runManager,
+      )) {
+        this.#traced((chunk.message.response_metadata as { metadata?: object }).metadata);
+        yield chunk;
+      }
     } catch (error) {
-      throw this.#mapped(error, args[1]);
+      throw this.#mapped(error, options);
+    }
+  }
+
+  /**
+   * Options with `cache_control` when caching applies: ChatBedrockConverse then puts cache
+   * points after the tools (not for Nova), after the system prompt and at the end of the
+   * last message. Left off when the conversation ends with the model's own message (its
+   * last block may be reasoning, which a cache point may not follow) or when cache points
+   * already in the messages would take the request past Bedrock's four.
+   */
+  #cached<T extends { cache_control?: unknown }>(messages: BaseMessage[], options: T): T {
+    if (!this.#settings.promptCache) return options;
+    if (AIMessage.isInstance(messages.at(-1))) return options;
+    if (cachePointsIn(messages) + ADDED_CACHE_POINTS > MAX_CACHE_POINTS) return options;
+    return { ...options, cache_control: CACHE_CONTROL };
+  }
+
+  /** Logs a guardrail's trace: what it assessed stays with the operators. */
+  #traced(metadata: unknown): void {
+    const trace = (metadata as { trace?: { guardrail?: unknown } } | undefined)?.trace?.guardrail;
+    if (trace !== undefined) {
+      this.#settings.log.info(
+        { model: this.#settings.where.model, guardrail: trace },
+        'guardrail trace',
+      );
     }
   }
 
   #mapped(error: unknown, options: { signal?: AbortSignal } | undefined): unknown {
     if (isAbortError(error) || options?.signal?.aborted) return error;
-    return toProtocolError(error, this.#where);
+    return toProtocolError(error, this.#settings.where);
   }
 }
 
+/** Cache point blocks the messages carry already (a user's graph may place its own). */
+function cachePointsIn(messages: readonly BaseMessage[]): number {
+  let count = 0;
+  for (const message of messages) {
+    if (!Array.isArray(message.content)) continue;
+    for (const block of message.content as Record<string, unknown>[]) {
+      if ('cachePoint' in block || block.type === 'cache_point') count++;
+    }
+  }
+  return count;
+}
+
+/** The call's failure (mapped to a protocol error, its cause) was Bedrock's refusal. */
 function refusesStreamingToolUse(error: unknown): boolean {
-  const e = error as { name?: string; message?: string } | undefined;
+  const e = (error instanceof ProtocolError ? error.cause : error) as
+    | { name?: string; message?: string }
+    | undefined;
   return e?.name === 'ValidationException' && /tool use in streaming mode/i.test(e.message ?? '');
 }
