@@ -7,7 +7,7 @@
  */
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from '../src/app.ts';
-import { type Config, ConfigError, loadConfig } from '../src/config/config.ts';
+import { type Config, ConfigError, DEFAULT_MODELS, loadConfig } from '../src/config/config.ts';
 import { listenOrExit } from '../src/listen-problem.ts';
 import { createLogger } from '../src/logger.ts';
 import { startEmulator } from '../test/emulator/index.ts';
@@ -19,6 +19,13 @@ import { buildWebPage } from './build-web.ts';
  * The demo listens on 127.0.0.1 only; the environment still wins over these.
  */
 const DEMO_LIMITS = { MAX_SOCKETS_PER_USER: '500', MAX_TURNS_PER_USER: '500' };
+/**
+ * The default models, then Claude 3.7 Sonnet, which has prompt caching and extended thinking
+ * (examples/agents.yaml's analyst runs on it).
+ */
+const DEMO_MODELS = {
+  BEDROCK_MODEL_ARNS: `${DEFAULT_MODELS},us.anthropic.claude-3-7-sonnet-20250219-v1:0`,
+};
 /** A harmless tool that needs approval (save_note), so that the approval card shows. */
 const DEMO_TOOLS = { TOOL_MODULES: 'examples/tools/notes.ts' };
 
@@ -39,6 +46,7 @@ try {
   config = loadConfig({
     LOG_LEVEL: 'warn',
     ...DEMO_LIMITS,
+    ...DEMO_MODELS,
     ...DEMO_TOOLS,
     ...process.env,
     AWS_ENDPOINT_URL_BEDROCK_RUNTIME: emulator.url,

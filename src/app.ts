@@ -27,6 +27,7 @@ import { CLOSE_CODES } from './protocol/errors.ts';
 import { BedrockClients } from './providers/bedrock/clients.ts';
 import { createCredentials } from './providers/bedrock/credentials.ts';
 import { BedrockModels } from './providers/bedrock/models.ts';
+import { ModelPrices } from './providers/bedrock/prices.ts';
 import { replaceSdkNodeWarning } from './providers/bedrock/node-support.ts';
 import type { JobQueue } from './queue/job-queue.ts';
 import { createTelemetry } from './telemetry.ts';
@@ -47,6 +48,10 @@ export function createModels(config: Config, log: Logger) {
     nonStreamingModels: config.bedrock.nonStreamingModels,
     clients,
     log,
+    promptCache: config.bedrock.promptCache,
+    guardrail: config.bedrock.guardrail,
+    reasoningBudgetTokens: config.bedrock.reasoningBudgetTokens,
+    prices: ModelPrices.fromFile(config.bedrock.pricesFile),
   });
   return { clients, models };
 }

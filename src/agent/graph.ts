@@ -18,6 +18,7 @@ import {
 import { ProtocolError } from '../protocol/errors.ts';
 import { runTool, type ToolRun, toolTimeout } from '../tools/run-tool.ts';
 import type { ChatModelInfo, ChatModels } from './chat-models.ts';
+import { joinedText } from './content.ts';
 import { repairConversation, trimToBudget } from './context.ts';
 import {
   TOOL_END_EVENT,
@@ -89,6 +90,8 @@ export function createAgentGraph(options: AgentOptions) {
     try {
       const tools = options.toolsFor(state.messages);
       const reply = await options.models.invoke(model, [system, ...context], tools, config);
+      // As the history will hold it, so the next call's prompt (and its cache) is the same.
+      reply.content = joinedText(reply.content);
       const tokens = tokenCountsOf(reply);
       if (tokens) {
         const cost = options.models.costUsd(model.modelId, tokens);

@@ -15,7 +15,7 @@ import {
 import { OpenCalls } from '../protocol/open-calls.ts';
 import { GATEWAY_TOOL_RUN_TAG } from '../tools/run-tool.ts';
 import type { TokenCounts } from './chat-models.ts';
-import { type ContentPieces, contentPieces, textOf } from './content.ts';
+import { type ContentPieces, contentPieces, joinedText, textOf } from './content.ts';
 
 /** Custom events the agent's own tool node dispatches around each tool call. */
 export const TOOL_START_EVENT = 'agentgate.tool-start';
@@ -160,7 +160,7 @@ export class TurnNormalizer {
     }
     this.completed.push(
       new AIMessage({
-        content: output.content,
+        content: joinedText(output.content),
         tool_calls: output.tool_calls ?? [],
         ...(output.id ? { id: output.id } : {}),
         ...(usage ? { usage_metadata: usage } : {}),
