@@ -58,6 +58,19 @@ export function createMetrics() {
       labelNames: ['model', 'user'],
       registers,
     }),
+    quotaWaitSeconds: new Histogram({
+      name: 'agentgate_bedrock_quota_wait_seconds',
+      help: 'How long model calls waited for a slot under BEDROCK_MAX_CONCURRENCY, by model (0 for calls that did not wait).',
+      labelNames: ['model'],
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers,
+    }),
+    quotaLowered: new Counter({
+      name: 'agentgate_bedrock_quota_lowered_total',
+      help: 'Times a call Bedrock throttled after all retries halved the concurrency bound of its model.',
+      labelNames: ['model'],
+      registers,
+    }),
     approvals: new Counter({
       name: 'agentgate_approvals_total',
       help: 'Requests for approval answered in turns this process ran, by decision.',

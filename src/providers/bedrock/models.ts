@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { ChatModels, TokenCounts } from '../../agent/chat-models.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import type { BedrockClients } from './clients.ts';
+import type { CallGate } from './call-gate.ts';
 import { isAbortError, toProtocolError } from './errors.ts';
 import { featuresOf, type ModelFeatures } from './model-features.ts';
 import type { ModelEntry } from './model-registry.ts';
@@ -24,6 +25,8 @@ export interface BedrockModelsOptions {
   readonly reasoningBudgetTokens?: number | undefined;
   /** Built-in list prices when not given. */
   readonly prices?: ModelPrices;
+  /** BEDROCK_MAX_CONCURRENCY: every call takes a slot of its model; unbounded without. */
+  readonly gate?: CallGate | undefined;
 }
 
 /**
@@ -154,6 +157,7 @@ export class BedrockModels implements ChatModels {
         where: { model: entry.id, region: entry.region },
         log: this.#log,
         promptCache: this.#options.promptCache ? features.promptCache : undefined,
+        gate: this.#options.gate,
       },
     );
     // BaseChatModel's constructor ignores a `disableStreaming` field; without the
@@ -177,12 +181,14 @@ interface CallSettings {
   readonly log: Logger;
   /** Prompt caching, when on and the model has it. */
   readonly promptCache: ModelFeatures['promptCache'];
+  readonly gate: CallGate | undefined;
 }
 
 /**
- * ChatBedrockConverse as every call of the gateway, and of users' graphs, makes it: failures
- * leave as protocol errors; cache points go where Bedrock takes them; a guardrail's trace is
- * logged (never sent to clients).
+ * ChatBedrockConverse as every call of the gateway, and of users' graphs, makes it: each
+ * Bedrock call holds a slot of the call gate while it runs; failures leave as protocol
+ * errors; cache points go where Bedrock takes them; a guardrail's trace is logged (never sent
+ * to clients).
  */
 class BedrockChatModel extends ChatBedrockConverse {
   readonly #settings: CallSettings;
@@ -198,6 +204,7 @@ class BedrockChatModel extends ChatBedrockConverse {
   override async _generateNonStreaming(
     ...[messages, options, runManager]: Parameters<ChatBedrockConverse['_generateNonStreaming']>
   ) {
+    const lease = await this.#enter(options);
     try {
       const result = await super._generateNonStreaming(
         messages,
@@ -208,12 +215,15 @@ class BedrockChatModel extends ChatBedrockConverse {
       return result;
     } catch (error) {
       throw this.#mapped(error, options);
+    } finally {
+      await lease?.release();
     }
   }
 
   override async *_streamResponseChunks(
     ...[messages, options, runManager]: Parameters<ChatBedrockConverse['_streamResponseChunks']>
   ) {
+    const lease = await this.#enter(options);
     try {
       for await (const chunk of super._streamResponseChunks(
         messages,
@@ -223,6 +233,18 @@ class BedrockChatModel extends ChatBedrockConverse {
         this.#traced((chunk.message.response_metadata as { metadata?: object }).metadata);
         yield chunk;
       }
+    } catch (error) {
+      throw this.#mapped(error, options);
+    } finally {
+      await lease?.release();
+    }
+  }
+
+  /** A slot of the call gate, if there is one (a cancelled turn stops waiting for it). */
+  async #enter(options: { signal?: AbortSignal } | undefined) {
+    const { gate, where } = this.#settings;
+    try {
+      return await gate?.enter(where.model, options?.signal);
     } catch (error) {
       throw this.#mapped(error, options);
     }
@@ -255,7 +277,9 @@ class BedrockChatModel extends ChatBedrockConverse {
 
   #mapped(error: unknown, options: { signal?: AbortSignal } | undefined): unknown {
     if (isAbortError(error) || options?.signal?.aborted) return error;
-    return toProtocolError(error, this.#settings.where);
+    const mapped = toProtocolError(error, this.#settings.where);
+    if (mapped.code === 'bedrock_throttled') this.#settings.gate?.throttled(this.#settings.where.model);
+    return mapped;
   }
 }
 
