@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import type { CallQuotaOptions, QuotaLease } from '../../src/quota/call-quota.ts';
 import { RedisCallQuota, type RedisCallQuotaOptions } from '../../src/quota/redis-call-quota.ts';
 import { RedisConnections } from '../../src/redis/connection.ts';
@@ -10,11 +10,12 @@ import {
   adminRedis,
   deletePrefix,
   eventually,
+  REDIS_URL,
   testConnections,
   testLog,
   testPrefix,
 } from './fixture.ts';
-import { freePort } from './processes.ts';
+import { Child, freePort } from './processes.ts';
 
 // Every quota has connections of its own, as a process of its own would.
 const POLL_MS = 100;
@@ -158,6 +159,56 @@ describe('RedisCallQuota across processes', () => {
     // It waited for the dead call to count as gone (8 polls), not for ever.
     expect(lease.waitedMs).toBeLessThan(8 * POLL_MS + 2_000);
     await lease.release();
+  });
+});
+
+describe('RedisCallQuota with a process that dies', () => {
+  it('gives back the slot and the place of a process killed while it held one and waited', async () => {
+    const child = new Child(
+      'quota-process',
+      process.execPath,
+      ['--import', 'tsx', 'test/redis/quota-process.ts'],
+      {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        REDIS_URL,
+        REDIS_KEY_PREFIX: prefix,
+        QUOTA_LEASE_MS: '600',
+        QUOTA_POLL_MS: String(POLL_MS),
+      },
+    );
+    onTestFailed(() => console.error(child.log()));
+    try {
+      await eventually(
+        () => {
+          if (!child.running) throw new Error(`quota-process exited\n${child.log()}`);
+          return child.output.join('').includes('held');
+        },
+        30_000,
+        'quota-process holding its slot',
+      );
+      await eventually(async () => (await waiting()) === 1, 5_000, 'its second call queued');
+      const ours = await quota({ max: 1, leaseMs: 600 });
+      let admitted = false;
+      const call = ours.acquire('m').then((lease) => {
+        admitted = true;
+        return lease;
+      });
+      await eventually(async () => (await waiting()) === 2, 5_000, 'our call queued');
+      // Well past its lease and the life of an unrenewed place: a live process keeps both.
+      await sleep(1_500);
+      expect(admitted).toBe(false);
+      await child.kill();
+      const killedAt = performance.now();
+      const lease = await call;
+      // Its lease (600 ms) and its place (8 polls) lapse; then ours is next.
+      expect(performance.now() - killedAt).toBeLessThan(600 + 8 * POLL_MS + 2_000);
+      expect(lease.waitedMs).toBeGreaterThan(1_500);
+      await lease.release();
+      expect(child.output.join('')).not.toContain('held twice');
+    } finally {
+      await child.kill();
+    }
   });
 });
 
