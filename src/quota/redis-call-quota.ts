@@ -101,13 +101,13 @@ export class RedisCallQuota implements CallQuota {
 
   async acquire(key: string, signal?: AbortSignal): Promise<QuotaLease> {
     if (this.#closed) throw closedError();
+    this.#listen();
     const id = `${this.#instance}:${++this.#calls}`;
     const waiter = new Waiter(signal, (gone) => {
       this.#queues.get(key)?.waiters.delete(gone);
       void this.#free(key, id);
     });
     if (!waiter.waiting) return waiter.promise;
-    this.#listen();
     let queue = this.#queues.get(key);
     if (!queue) {
       queue = {
