@@ -67,6 +67,24 @@ export interface QueueKeys {
   readonly workers: string;
 }
 
+/**
+ * The keys of one call quota key (a model; see RedisCallQuota). All share the hash tag
+ * `{<key>}`, so every quota script touches one Redis Cluster slot. Each lapses by itself
+ * once nobody holds or waits for a slot.
+ */
+export interface QuotaKeys {
+  /** Sorted set: lease ids holding a slot, scored by lease expiry (Redis server time, ms). */
+  readonly holders: string;
+  /** Sorted set: ids of waiting calls, scored by their ticket (first come, first served). */
+  readonly waiters: string;
+  /** Sorted set: ids of waiting calls, scored by when they count as gone (server time, ms). */
+  readonly alive: string;
+  /** Counter: the newest ticket handed out. */
+  readonly ticket: string;
+  /** String: the bound lowered by throttling, with PX; absent while `max` holds. */
+  readonly lowered: string;
+}
+
 /** Checks a prefix once: braces in it would move every key's hash tag. */
 export function checkPrefix(prefix: string): string {
   if (/[{}]/.test(prefix)) throw new Error(`Redis key prefix "${prefix}" must not contain { or }.`);
@@ -107,4 +125,21 @@ export function queueKeys(prefix: string): QueueKeys {
     control: `${prefix}control`,
     workers: `${prefix}workers`,
   };
+}
+
+/** The keys of quota key `key` (a model id); unique whatever characters it holds. */
+export function quotaKeys(prefix: string, key: string): QuotaKeys {
+  const base = `${prefix}quota:{${key}}:`;
+  return {
+    holders: `${base}holders`,
+    waiters: `${base}waiters`,
+    alive: `${base}alive`,
+    ticket: `${base}ticket`,
+    lowered: `${base}lowered`,
+  };
+}
+
+/** Pub/Sub channel (not a key) on which a freed slot is announced; the message is its key. */
+export function quotaChannel(prefix: string): string {
+  return `${prefix}quota:released`;
 }

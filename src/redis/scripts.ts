@@ -1,7 +1,7 @@
 import { LuaScript } from './lua-script.ts';
 
-// Every script touches the keys of one conversation only (one hash tag), so each runs in
-// one Redis Cluster slot. PUBLISH takes a channel, not a key, and is allowed in scripts.
+// Every script touches the keys of one conversation (or one quota key) only: one hash tag,
+// so each runs in one Redis Cluster slot. PUBLISH takes a channel, not a key, and is allowed in scripts.
 
 /**
  * Creates a conversation unless it exists. KEYS: meta, messages, turns.
@@ -238,4 +238,107 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
+`);
+
+// The call quota (RedisCallQuota): a semaphore of sorted sets, timed by the server's clock.
+// KEYS: holders, waiters, alive, ticket (then lowered for ADMIT_CALLS). Slots held past their
+// lease and calls no longer seen waiting are dropped first: their processes are gone.
+const QUOTA = `${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
+  redis.call('ZREM', KEYS[2], id)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+-- Tickets start again once nobody waits: an empty queue has no order to keep.
+local function forget_tickets()
+  if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('DEL', KEYS[4]) end
+end
+`;
+
+/**
+ * Asks for slots for calls of one process, in its order. ARGV: max, leaseMs, waiterMs, id...
+ * A call new to the queue draws a ticket; a call is admitted when its rank among the waiters
+ * is below the free slots (the bound, lowered or not, minus the holders), so calls are
+ * admitted in ticket order across processes. A call still waiting counts as alive for
+ * waiterMs more. Returns one 1 (admitted, holds a slot for leaseMs) or 0 per id. An id
+ * already holding a slot (admitted by a call whose reply was lost) is admitted again.
+ */
+export const ADMIT_CALLS = new LuaScript(`${QUOTA}
+local bound = tonumber(ARGV[1])
+local lowered = tonumber(redis.call('GET', KEYS[5]) or '')
+if lowered and lowered < bound then bound = lowered end
+local free = bound - redis.call('ZCARD', KEYS[1])
+local lease, alive = now + tonumber(ARGV[2]), now + tonumber(ARGV[3])
+local admitted = {}
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local result = 0
+  if redis.call('ZSCORE', KEYS[1], id) then
+    redis.call('ZADD', KEYS[1], lease, id)
+    result = 1
+  else
+    if not redis.call('ZSCORE', KEYS[2], id) then
+      redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), id)
+    end
+    if free > 0 and redis.call('ZRANK', KEYS[2], id) < free then
+      redis.call('ZREM', KEYS[2], id)
+      redis.call('ZREM', KEYS[3], id)
+      redis.call('ZADD', KEYS[1], lease, id)
+      free = free - 1
+      result = 1
+    else
+      redis.call('ZADD', KEYS[3], alive, id)
+    end
+  end
+  admitted[#admitted + 1] = result
+end
+forget_tickets()
+-- Every member expires before its key does: the keys lapse once nobody holds or waits.
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+return admitted
+`);
+
+/**
+ * Renews the leases of slots one process holds. KEYS: holders. ARGV: leaseMs, id...
+ * Returns one 1 (renewed) or 0 (its lease lapsed and was dropped: the slot went back) per
+ * id. A lapsed lease not dropped yet is renewed: nobody can have counted its slot as free.
+ */
+export const RENEW_CALLS = new LuaScript(`${NOW_MS}
+local renewed = {}
+for i = 2, #ARGV do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i])
+    renewed[#renewed + 1] = 1
+  else
+    renewed[#renewed + 1] = 0
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return renewed
+`);
+
+/**
+ * A call gives back its slot, or leaves the queue. ARGV: id, channel, quota key. Announces
+ * it on the channel so that waiting processes ask again. Returns 1, or 0 if it held nothing.
+ */
+export const RELEASE_CALL = new LuaScript(`${QUOTA}
+local gone = redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+forget_tickets()
+if gone == 0 then return 0 end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+`);
+
+/**
+ * A call was throttled: halves the bound in force (at least 1) and holds it lowered for
+ * lowerForMs from now. KEYS: lowered. ARGV: max, lowerForMs. Returns the new bound.
+ */
+export const THROTTLE_CALLS = new LuaScript(`
+local max = tonumber(ARGV[1])
+local bound = math.min(tonumber(redis.call('GET', KEYS[1]) or '') or max, max)
+bound = math.max(1, math.floor(bound / 2))
+redis.call('SET', KEYS[1], bound, 'PX', ARGV[2])
+return bound
 `);
