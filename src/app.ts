@@ -24,17 +24,26 @@ import { registerWebPage } from './gateway/web-page.ts';
 import { registerWebSocketRoute } from './gateway/ws-route.ts';
 import { type ApprovalMetrics, createMetrics, type Metrics } from './metrics.ts';
 import { CLOSE_CODES } from './protocol/errors.ts';
+import { CallGate, type CallGateMetrics } from './providers/bedrock/call-gate.ts';
 import { BedrockClients } from './providers/bedrock/clients.ts';
 import { createCredentials } from './providers/bedrock/credentials.ts';
 import { BedrockModels } from './providers/bedrock/models.ts';
-import { ModelPrices } from './providers/bedrock/prices.ts';
 import { replaceSdkNodeWarning } from './providers/bedrock/node-support.ts';
+import { ModelPrices } from './providers/bedrock/prices.ts';
 import type { JobQueue } from './queue/job-queue.ts';
+import type { CallQuota } from './quota/call-quota.ts';
 import { createTelemetry } from './telemetry.ts';
 import { Turns } from './turns/turns.ts';
 
-/** Builds the model layer shared by gateway and worker. */
-export function createModels(config: Config, log: Logger) {
+/**
+ * Builds the model layer shared by gateway and worker. A bad MODEL_PRICES_FILE throws a
+ * ConfigError. `quota` is the backends' BEDROCK_MAX_CONCURRENCY, if set.
+ */
+export function createModels(
+  config: Config,
+  log: Logger,
+  deps: { quota?: CallQuota | undefined; metrics?: CallGateMetrics } = {},
+) {
   const nodeNotice = replaceSdkNodeWarning();
   if (nodeNotice) log.info(nodeNotice);
   const clients = new BedrockClients({
@@ -52,6 +61,7 @@ export function createModels(config: Config, log: Logger) {
     guardrail: config.bedrock.guardrail,
     reasoningBudgetTokens: config.bedrock.reasoningBudgetTokens,
     prices: ModelPrices.fromFile(config.bedrock.pricesFile),
+    gate: deps.quota && new CallGate(deps.quota, log, deps.metrics),
   });
   return { clients, models };
 }
@@ -154,8 +164,15 @@ export async function buildApp(config: Config, log: Logger): Promise<FastifyInst
     trustProxy: true,
   });
   const backends = await createBackends(config, log);
-  const { clients, models } = createModels(config, log);
   const metrics = createMetrics();
+  let models: BedrockModels;
+  let clients: BedrockClients;
+  try {
+    ({ clients, models } = createModels(config, log, { quota: backends.quota, metrics }));
+  } catch (error) {
+    await backends.close();
+    throw error;
+  }
   const telemetry = createTelemetry(config.otelEndpoint);
   const turns = createTurns(backends, models, log, metrics);
   watchLostTurns(backends.queue, turns);

@@ -9,6 +9,9 @@ import type { Config } from './config/config.ts';
 import type { JobQueue } from './queue/job-queue.ts';
 import { MemoryJobQueue } from './queue/memory-job-queue.ts';
 import { RedisJobQueue } from './queue/redis-job-queue.ts';
+import type { CallQuota } from './quota/call-quota.ts';
+import { MemoryCallQuota } from './quota/memory-call-quota.ts';
+import { RedisCallQuota } from './quota/redis-call-quota.ts';
 import { RedisConnections } from './redis/connection.ts';
 import type { HistoryStore } from './store/history-store.ts';
 import { MemoryHistoryStore } from './store/memory-history-store.ts';
@@ -19,6 +22,8 @@ export interface Backends {
   readonly bus: FrameBus;
   readonly queue: JobQueue;
   readonly approvals: Approvals;
+  /** BEDROCK_MAX_CONCURRENCY's slots, shared like the rest; undefined when unbounded. */
+  readonly quota: CallQuota | undefined;
   /** Throws when any backend cannot be used. */
   ping(): Promise<void>;
   /** Closes every backend. Idempotent. */
@@ -35,9 +40,10 @@ const STARTUP_WAIT_MS = 5_000;
  * store until they end. Closing the bus or the store beside it would lose their answers.
  */
 async function closeInOrder(
-  backends: Pick<Backends, 'queue' | 'bus' | 'store' | 'approvals'>,
+  backends: Pick<Backends, 'queue' | 'bus' | 'store' | 'approvals' | 'quota'>,
 ): Promise<void> {
   await backends.queue.close();
+  await backends.quota?.close();
   await backends.approvals.close();
   await backends.bus.close();
   await backends.store.close();
@@ -51,16 +57,19 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
   const bus = new MemoryFrameBus({ idleTtlMs: config.sessionTtlSeconds * 1000 });
   const queue = new MemoryJobQueue();
   const approvals = new MemoryApprovals();
+  const max = config.bedrock.maxConcurrency;
+  const quota = max === undefined ? undefined : new MemoryCallQuota({ max });
   let closed: Promise<void> | undefined;
   return {
     store,
     bus,
     queue,
     approvals,
+    quota,
     // In memory: nothing can be down.
     ping: async () => {},
     close: () => {
-      closed ??= closeInOrder({ queue, bus, store, approvals });
+      closed ??= closeInOrder({ queue, bus, store, approvals, quota });
       return closed;
     },
   };
@@ -89,15 +98,23 @@ async function createRedisBackends(config: Config, url: string, log: Logger): Pr
   const bus = new RedisFrameBus(shared);
   const queue = new RedisJobQueue(shared);
   const approvals = new RedisApprovals(shared);
+  const max = config.bedrock.maxConcurrency;
+  const quota =
+    max === undefined
+      ? undefined
+      : new RedisCallQuota({ max, connections, log, prefix: config.redisKeyPrefix });
   let closed: Promise<void> | undefined;
   return {
     store,
     bus,
     queue,
     approvals,
+    quota,
     ping: () => connections.ping(PING_TIMEOUT_MS),
     close: () => {
-      closed ??= closeInOrder({ queue, bus, store, approvals }).then(() => connections.close());
+      closed ??= closeInOrder({ queue, bus, store, approvals, quota }).then(() =>
+        connections.close(),
+      );
       return closed;
     },
   };

@@ -20,12 +20,14 @@ if (!config.redisUrl) {
   process.exit(1);
 }
 
-// A bad MODEL_PRICES_FILE ends the process as a bad variable does, before Redis is opened.
-const { clients, models } = await orExitOnConfigError(async () => createModels(config, log));
 const backends = await createBackends(config, log);
 // Turns run here, so they are counted here, and their traces start here (when
 // OTEL_EXPORTER_OTLP_ENDPOINT is set).
 const metrics = createMetrics();
+// A bad MODEL_PRICES_FILE ends the process as a bad variable does.
+const { clients, models } = await orExitOnConfigError(async () =>
+  createModels(config, log, { quota: backends.quota, metrics }),
+);
 const telemetry = createTelemetry(config.otelEndpoint);
 const turns = createTurns(backends, models, log, metrics);
 const worker = await orExitOnConfigError(async () =>

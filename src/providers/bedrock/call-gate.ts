@@ -44,7 +44,10 @@ export class CallGate {
     this.#quota.throttled(model).then(
       (bound) => {
         this.#metrics?.quotaLowered.inc({ model });
-        this.#log.warn({ model, bound }, 'Bedrock throttled a call; lowering the concurrency bound');
+        this.#log.warn(
+          { model, bound },
+          'Bedrock throttled a call; lowering the concurrency bound',
+        );
       },
       (error: unknown) => this.#log.warn({ err: error, model }, 'could not lower the bound'),
     );

@@ -6,8 +6,8 @@ import type { StructuredToolInterface } from '@langchain/core/tools';
 import type { Logger } from 'pino';
 import type { ChatModels, TokenCounts } from '../../agent/chat-models.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
-import type { BedrockClients } from './clients.ts';
 import type { CallGate } from './call-gate.ts';
+import type { BedrockClients } from './clients.ts';
 import { isAbortError, toProtocolError } from './errors.ts';
 import { featuresOf, type ModelFeatures } from './model-features.ts';
 import type { ModelEntry } from './model-registry.ts';
@@ -278,7 +278,8 @@ class BedrockChatModel extends ChatBedrockConverse {
   #mapped(error: unknown, options: { signal?: AbortSignal } | undefined): unknown {
     if (isAbortError(error) || options?.signal?.aborted) return error;
     const mapped = toProtocolError(error, this.#settings.where);
-    if (mapped.code === 'bedrock_throttled') this.#settings.gate?.throttled(this.#settings.where.model);
+    if (mapped.code === 'bedrock_throttled')
+      this.#settings.gate?.throttled(this.#settings.where.model);
     return mapped;
   }
 }
