@@ -1,0 +1,112 @@
+/**
+ * A request as the model reads it: in Bedrock's order, tools, then system, then messages, block
+ * by block, with the cache points that sit between blocks. Input tokens and prompt-cache keys
+ * are both taken from this one reading, so they agree.
+ */
+
+import { createHash } from 'node:crypto';
+import type { ConverseRequestBody, WireCachePoint, WireContentBlock } from './types.ts';
+
+/** Roughly one token per four characters, at least one. */
+export function estimateTokens(text: string): number {
+  return tokensOf(text.length);
+}
+
+function tokensOf(characters: number): number {
+  return Math.max(1, Math.ceil(characters / 4));
+}
+
+/** Where a cache point is, for error messages: `messages[3].content[1]` is message 3, index 1. */
+export type CachePointPlace =
+  | { section: 'tools' | 'system'; index: number }
+  | { section: 'messages'; message: number; index: number };
+
+export interface CachePointAt {
+  /** How many prompt blocks come before it: the prefix it caches. */
+  at: number;
+  point: WireCachePoint;
+  place: CachePointPlace;
+  /** The element before it in the same array; undefined when it comes first. */
+  previous: Record<string, unknown> | undefined;
+}
+
+interface PromptBlock {
+  /** What makes two blocks the same for the cache: where it is and all it holds. */
+  identity: string;
+  /** What it costs in tokens. */
+  text: string;
+}
+
+function contentText(block: WireContentBlock): string {
+  if (typeof block.text === 'string') return block.text;
+  if (block.toolUse) return JSON.stringify(block.toolUse.input ?? {});
+  if (block.toolResult) {
+    return (block.toolResult.content ?? [])
+      .map((item) => item.text ?? JSON.stringify(item.json ?? ''))
+      .join('\n');
+  }
+  return block.reasoningContent?.reasoningText?.text ?? '';
+}
+
+export class Prompt {
+  readonly cachePoints: CachePointAt[] = [];
+  readonly #blocks: PromptBlock[] = [];
+  /** #ends[k]: characters of the first k blocks joined by newlines. */
+  readonly #ends: number[] = [0];
+  #keys: string[] | undefined;
+
+  constructor(body: ConverseRequestBody) {
+    const tools = body.toolConfig?.tools ?? [];
+    for (const [index, tool] of tools.entries()) {
+      if (tool.cachePoint) this.#point(tool.cachePoint, { section: 'tools', index }, tools);
+      else this.#add(`tool:${JSON.stringify(tool)}`, JSON.stringify(tool.toolSpec ?? tool));
+    }
+    const system = body.system ?? [];
+    for (const [index, block] of system.entries()) {
+      if (block.cachePoint) this.#point(block.cachePoint, { section: 'system', index }, system);
+      else this.#add(`system:${JSON.stringify(block)}`, block.text ?? '');
+    }
+    for (const [message, { role, content = [] }] of (body.messages ?? []).entries()) {
+      for (const [index, block] of content.entries()) {
+        if (block.cachePoint) {
+          this.#point(block.cachePoint, { section: 'messages', message, index }, content);
+        } else {
+          this.#add(`${message}:${role}:${JSON.stringify(block)}`, contentText(block));
+        }
+      }
+    }
+  }
+
+  get size(): number {
+    return this.#blocks.length;
+  }
+
+  /** Tokens of the first `count` blocks (default all); none for none. */
+  tokens(count = this.size): number {
+    return count === 0 ? 0 : tokensOf(this.#ends[count] ?? 0);
+  }
+
+  /** A hash of the first `count` blocks: equal prefixes, equal keys. */
+  key(count: number): string {
+    if (!this.#keys) {
+      let hash = '';
+      this.#keys = [hash];
+      for (const block of this.#blocks) {
+        hash = createHash('sha256').update(hash).update(block.identity).digest('base64url');
+        this.#keys.push(hash);
+      }
+    }
+    return this.#keys[count] ?? '';
+  }
+
+  #add(identity: string, text: string): void {
+    this.#blocks.push({ identity, text });
+    const before = this.#ends.at(-1) ?? 0;
+    this.#ends.push(before + (this.#blocks.length > 1 ? 1 : 0) + text.length);
+  }
+
+  #point(point: WireCachePoint, place: CachePointPlace, siblings: readonly object[]): void {
+    const previous = siblings[place.index - 1] as Record<string, unknown> | undefined;
+    this.cachePoints.push({ at: this.#blocks.length, point, place, previous });
+  }
+}
