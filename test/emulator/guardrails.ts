@@ -14,9 +14,10 @@ import type {
 /** What a guardrail answers in place of what it blocked, unless configured otherwise. */
 export const DEFAULT_BLOCKED_MESSAGE = 'Sorry, the model cannot answer this question.';
 
+// As AWS words them in its messages (a RegExp's source would escape the slash).
 const IDENTIFIER =
-  /^(([a-z0-9]+)|(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail\/[a-z0-9]+))$/;
-const VERSION = /^(([1-9][0-9]{0,7})|(DRAFT))$/;
+  '^(([a-z0-9]+)|(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+))$';
+const VERSION = '^(([1-9][0-9]{0,7})|(DRAFT))$';
 const TRACE = ['enabled', 'disabled', 'enabled_full'];
 const PROCESSING_MODE = ['sync', 'async'];
 
@@ -33,23 +34,19 @@ function violation(value: unknown, field: string, constraint: string): string {
   return `1 validation error detected: Value ${shown} at 'guardrailConfig.${field}' failed to satisfy constraint: ${constraint}`;
 }
 
-function patternError(value: unknown, field: string, pattern: RegExp): string | undefined {
+function patternError(value: unknown, field: string, pattern: string): string | undefined {
   if (value === undefined || value === null) {
     return violation(value, field, 'Member must not be null');
   }
-  if (typeof value !== 'string' || !pattern.test(value)) {
-    return violation(
-      value,
-      field,
-      `Member must satisfy regular expression pattern: ${pattern.source}`,
-    );
+  if (typeof value !== 'string' || !new RegExp(pattern).test(value)) {
+    return violation(value, field, `Member must satisfy regular expression pattern: ${pattern}`);
   }
   return undefined;
 }
 
 function enumError(value: unknown, field: string, allowed: string[]): string | undefined {
-  if (value === undefined || (typeof value === 'string' && allowed.includes(value)))
-    return undefined;
+  const allowedValue = typeof value === 'string' && allowed.includes(value);
+  if (value === undefined || allowedValue) return undefined;
   return violation(value, field, `Member must satisfy enum value set: [${allowed.join(', ')}]`);
 }
 
