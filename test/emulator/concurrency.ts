@@ -47,10 +47,9 @@ export class ConcurrencyTracker {
     this.#active.get(modelId)?.delete(request);
   }
 
-  /** Peaks start again from what is in flight now; quotas go back to the start options'. */
+  /** Peaks are cleared (requests still in flight stay counted); quotas go back to the start options'. */
   reset(): void {
     this.#peaks.clear();
-    for (const [modelId, active] of this.#active) this.#peaks.set(modelId, active.size);
     this.#quotas = new Map(Object.entries(this.#initialQuotas));
   }
 }
