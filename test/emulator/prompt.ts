@@ -30,11 +30,10 @@ export interface CachePointAt {
   previous: Record<string, unknown> | undefined;
 }
 
+/** A block as the cache tells blocks apart: where it is (`tool`, `system`, `3:user`) and all it holds. */
 interface PromptBlock {
-  /** What makes two blocks the same for the cache: where it is and all it holds. */
-  identity: string;
-  /** What it costs in tokens. */
-  text: string;
+  scope: string;
+  value: unknown;
 }
 
 function contentText(block: WireContentBlock): string {
@@ -59,19 +58,19 @@ export class Prompt {
     const tools = body.toolConfig?.tools ?? [];
     for (const [index, tool] of tools.entries()) {
       if (tool.cachePoint) this.#point(tool.cachePoint, { section: 'tools', index }, tools);
-      else this.#add(`tool:${JSON.stringify(tool)}`, JSON.stringify(tool.toolSpec ?? tool));
+      else this.#add('tool', tool, JSON.stringify(tool.toolSpec ?? tool));
     }
     const system = body.system ?? [];
     for (const [index, block] of system.entries()) {
       if (block.cachePoint) this.#point(block.cachePoint, { section: 'system', index }, system);
-      else this.#add(`system:${JSON.stringify(block)}`, block.text ?? '');
+      else this.#add('system', block, block.text ?? '');
     }
     for (const [message, { role, content = [] }] of (body.messages ?? []).entries()) {
       for (const [index, block] of content.entries()) {
         if (block.cachePoint) {
           this.#point(block.cachePoint, { section: 'messages', message, index }, content);
         } else {
-          this.#add(`${message}:${role}:${JSON.stringify(block)}`, contentText(block));
+          this.#add(`${message}:${role}`, block, contentText(block));
         }
       }
     }
@@ -86,21 +85,24 @@ export class Prompt {
     return count === 0 ? 0 : tokensOf(this.#ends[count] ?? 0);
   }
 
-  /** A hash of the first `count` blocks: equal prefixes, equal keys. */
+  /** A hash of the first `count` blocks: equal prefixes, equal keys. Made on first use. */
   key(count: number): string {
     if (!this.#keys) {
       let hash = '';
       this.#keys = [hash];
-      for (const block of this.#blocks) {
-        hash = createHash('sha256').update(hash).update(block.identity).digest('base64url');
+      for (const { scope, value } of this.#blocks) {
+        hash = createHash('sha256')
+          .update(`${hash}\n${scope}\n${JSON.stringify(value)}`)
+          .digest('base64url');
         this.#keys.push(hash);
       }
     }
     return this.#keys[count] ?? '';
   }
 
-  #add(identity: string, text: string): void {
-    this.#blocks.push({ identity, text });
+  /** `text` is what the block costs in tokens. */
+  #add(scope: string, value: unknown, text: string): void {
+    this.#blocks.push({ scope, value });
     const before = this.#ends.at(-1) ?? 0;
     this.#ends.push(before + (this.#blocks.length > 1 ? 1 : 0) + text.length);
   }
