@@ -36,6 +36,11 @@ interface PromptBlock {
   value: unknown;
 }
 
+/** The elements of a list the request should hold; the request's other checks refuse non-lists. */
+function list<T>(value: T[] | undefined): T[] {
+  return Array.isArray(value) ? value : [];
+}
+
 function contentText(block: WireContentBlock): string {
   if (typeof block.text === 'string') return block.text;
   if (block.toolUse) return JSON.stringify(block.toolUse.input ?? {});
@@ -55,20 +60,21 @@ export class Prompt {
   #keys: string[] | undefined;
 
   constructor(body: ConverseRequestBody) {
-    const tools = body.toolConfig?.tools ?? [];
+    const tools = list(body.toolConfig?.tools);
     for (const [index, tool] of tools.entries()) {
       if (tool.cachePoint) this.#point(tool.cachePoint, { section: 'tools', index }, tools);
       else this.#add('tool', tool, JSON.stringify(tool.toolSpec ?? tool));
     }
-    const system = body.system ?? [];
+    const system = list(body.system);
     for (const [index, block] of system.entries()) {
       if (block.cachePoint) this.#point(block.cachePoint, { section: 'system', index }, system);
       else this.#add('system', block, block.text ?? '');
     }
-    for (const [message, { role, content = [] }] of (body.messages ?? []).entries()) {
-      for (const [index, block] of content.entries()) {
+    for (const [message, { role, content }] of list(body.messages).entries()) {
+      const blocks = list(content);
+      for (const [index, block] of blocks.entries()) {
         if (block.cachePoint) {
-          this.#point(block.cachePoint, { section: 'messages', message, index }, content);
+          this.#point(block.cachePoint, { section: 'messages', message, index }, blocks);
         } else {
           this.#add(`${message}:${role}`, block, contentText(block));
         }
