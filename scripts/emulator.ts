@@ -2,6 +2,8 @@
  * Runs the Bedrock Runtime emulator for demos and manual testing:
  *   EMULATOR_PORT=4010 EMULATOR_HOST=127.0.0.1 npm run emulator
  * With no reply queued it answers from its demo script at a model's pace.
+ * EMULATOR_CONCURRENCY_QUOTAS sets Bedrock's per-model concurrency quotas, as `model=max` pairs
+ * separated by commas (`*` for every model without its own): `*=4,us.anthropic.claude-sonnet-4-20250514-v1:0=2`.
  */
 
 import { type RecordedRequest, startEmulator } from '../test/emulator/index.ts';
@@ -18,11 +20,36 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 }
 const host = process.env.EMULATOR_HOST ?? '127.0.0.1';
 
+/** `*=4,model=2` → `{ '*': 4, model: 2 }`; exits with a plain line when it cannot be read. */
+function parseQuotas(text: string | undefined): Record<string, number> {
+  const quotas: Record<string, number> = {};
+  for (const pair of (text ?? '').split(',').filter((part) => part.trim() !== '')) {
+    const at = pair.lastIndexOf('=');
+    const modelId = pair.slice(0, at).trim();
+    const max = Number(pair.slice(at + 1));
+    if (at < 1 || modelId === '' || !Number.isInteger(max) || max < 0) {
+      console.error(
+        `EMULATOR_CONCURRENCY_QUOTAS must be model=max pairs separated by commas, as in "*=4", not "${text}".`,
+      );
+      process.exit(1);
+    }
+    quotas[modelId] = max;
+  }
+  return quotas;
+}
+
+const concurrencyQuotas = parseQuotas(process.env.EMULATOR_CONCURRENCY_QUOTAS);
 const emulator = await startEmulator({
   port,
   host,
+  concurrencyQuotas,
   onRequest: (request) => console.log(describe(request)),
 });
+for (const [modelId, max] of Object.entries(concurrencyQuotas)) {
+  console.log(
+    `Concurrency quota: ${max} request(s) in flight for ${modelId === '*' ? 'each model' : modelId}.`,
+  );
+}
 console.log(
   `Bedrock emulator listening. Point the gateway at it with:\n  AWS_ENDPOINT_URL_BEDROCK_RUNTIME=${emulator.url}`,
 );

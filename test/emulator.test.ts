@@ -419,6 +419,23 @@ describe('validation as Bedrock does', () => {
     expect(error.message).toMatch(message);
   });
 
+  it('refuses messages that are not a list as malformed, not as an emulator failure', async () => {
+    const response = await fetch(`${emulator.url}/model/${MODEL}/converse`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization:
+          'AWS4-HMAC-SHA256 Credential=AKIDRAW/20260101/us-east-1/bedrock/aws4_request',
+      },
+      body: JSON.stringify({ messages: 'hi', system: 'be brief' }),
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('x-amzn-errortype')).toMatch(/^ValidationException:/);
+    expect(((await response.json()) as { message: string }).message).toMatch(
+      /required key \[messages\] not found/,
+    );
+  });
+
   it('accepts a complete tool round trip', async () => {
     emulator.enqueue({ blocks: [{ text: 'Two.' }] });
     const response = await client().send(

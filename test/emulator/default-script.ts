@@ -3,6 +3,9 @@
  * calls `current_time` for time questions, `calculator` for arithmetic, loads the `sql` skill
  * and queries the demo shop for questions about its data (sql-demo.ts), calls `save_note`
  * (which needs approval) for "save a note: …", answers the tool results, and otherwise chats.
+ * With extended thinking on (for a model that has it) each reply starts with a short, signed
+ * reasoning block. A request with a `guardrailConfig` whose last user text has the word
+ * "forbidden" is blocked by its guardrail (a word policy on "forbidden").
  */
 
 import { createHash } from 'node:crypto';
@@ -145,9 +148,35 @@ function chat(text: string): string {
   );
 }
 
-/** The demo reply to a request; `paceMs` overrides the realistic pause between events. */
-export function defaultReply(body: ConverseRequestBody, paceMs?: number): MessageReply {
-  const delayMs = paceMs ?? DEMO_PACE_MS;
+const FORBIDDEN = /\bforbidden\b/i;
+
+/** A line of reasoning about the reply it goes before. */
+function reasoningFor(reply: MessageReply, afterTools: boolean): string {
+  const use = reply.blocks.find((block) => 'toolUse' in block);
+  if (use && 'toolUse' in use) return `This needs ${use.toolUse.name}; I will call it.`;
+  return afterTools ? 'The tool results are in; I can answer now.' : 'I can answer this directly.';
+}
+
+/**
+ * The demo reply to a request; `paceMs` overrides the realistic pause between events, and
+ * `thinking` (extended thinking on, for a model that has it) starts the reply with reasoning.
+ */
+export function defaultReply(
+  body: ConverseRequestBody,
+  paceMs?: number,
+  thinking = false,
+): MessageReply {
+  const reply = demoReply(body, paceMs ?? DEMO_PACE_MS);
+  const last = (body.messages ?? []).findLast((message) => message.role === 'user');
+  if (body.guardrailConfig !== undefined && FORBIDDEN.test(textOf(last))) {
+    return { ...reply, guardrail: { policy: { word: 'forbidden' } } };
+  }
+  if (!thinking) return reply;
+  const afterTools = last?.content?.some((block) => block.toolResult) ?? false;
+  return { ...reply, blocks: [{ reasoning: reasoningFor(reply, afterTools) }, ...reply.blocks] };
+}
+
+function demoReply(body: ConverseRequestBody, delayMs: number): MessageReply {
   const messages = body.messages ?? [];
   const last = messages.findLast((message) => message.role === 'user');
   if (last && messages.at(-1) === last && last.content?.some((block) => block.toolResult)) {

@@ -2,14 +2,19 @@
 
 export { BENCH_TOOL, type BenchShape, benchReply, benchText } from './bench-script.ts';
 export { BEDROCK_ERROR_STATUS, type BedrockErrorName } from './errors.ts';
+export { DEFAULT_BLOCKED_MESSAGE } from './guardrails.ts';
 export { Emulator, type StartOptions, startEmulator } from './server.ts';
 export type {
   Block,
   EmulatorOptions,
   ErrorReply,
+  GuardrailIntervention,
+  GuardrailPolicy,
   MessageReply,
   Operation,
+  ReasoningBlock,
   RecordedRequest,
+  RedactedReasoningBlock,
   Reply,
   StopReason,
   StreamExceptionName,

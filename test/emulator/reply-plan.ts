@@ -1,15 +1,23 @@
 /**
  * Turns a scripted reply into what goes on the wire: the Converse JSON body or the sequence of
- * ConverseStream events, with tool-use ids, stop reason and token usage filled in.
+ * ConverseStream events, with tool-use ids, reasoning signatures, stop reason and token usage
+ * (prompt-cache reads and writes included) filled in, cut short where a guardrail steps in.
  */
 
 import { randomBytes } from 'node:crypto';
 import type { StreamEvent } from './event-stream.ts';
+import {
+  blocksInput,
+  DEFAULT_BLOCKED_MESSAGE,
+  guardrailTrace,
+  type RequestGuardrail,
+} from './guardrails.ts';
+import { estimateTokens } from './prompt.ts';
+import type { CacheUsage } from './prompt-cache.ts';
 import type {
   Block,
-  ConverseRequestBody,
   MessageReply,
-  ReasoningBlock,
+  RedactedReasoningBlock,
   StopReason,
   TextBlock,
   ToolUseBlock,
@@ -17,16 +25,38 @@ import type {
 
 const DEFAULT_CHUNK_CHARS = 4;
 
-/** A tool-use block whose id is settled. */
+/** A block whose tool-use id and reasoning signature are settled. */
 type PlannedBlock =
   | TextBlock
-  | ReasoningBlock
+  | RedactedReasoningBlock
+  | { reasoning: string; signature: string | undefined }
   | { toolUse: { toolUseId: string; name: string; input: Record<string, unknown> } };
 
 export interface Usage {
   inputTokens: number;
   outputTokens: number;
   totalTokens: number;
+  cacheReadInputTokens?: number;
+  cacheWriteInputTokens?: number;
+}
+
+/** What the emulator knows of the request a reply answers. */
+export interface PlanContext {
+  /** Tokens of the whole prompt. */
+  promptTokens: number;
+  /** How the prompt cache served the request; undefined when it had no cache point. */
+  cache: CacheUsage | undefined;
+  /** Signs the reply's reasoning. */
+  sign: (text: string) => string;
+  /** The guardrail the request names. */
+  guardrail: RequestGuardrail | undefined;
+}
+
+/** A guardrail blocking the reply: where, with what message, and the trace to send. */
+interface PlannedIntervention {
+  afterEvents: number;
+  message: string;
+  trace: Record<string, unknown> | undefined;
 }
 
 interface ReplyPlan {
@@ -35,6 +65,7 @@ interface ReplyPlan {
   usage: Usage;
   chunkChars: number;
   chunks: string[] | undefined;
+  intervention: PlannedIntervention | undefined;
 }
 
 function newToolUseId(): string {
@@ -52,6 +83,11 @@ function isText(block: Block): block is TextBlock {
 /** Throws when a reply cannot be played, so the test that enqueued it fails at once. */
 export function checkReply(reply: MessageReply): void {
   if (!Array.isArray(reply.blocks)) throw new TypeError('A reply needs a blocks array.');
+  if (reply.guardrail && (reply.failAfterEvents || reply.hangAfterEvents !== undefined)) {
+    throw new TypeError(
+      'A guardrail intervention cannot be combined with failAfterEvents or hangAfterEvents.',
+    );
+  }
   if (reply.chunks === undefined) return;
   const first = reply.blocks.find(isText);
   if (!first) throw new TypeError('chunks were given but the reply has no text block.');
@@ -60,50 +96,78 @@ export function checkReply(reply: MessageReply): void {
   }
 }
 
-/** Roughly one token per four characters, at least one. */
-export function estimateTokens(text: string): number {
-  return Math.max(1, Math.ceil(text.length / 4));
-}
-
-/** All the text a request carries: system prompt, text, tool inputs and tool results. */
-function requestText(body: ConverseRequestBody | undefined): string {
-  const parts: string[] = [];
-  for (const system of body?.system ?? []) parts.push(system.text ?? '');
-  for (const message of body?.messages ?? []) {
-    for (const block of message.content ?? []) {
-      if (typeof block.text === 'string') parts.push(block.text);
-      if (block.toolUse) parts.push(JSON.stringify(block.toolUse.input ?? {}));
-      for (const item of block.toolResult?.content ?? []) {
-        parts.push(item.text ?? JSON.stringify(item.json ?? ''));
-      }
-    }
-  }
-  return parts.join('\n');
-}
-
 function blockText(block: PlannedBlock): string {
   if ('text' in block) return block.text;
   if ('reasoning' in block) return block.reasoning;
-  return JSON.stringify(block.toolUse.input);
+  if ('toolUse' in block) return JSON.stringify(block.toolUse.input);
+  return '';
 }
 
-export function planReply(
+function planBlock(block: Block, sign: (text: string) => string): PlannedBlock {
+  if (isToolUse(block)) {
+    return { toolUse: { ...block.toolUse, toolUseId: block.toolUse.toolUseId ?? newToolUseId() } };
+  }
+  if ('reasoning' in block) {
+    const signature =
+      block.signature === null ? undefined : (block.signature ?? sign(block.reasoning));
+    return { reasoning: block.reasoning, signature };
+  }
+  return block;
+}
+
+function planUsage(reply: MessageReply, context: PlanContext, generated: string): Usage {
+  const given = reply.usage;
+  const cacheRead = given?.cacheReadInputTokens ?? context.cache?.cacheReadInputTokens;
+  const cacheWrite = given?.cacheWriteInputTokens ?? context.cache?.cacheWriteInputTokens;
+  const cached = (cacheRead ?? 0) + (cacheWrite ?? 0);
+  const inputTokens = given?.inputTokens ?? Math.max(0, context.promptTokens - cached);
+  // A guardrail that blocks the prompt stops the model before it writes anything.
+  const blockedEarly = reply.guardrail !== undefined && blocksInput(reply.guardrail);
+  const outputTokens = given?.outputTokens ?? (blockedEarly ? 0 : estimateTokens(generated));
+  const usage: Usage = {
+    inputTokens,
+    outputTokens,
+    totalTokens: inputTokens + outputTokens + cached,
+  };
+  if (cacheRead !== undefined || cacheWrite !== undefined) {
+    usage.cacheReadInputTokens = cacheRead ?? 0;
+    usage.cacheWriteInputTokens = cacheWrite ?? 0;
+  }
+  return usage;
+}
+
+function planIntervention(
   reply: MessageReply,
-  request: ConverseRequestBody | undefined,
-): ReplyPlan {
-  const blocks: PlannedBlock[] = reply.blocks.map((block) =>
-    isToolUse(block)
-      ? { toolUse: { ...block.toolUse, toolUseId: block.toolUse.toolUseId ?? newToolUseId() } }
-      : block,
-  );
-  const inputTokens = reply.usage?.inputTokens ?? estimateTokens(requestText(request));
-  const outputTokens = reply.usage?.outputTokens ?? estimateTokens(blocks.map(blockText).join(''));
+  context: PlanContext,
+  blocks: PlannedBlock[],
+): PlannedIntervention | undefined {
+  const intervention = reply.guardrail;
+  if (!intervention) return undefined;
+  const { guardrail } = context;
+  if (!guardrail) {
+    throw new Error(
+      'The reply asks for a guardrail intervention, but the request has no guardrailConfig.',
+    );
+  }
+  const withheld = blocks.flatMap((block) => ('text' in block ? [block.text] : [])).join('');
+  return {
+    afterEvents: intervention.afterEvents ?? 0,
+    message: intervention.blockedMessage ?? DEFAULT_BLOCKED_MESSAGE,
+    trace: guardrail.trace ? guardrailTrace(guardrail, intervention, withheld) : undefined,
+  };
+}
+
+export function planReply(reply: MessageReply, context: PlanContext): ReplyPlan {
+  const blocks = reply.blocks.map((block) => planBlock(block, context.sign));
+  const intervention = planIntervention(reply, context, blocks);
+  const defaultStop = reply.blocks.some(isToolUse) ? 'tool_use' : 'end_turn';
   return {
     blocks,
-    stopReason: reply.stopReason ?? (reply.blocks.some(isToolUse) ? 'tool_use' : 'end_turn'),
-    usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens },
+    stopReason: intervention ? 'guardrail_intervened' : (reply.stopReason ?? defaultStop),
+    usage: planUsage(reply, context, blocks.map(blockText).join('')),
     chunkChars: reply.chunkChars ?? DEFAULT_CHUNK_CHARS,
     chunks: reply.chunks,
+    intervention,
   };
 }
 
@@ -140,25 +204,38 @@ export function splitText(text: string, size: number): string[] {
   return pieces;
 }
 
-/** The Converse response body. */
+function redactedBase64(block: RedactedReasoningBlock): string {
+  return Buffer.from(block.redactedReasoning).toString('base64');
+}
+
+function converseContent(block: PlannedBlock): Record<string, unknown> {
+  if ('text' in block) return { text: block.text };
+  if ('toolUse' in block) return { toolUse: block.toolUse };
+  if ('redactedReasoning' in block) {
+    return { reasoningContent: { redactedContent: redactedBase64(block) } };
+  }
+  const reasoningText: Record<string, string> = { text: block.reasoning };
+  if (block.signature !== undefined) reasoningText.signature = block.signature;
+  return { reasoningContent: { reasoningText } };
+}
+
+/** The Converse response body; a guardrail's blocked message replaces the whole answer. */
 export function converseBody(plan: ReplyPlan, latencyMs: number): Record<string, unknown> {
-  const content = plan.blocks.map((block) => {
-    if ('text' in block) return { text: block.text };
-    if ('toolUse' in block) return { toolUse: block.toolUse };
-    const reasoningText: Record<string, string> = { text: block.reasoning };
-    if (block.signature !== undefined) reasoningText.signature = block.signature;
-    return { reasoningContent: { reasoningText } };
-  });
+  const { intervention } = plan;
+  const content = intervention
+    ? [{ text: intervention.message }]
+    : plan.blocks.map(converseContent);
   return {
     output: { message: { role: 'assistant', content } },
     stopReason: plan.stopReason,
     usage: plan.usage,
     metrics: { latencyMs },
+    ...(intervention?.trace && { trace: { guardrail: intervention.trace } }),
   };
 }
 
-/** The ConverseStream events, from `messageStart` to `metadata`. */
-export function streamEvents(plan: ReplyPlan, latencyMs: number): StreamEvent[] {
+/** `messageStart` and the content block events of every block. */
+function contentEvents(plan: ReplyPlan): StreamEvent[] {
   const events: StreamEvent[] = [{ type: 'messageStart', payload: { role: 'assistant' } }];
   let firstText = true;
   plan.blocks.forEach((block, contentBlockIndex) => {
@@ -178,16 +255,62 @@ export function streamEvents(plan: ReplyPlan, latencyMs: number): StreamEvent[] 
       for (const piece of splitText(JSON.stringify(input), plan.chunkChars)) {
         delta({ toolUse: { input: piece } });
       }
+    } else if ('redactedReasoning' in block) {
+      delta({ reasoningContent: { redactedContent: redactedBase64(block) } });
     } else {
       for (const text of splitText(block.reasoning, plan.chunkChars)) {
         delta({ reasoningContent: { text } });
       }
-      if (block.signature !== undefined)
+      if (block.signature !== undefined) {
         delta({ reasoningContent: { signature: block.signature } });
+      }
     }
     events.push({ type: 'contentBlockStop', payload: { contentBlockIndex } });
   });
+  return events;
+}
+
+/**
+ * The first `afterEvents` events (at least `messageStart`), the block they leave open closed,
+ * then the blocked message as a text block of its own.
+ */
+function blockedEvents(events: StreamEvent[], intervention: PlannedIntervention): StreamEvent[] {
+  const kept = events.slice(0, Math.max(1, intervention.afterEvents));
+  let open: number | undefined;
+  let next = 0;
+  for (const { type, payload } of kept) {
+    const index = payload.contentBlockIndex as number | undefined;
+    if (index === undefined) continue;
+    open = type === 'contentBlockStop' ? undefined : index;
+    next = index + 1;
+  }
+  if (open !== undefined) {
+    kept.push({ type: 'contentBlockStop', payload: { contentBlockIndex: open } });
+  }
+  kept.push(
+    {
+      type: 'contentBlockDelta',
+      payload: { contentBlockIndex: next, delta: { text: intervention.message } },
+    },
+    { type: 'contentBlockStop', payload: { contentBlockIndex: next } },
+  );
+  return kept;
+}
+
+/** The ConverseStream events, from `messageStart` to `metadata`. */
+export function streamEvents(plan: ReplyPlan, latencyMs: number): StreamEvent[] {
+  const { intervention } = plan;
+  const events = intervention
+    ? blockedEvents(contentEvents(plan), intervention)
+    : contentEvents(plan);
   events.push({ type: 'messageStop', payload: { stopReason: plan.stopReason } });
-  events.push({ type: 'metadata', payload: { usage: plan.usage, metrics: { latencyMs } } });
+  events.push({
+    type: 'metadata',
+    payload: {
+      usage: plan.usage,
+      metrics: { latencyMs },
+      ...(intervention?.trace && { trace: { guardrail: intervention.trace } }),
+    },
+  });
   return events;
 }

@@ -15,8 +15,8 @@ import {
   streamExceptionName,
 } from './errors.ts';
 import { encodeEvent, encodeException } from './event-stream.ts';
-import { converseBody, planReply, streamEvents } from './reply-plan.ts';
-import type { ConverseRequestBody, MessageReply } from './types.ts';
+import { converseBody, type PlanContext, planReply, streamEvents } from './reply-plan.ts';
+import type { MessageReply } from './types.ts';
 
 /** What both `http.ServerResponse` and `http2.Http2ServerResponse` offer. */
 export interface ResponseLike {
@@ -78,11 +78,11 @@ async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
 export async function sendConverse(
   answer: Answer,
   reply: MessageReply,
-  request: ConverseRequestBody | undefined,
+  context: PlanContext,
   delayMs: number,
 ): Promise<void> {
   const started = Date.now();
-  const plan = planReply(reply, request);
+  const plan = planReply(reply, context);
   if (reply.hangAfterEvents !== undefined) return hang(answer.signal);
   const eventCount = streamEvents(plan, 0).length;
   const wait = (reply.firstEventDelayMs ?? 0) + delayMs * (eventCount - 1);
@@ -100,10 +100,10 @@ export async function sendConverse(
 export async function sendStream(
   answer: Answer,
   reply: MessageReply,
-  request: ConverseRequestBody | undefined,
+  context: PlanContext,
   delayMs: number,
 ): Promise<void> {
-  const plan = planReply(reply, request);
+  const plan = planReply(reply, context);
   const firstEventDelayMs = reply.firstEventDelayMs ?? 0;
   const events = streamEvents(plan, Math.max(1, firstEventDelayMs + delayMs * 2));
   // Counts past the end mean "after the last event".

@@ -1,12 +1,19 @@
 /**
  * The Bedrock Runtime emulator: routes Converse and ConverseStream, records every request,
- * checks it as Bedrock would, and answers from a FIFO queue of scripted replies, falling back to
- * the start options' `script`, or else the demo script, when the queue is empty.
+ * checks it as Bedrock would (conversation, guardrail, prompt-cache and thinking rules, then the
+ * model's concurrency quota), and answers from a FIFO queue of scripted replies, falling back to
+ * the start options' `script`, or else the demo script, when the queue is empty. It keeps a
+ * prompt cache per model and signs the reasoning it sends, as Bedrock does.
  */
 
+import { ConcurrencyTracker } from './concurrency.ts';
 import { conversationError } from './conversation-rules.ts';
 import { defaultReply } from './default-script.ts';
-import { checkReply } from './reply-plan.ts';
+import { guardrailConfigError, requestGuardrail } from './guardrails.ts';
+import { modelTraits } from './models.ts';
+import { Prompt } from './prompt.ts';
+import { cachePointError, PromptCache } from './prompt-cache.ts';
+import { checkReply, type PlanContext } from './reply-plan.ts';
 import {
   type Answer,
   type ResponseLike,
@@ -15,6 +22,7 @@ import {
   sendStream,
 } from './responder.ts';
 import { parseAuthorization } from './sigv4.ts';
+import { ReasoningSigner, reasoningError, thinkingEnabled, thinkingError } from './thinking.ts';
 import { type AnyRequest, type AnyResponse, DualProtocolListener } from './transport.ts';
 import type {
   ConverseRequestBody,
@@ -66,6 +74,9 @@ export class Emulator {
   readonly #inFlight = new Set<AbortController>();
   readonly #waiters = new Set<() => void>();
   readonly #abortsSeen = new Set<RecordedRequest>();
+  readonly #signer = new ReasoningSigner();
+  readonly #cache: PromptCache;
+  readonly #concurrency: ConcurrencyTracker;
 
   /** @internal Use {@link startEmulator}. */
   constructor(listener: DualProtocolListener, url: string, port: number, options: StartOptions) {
@@ -75,6 +86,8 @@ export class Emulator {
     this.#paceMs = options.paceMs;
     this.#script = options.script;
     this.#onRequest = options.onRequest;
+    this.#cache = new PromptCache(options.now ?? Date.now);
+    this.#concurrency = new ConcurrencyTracker(options.concurrencyQuotas);
   }
 
   /** TCP connections accepted. */
@@ -103,6 +116,28 @@ export class Emulator {
     this.#refusals.add(modelId);
   }
 
+  /**
+   * Requests of this model (the id as recorded) admitted and not yet answered or aborted.
+   * Requests refused before a model would run (validation, throttling) never count.
+   */
+  inFlight(modelId: string): number {
+    return this.#concurrency.inFlight(modelId);
+  }
+
+  /** The most requests of this model in flight at once since start or `reset()`. */
+  peakInFlight(modelId: string): number {
+    return this.#concurrency.peak(modelId);
+  }
+
+  /**
+   * At most `max` requests of this model in flight; one more gets a ThrottlingException, as
+   * Bedrock's on-demand quotas answer. `*` sets it for every model without its own; `undefined`
+   * lifts it. `reset()` goes back to the start options' quotas.
+   */
+  setConcurrencyQuota(modelId: string, max: number | undefined): void {
+    this.#concurrency.setQuota(modelId, max);
+  }
+
   /** Resolves with `requests` once at least `count` have arrived. */
   waitForRequests(count: number, timeoutMs = DEFAULT_WAIT_MS): Promise<RecordedRequest[]> {
     return this.#waitFor(
@@ -125,13 +160,18 @@ export class Emulator {
     );
   }
 
-  /** Clears queued replies, records, counters and refusals. Open connections stay open. */
+  /**
+   * Clears queued replies, records, counters, refusals, the prompt cache and peak counts, and
+   * restores the start options' quotas. Open connections stay open.
+   */
   reset(): void {
     this.#queue.length = 0;
     this.requests.length = 0;
     this.#refusals.clear();
     this.#abortsSeen.clear();
     this.#listener.resetCounters();
+    this.#cache.clear();
+    this.#concurrency.reset();
   }
 
   /** Ends hanging responses and destroys every connection. Idempotent. */
@@ -163,6 +203,7 @@ export class Emulator {
     (res as AnyResponse).once('close', () => {
       this.#inFlight.delete(controller);
       controller.abort();
+      if (record) this.#concurrency.finish(record.modelId, record);
       if (!finished && record) {
         record.aborted = true;
         this.#notify();
@@ -203,6 +244,7 @@ export class Emulator {
       },
       onEnd: () => {
         finished = true;
+        this.#concurrency.finish(current.modelId, current);
       },
     };
     await this.#answer(answer, current, authorization);
@@ -218,7 +260,14 @@ export class Emulator {
       sendError(answer, 'ValidationException');
       return;
     }
-    const invalid = conversationError(body);
+    const traits = modelTraits(record.modelId);
+    const prompt = new Prompt(body);
+    const invalid =
+      conversationError(body) ??
+      guardrailConfigError(body, record.operation) ??
+      cachePointError(prompt, traits) ??
+      thinkingError(body, traits) ??
+      reasoningError(body, this.#signer);
     if (invalid) {
       sendError(answer, 'ValidationException', invalid);
       return;
@@ -228,16 +277,28 @@ export class Emulator {
       sendError(answer, 'ValidationException', STREAMING_TOOL_USE_REFUSED);
       return;
     }
+    if (!this.#concurrency.admit(record.modelId, record)) {
+      sendError(answer, 'ThrottlingException');
+      return;
+    }
 
-    const reply = this.#queue.shift() ?? this.#script?.(body) ?? defaultReply(body, this.#paceMs);
+    const thinking = traits.thinking && thinkingEnabled(body);
+    const reply =
+      this.#queue.shift() ?? this.#script?.(body) ?? defaultReply(body, this.#paceMs, thinking);
     if (isErrorReply(reply)) {
       sendError(answer, reply.error, reply.message);
       return;
     }
     checkReply(reply);
+    const context: PlanContext = {
+      promptTokens: prompt.tokens(),
+      cache: this.#cache.account(record.modelId, prompt, traits.caching?.minTokens ?? 0),
+      sign: (text) => this.#signer.sign(text),
+      guardrail: requestGuardrail(body),
+    };
     const delayMs = reply.delayMs ?? this.#paceMs ?? 0;
     const send = record.operation === 'converse' ? sendConverse : sendStream;
-    await send(answer, reply, body, delayMs);
+    await send(answer, reply, context, delayMs);
   }
 
   #notify(): void {

@@ -6,7 +6,7 @@
 import type { BedrockErrorName } from './errors.ts';
 
 /** A content block of a scripted assistant message. */
-export type Block = TextBlock | ToolUseBlock | ReasoningBlock;
+export type Block = TextBlock | ToolUseBlock | ReasoningBlock | RedactedReasoningBlock;
 
 export interface TextBlock {
   text: string;
@@ -19,10 +19,44 @@ export interface ToolUseBlock {
 
 export interface ReasoningBlock {
   reasoning: string;
-  signature?: string;
+  /**
+   * Default: the emulator signs the text (base64 HMAC-SHA256 under a secret of its own), so the
+   * block verifies when a client sends it back. A string is sent as given (and fails that check
+   * unless it is the emulator's); `null` sends no signature.
+   */
+  signature?: string | null;
 }
 
-export type StopReason = 'end_turn' | 'tool_use' | 'max_tokens';
+/** Reasoning the model's safety system encrypted: sent as `redactedContent`, taken back as is. */
+export interface RedactedReasoningBlock {
+  redactedReasoning: Uint8Array;
+}
+
+export type StopReason = 'end_turn' | 'tool_use' | 'max_tokens' | 'guardrail_intervened';
+
+/** The policy a guardrail intervention names in its trace. */
+export type GuardrailPolicy =
+  | { topic: string }
+  | { word: string }
+  | { contentFilter: 'HATE' | 'INSULTS' | 'MISCONDUCT' | 'PROMPT_ATTACK' | 'SEXUAL' | 'VIOLENCE' };
+
+/**
+ * A guardrail stepping in. Only a request with a `guardrailConfig` can be blocked: playing this
+ * on one without throws (a test bug), and the client sees an InternalServerException.
+ */
+export interface GuardrailIntervention {
+  /**
+   * How many of the reply's stream events go out before the guardrail blocks the rest (default
+   * 0; `messageStart` always goes out). 0 blocks the prompt (the trace's `inputAssessment`),
+   * more blocks the answer (`outputAssessments`, with the withheld text as `modelOutput`).
+   * Converse sends none of the reply either way, only the blocked message.
+   */
+  afterEvents?: number;
+  /** Default: "Sorry, the model cannot answer this question.", the default of a guardrail. */
+  blockedMessage?: string;
+  /** Default: a denied topic named "Denied topic". */
+  policy?: GuardrailPolicy;
+}
 
 /** The exception types a ConverseStream response may carry mid-stream. */
 export type StreamExceptionName =
@@ -37,8 +71,17 @@ export interface MessageReply {
   blocks: Block[];
   /** Default: `tool_use` when any block is a toolUse, else `end_turn`. */
   stopReason?: StopReason;
-  /** Default: about one token per four characters of request and reply text. */
-  usage?: { inputTokens: number; outputTokens: number };
+  /**
+   * Default: about one token per four characters of request and reply text, the request's
+   * split between prompt-cache reads, writes and the rest as the emulator's cache found it.
+   * The cache fields given here replace the computed ones; `totalTokens` is always the sum.
+   */
+  usage?: {
+    inputTokens: number;
+    outputTokens: number;
+    cacheReadInputTokens?: number;
+    cacheWriteInputTokens?: number;
+  };
   /**
    * Stream text, reasoning and tool input in deltas of this many UTF-16 code units (default 4).
    * A delta may end inside a grapheme cluster but never inside a surrogate pair.
@@ -64,6 +107,13 @@ export interface MessageReply {
   };
   /** Send this many events (Converse: nothing), then hold the response open until the client aborts. */
   hangAfterEvents?: number;
+  /**
+   * The request's guardrail blocks this reply: the stream ends with the blocked message as text,
+   * `stopReason: "guardrail_intervened"` and, when the request asked for a trace, `trace` in
+   * its `metadata` event (Converse: the blocked message, stop reason and top-level `trace`).
+   * Cannot be combined with `failAfterEvents` or `hangAfterEvents`.
+   */
+  guardrail?: GuardrailIntervention;
 }
 
 /** An HTTP error response as Bedrock sends it (`x-amzn-errortype` plus `{"message"}`). */
@@ -103,9 +153,39 @@ export interface RecordedRequest {
 /** The parts of a Converse request body the emulator reads; anything else passes through. */
 export interface ConverseRequestBody {
   messages?: WireMessage[];
-  system?: { text?: string }[];
-  toolConfig?: { tools?: { toolSpec?: { name?: string } }[] };
+  system?: WireSystemBlock[];
+  toolConfig?: { tools?: WireTool[] };
+  inferenceConfig?: { maxTokens?: number; temperature?: number; [key: string]: unknown };
+  /** `thinking: {type: "enabled", budget_tokens}` turns on Claude's extended thinking. */
+  additionalModelRequestFields?: { thinking?: unknown; [key: string]: unknown };
+  guardrailConfig?: WireGuardrailConfig;
   [key: string]: unknown;
+}
+
+/** `CachePointBlock`: the prompt up to here may be cached. */
+export interface WireCachePoint {
+  type?: unknown;
+  ttl?: unknown;
+}
+
+export interface WireSystemBlock {
+  text?: string;
+  cachePoint?: WireCachePoint;
+  [key: string]: unknown;
+}
+
+export interface WireTool {
+  toolSpec?: { name?: string; [key: string]: unknown };
+  cachePoint?: WireCachePoint;
+  [key: string]: unknown;
+}
+
+/** `GuardrailConfiguration` (Converse) or `GuardrailStreamConfiguration` (ConverseStream). */
+export interface WireGuardrailConfig {
+  guardrailIdentifier?: unknown;
+  guardrailVersion?: unknown;
+  trace?: unknown;
+  streamProcessingMode?: unknown;
 }
 
 export interface WireMessage {
@@ -121,6 +201,12 @@ export interface WireContentBlock {
     content?: { text?: string; json?: unknown }[];
     status?: string;
   };
+  reasoningContent?: {
+    reasoningText?: { text?: string; signature?: string };
+    /** Base64 on the wire. */
+    redactedContent?: string;
+  };
+  cachePoint?: WireCachePoint;
   [key: string]: unknown;
 }
 
@@ -140,4 +226,11 @@ export interface EmulatorOptions {
    * queueing a reply per request.
    */
   script?: (body: ConverseRequestBody) => Reply;
+  /**
+   * Requests of a model that may be in flight at once (Bedrock's on-demand concurrency quota);
+   * one more gets a ThrottlingException. Key `*`: every model without a key of its own.
+   */
+  concurrencyQuotas?: Record<string, number>;
+  /** The clock prompt-cache entries live by, in ms (default `Date.now`). */
+  now?: () => number;
 }
