@@ -6,6 +6,7 @@ export { DEFAULT_BLOCKED_MESSAGE } from './guardrails.ts';
 export { Emulator, type StartOptions, startEmulator } from './server.ts';
 export type {
   Block,
+  ConverseRequestBody,
   EmulatorOptions,
   ErrorReply,
   GuardrailIntervention,

@@ -27,12 +27,14 @@ const toolUse = (name: string, input: Record<string, unknown>) => ({ toolUse: { 
 
 /** Where a request carries cache points: after the tools, in the system prompt, in messages. */
 function cachePoints(body: ConverseRequestBody | undefined) {
-  const isPoint = (block: unknown) => typeof block === 'object' && block !== null && 'cachePoint' in block;
+  const isPoint = (block: unknown) =>
+    typeof block === 'object' && block !== null && 'cachePoint' in block;
   const tools = (body?.toolConfig?.tools ?? []) as unknown[];
   const messages = body?.messages ?? [];
   return {
     tools: tools.findIndex(isPoint) === tools.length - 1 && tools.length > 0,
-    system: ((body?.system ?? []) as unknown[]).at(-1) !== undefined && isPoint(body?.system?.at(-1)),
+    system:
+      ((body?.system ?? []) as unknown[]).at(-1) !== undefined && isPoint(body?.system?.at(-1)),
     lastMessage: isPoint(messages.at(-1)?.content?.at(-1)),
     total:
       tools.filter(isPoint).length +
@@ -44,14 +46,18 @@ function cachePoints(body: ConverseRequestBody | undefined) {
 describe('prompt caching', () => {
   it('caches the prompt of a long-prompted agent with skills: reads from its second call, same tokens as without', async () => {
     const question = 'which product sold best last month?';
-    const runs: Record<string, { usage: Record<string, number>[]; bodies: ConverseRequestBody[] }> = {};
+    const runs: Record<string, { usage: Record<string, number>[]; bodies: ConverseRequestBody[] }> =
+      {};
     for (const cache of ['auto', 'off']) {
       await withGateway({ ...ANALYST, BEDROCK_PROMPT_CACHE: cache }, async (gw) => {
         const client = await gw.connect();
         const first = await client.chat(question, { agent: 'analyst' });
         await checkStored(client, first);
         const conversationId = turnEnd(first).conversationId;
-        const second = await client.chat('and the month before?', { agent: 'analyst', conversationId });
+        const second = await client.chat('and the month before?', {
+          agent: 'analyst',
+          conversationId,
+        });
         expect(turnEnd(first).stopReason).toBe('end_turn');
         expect(turnEnd(second).stopReason).toBe('end_turn');
         runs[cache] = {
@@ -76,7 +82,7 @@ describe('prompt caching', () => {
     // The same prompts, split three ways instead of one, summed over the calls of each turn.
     off.usage.forEach((without, i) => {
       const withCache = on.usage[i]!;
-      expect(without.cacheReadInputTokens + without.cacheWriteInputTokens).toBe(0);
+      expect(without.cacheReadInputTokens! + without.cacheWriteInputTokens!).toBe(0);
       expect(
         withCache.inputTokens! + withCache.cacheReadInputTokens! + withCache.cacheWriteInputTokens!,
       ).toBe(without.inputTokens);
@@ -109,7 +115,11 @@ describe('prompt caching', () => {
         await client.chat('hello', { model: nova });
         const [sonnet, novaBody] = gw.emulator.requests.map((r) => r.body);
         expect(cachePoints(sonnet).total).toBe(0);
-        expect(cachePoints(novaBody)).toMatchObject({ tools: false, system: true, lastMessage: true });
+        expect(cachePoints(novaBody)).toMatchObject({
+          tools: false,
+          system: true,
+          lastMessage: true,
+        });
       },
     );
   });
@@ -123,13 +133,18 @@ describe('usage and cost', () => {
   };
 
   it('prices a turn from MODEL_PRICES_FILE and counts tokens and cost by model and user', async () => {
-    const file = pricesFile({ [HAIKU]: { input: 1, output: 10, cacheRead: 0.1, cacheWrite: 1.25 } });
+    const file = pricesFile({
+      [HAIKU]: { input: 1, output: 10, cacheRead: 0.1, cacheWrite: 1.25 },
+    });
     await withGateway(
       { BEDROCK_MODEL_ARNS: HAIKU, MODEL_PRICES_FILE: file, AUTH_API_KEYS: 'k1:alice' },
       async (gw) => {
         const client = await gw.connect('?token=k1');
         gw.emulator.enqueue(
-          { blocks: [toolUse('calculator', { expression: '6*7' })], usage: { inputTokens: 100, outputTokens: 10 } },
+          {
+            blocks: [toolUse('calculator', { expression: '6*7' })],
+            usage: { inputTokens: 100, outputTokens: 10 },
+          },
           { blocks: [{ text: '42.' }], usage: { inputTokens: 200, outputTokens: 20 } },
         );
         const frames = await client.chat('6*7?');
@@ -141,7 +156,9 @@ describe('usage and cost', () => {
           cacheWriteInputTokens: 0,
           costUsd: (300 * 1 + 30 * 10) / 1e6,
         });
-        const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+        const metrics = await (
+          await fetch(`${gw.url}/metrics`, { headers: { authorization: 'Bearer k1' } })
+        ).text();
         expect(metrics).toContain(
           `agentgate_model_tokens_total{model="${HAIKU}",user="alice",kind="input"} 300`,
         );
@@ -216,31 +233,48 @@ describe('guardrails', () => {
 });
 
 describe('extended thinking', () => {
-  const thinking = { BEDROCK_MODEL_ARNS: `${SONNET_37},${HAIKU}`, BEDROCK_REASONING_BUDGET_TOKENS: '2048' };
+  const thinking = {
+    BEDROCK_MODEL_ARNS: `${SONNET_37},${HAIKU}`,
+    BEDROCK_REASONING_BUDGET_TOKENS: '2048',
+  };
 
   it('streams reasoning and sends its blocks back with their signatures, across tool calls and turns', async () => {
     await withGateway(thinking, async (gw) => {
       const client = await gw.connect();
       const replies: Reply[] = [
-        { blocks: [{ reasoning: 'I should compute 6*7.' }, toolUse('calculator', { expression: '6*7' })] },
+        {
+          blocks: [
+            { reasoning: 'I should compute 6*7.' },
+            toolUse('calculator', { expression: '6*7' }),
+          ],
+        },
         { blocks: [{ reasoning: 'The tool said 42.' }, { text: 'It is 42.' }] },
         { blocks: [{ reasoning: 'Now 7*8.' }, toolUse('calculator', { expression: '7*8' })] },
         { blocks: [{ redactedReasoning: new Uint8Array([1, 2, 3, 4]) }, { text: 'It is 56.' }] },
       ];
       gw.emulator.enqueue(replies[0]!, replies[1]!);
       const first = await client.chat('what is 6*7?');
-      expect(first.filter((f) => f.type === 'reasoning').map((f) => f.text).join('')).toBe(
-        'I should compute 6*7.The tool said 42.',
-      );
+      expect(
+        first
+          .filter((f) => f.type === 'reasoning')
+          .map((f) => f.text)
+          .join(''),
+      ).toBe('I should compute 6*7.The tool said 42.');
       gw.emulator.enqueue(replies[2]!, replies[3]!);
-      const second = await client.chat('and 7*8?', { conversationId: turnEnd(first).conversationId });
+      const second = await client.chat('and 7*8?', {
+        conversationId: turnEnd(first).conversationId,
+      });
       expect(turnEnd(second).stopReason).toBe('end_turn');
       expect(turnEnd(second).text).toBe('It is 56.');
       const bodies = gw.emulator.requests.map((r) => r.body as ConverseRequestBody);
       expect(bodies.map((b) => b.additionalModelRequestFields)).toEqual(
         Array(4).fill({ thinking: { type: 'enabled', budget_tokens: 2048 } }),
       );
-      expect(bodies.every((b) => (b.inferenceConfig as { maxTokens?: number }).maxTokens === 2048 + 4096)).toBe(true);
+      expect(
+        bodies.every(
+          (b) => (b.inferenceConfig as { maxTokens?: number }).maxTokens === 2048 + 4096,
+        ),
+      ).toBe(true);
       // The last call holds every reasoning block so far, signed, as the model sent them.
       const sent = (bodies[3]?.messages ?? [])
         .filter((m) => m.role === 'assistant')
@@ -257,17 +291,26 @@ describe('extended thinking', () => {
 
 describe('concurrency bound', () => {
   afterEach(() => {});
-  const slowReply = (i: number): Reply => ({ blocks: [{ text: `Answer ${i}.` }], delayMs: 15, chunkChars: 2 });
+  const slowReply = (i: number): Reply => ({
+    blocks: [{ text: `Answer ${i}.` }],
+    delayMs: 15,
+    chunkChars: 2,
+  });
 
   async function burst(env: Record<string, string>, turns: number, quota: number) {
-    return withGateway({ BEDROCK_MODEL_ARNS: HAIKU, MAX_TURNS_PER_USER: '100', ...env }, async (gw) => {
-      gw.emulator.setConcurrencyQuota(HAIKU, quota);
-      gw.emulator.enqueue(...Array.from({ length: turns }, (_, i) => slowReply(i)));
-      const clients = await Promise.all(Array.from({ length: turns }, () => gw.connect()));
-      const ends = (await Promise.all(clients.map((c, i) => c.chat(`question ${i}`, {}, 30_000)))).map(turnEnd);
-      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
-      return { ends, peak: gw.emulator.peakInFlight(HAIKU), metrics };
-    });
+    return withGateway(
+      { BEDROCK_MODEL_ARNS: HAIKU, MAX_TURNS_PER_USER: '100', ...env },
+      async (gw) => {
+        gw.emulator.setConcurrencyQuota(HAIKU, quota);
+        gw.emulator.enqueue(...Array.from({ length: turns }, (_, i) => slowReply(i)));
+        const clients = await Promise.all(Array.from({ length: turns }, () => gw.connect()));
+        const ends = (
+          await Promise.all(clients.map((c, i) => c.chat(`question ${i}`, {}, 30_000)))
+        ).map(turnEnd);
+        const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+        return { ends, peak: gw.emulator.peakInFlight(HAIKU), metrics };
+      },
+    );
   }
 
   it('without a bound, Bedrock throttles a burst past its quota', async () => {
@@ -280,7 +323,11 @@ describe('concurrency bound', () => {
     const { ends, peak, metrics } = await burst({ BEDROCK_MAX_CONCURRENCY: '4' }, 12, 4);
     expect(ends.map((e) => e.stopReason)).toEqual(Array(12).fill('end_turn'));
     expect(peak).toBe(4);
-    expect(metrics).toMatch(new RegExp(`agentgate_bedrock_quota_wait_seconds_count\\{model="${HAIKU.replaceAll('.', '\\.')}"\\} 12`));
+    expect(metrics).toMatch(
+      new RegExp(
+        `agentgate_bedrock_quota_wait_seconds_count\\{model="${HAIKU.replaceAll('.', '\\.')}"\\} 12`,
+      ),
+    );
   });
 
   it('halves the bound when Bedrock throttles all the same', async () => {
