@@ -96,7 +96,7 @@ async function createRedisBackends(config: Config, url: string, log: Logger): Pr
   };
   const store = new RedisHistoryStore({ ...shared, redis: connections.command });
   const bus = new RedisFrameBus(shared);
-  const queue = new RedisJobQueue(shared);
+  const queue = new RedisJobQueue({ ...shared, concurrency: config.workerConcurrency });
   const approvals = new RedisApprovals(shared);
   const max = config.bedrock.maxConcurrency;
   const quota =

@@ -146,6 +146,7 @@ const VARIABLES = {
     default: 'agentgate:',
   },
   RUN_WORKER: { schema: bool, default: 'true' },
+  WORKER_CONCURRENCY: { schema: int(1, 10_000), default: '32' },
   WORKER_METRICS_PORT: { schema: int(0, 65535), default: '9464' },
   SESSION_TTL_HOURS: { schema: positive, default: '24' },
   MAX_AGENT_STEPS: { schema: int(1), default: '8' },
@@ -219,6 +220,8 @@ export interface Config {
   /** Prefix of every Redis key and channel (REDIS_KEY_PREFIX). */
   readonly redisKeyPrefix: string;
   readonly runWorker: boolean;
+  /** WORKER_CONCURRENCY: turns one process takes from the Redis queue at once. */
+  readonly workerConcurrency: number;
   /**
    * Port of a worker process's `/metrics`, `/health` and `/ready` (on `host`);
    * undefined when WORKER_METRICS_PORT=0 turns the listener off.
@@ -387,6 +390,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     redisUrl: v.REDIS_URL,
     redisKeyPrefix: v.REDIS_KEY_PREFIX,
     runWorker: v.RUN_WORKER,
+    workerConcurrency: v.WORKER_CONCURRENCY,
     workerMetricsPort: v.WORKER_METRICS_PORT === 0 ? undefined : v.WORKER_METRICS_PORT,
     sessionTtlSeconds: Math.round(v.SESSION_TTL_HOURS * 3600),
     agent: {

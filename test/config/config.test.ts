@@ -29,6 +29,14 @@ describe('loadConfig defaults', () => {
     expect(config.hostOverridden).toBeUndefined();
   });
 
+  it('takes 32 turns at once from the Redis queue, or WORKER_CONCURRENCY', () => {
+    expect(config.workerConcurrency).toBe(32);
+    expect(loadConfig({ WORKER_CONCURRENCY: '20' }).workerConcurrency).toBe(20);
+    expect(configError({ WORKER_CONCURRENCY: '0' }).problems).toEqual([
+      'WORKER_CONCURRENCY="0": expected a whole number 1–10000',
+    ]);
+  });
+
   it('offers Claude 3.5 Sonnet v2 first, then Claude 3.5 Haiku', () => {
     expect(config.bedrock.models.map((m) => m.id)).toEqual([SONNET, HAIKU]);
     expect(config.bedrock.models[0]).toEqual({
