@@ -265,48 +265,33 @@ describe('turn footers', () => {
     await send(page, 'two');
     await turnEnded(page);
     const live = await page.locator('.turn-meta').allTextContents();
-    expect(live.map(spent)).toEqual(['1,204 in · 87 out tokens', '30 in · 4 out tokens']);
+    // Priced at the default model's list price, $3 in and $15 out per million tokens.
+    const footers = ['1,204 in · 87 out tokens · $0.0049', '30 in · 4 out tokens · $0.00015'];
+    expect(live.map(spent)).toEqual(footers);
     expect(live[0]).toMatch(/ · \d+ ms$|[\d.]+ s$/);
 
     await page.reload();
     await expect.poll(() => page.locator('.turn-meta').count(), WAIT).toBe(2);
-    expect(await page.locator('.turn-meta').allTextContents()).toEqual([
-      '1,204 in · 87 out tokens',
-      '30 in · 4 out tokens',
-    ]);
+    expect(await page.locator('.turn-meta').allTextContents()).toEqual(footers);
   });
 
-  it('show the cost when the gateway sends one, live and after a reload', async () => {
-    // This gateway prices nothing: a route adds `usage.costUsd` to what the page receives,
-    // in turn-end frames and in history, as a gateway that knows prices sends it.
-    const price = (usage: { inputTokens: number; outputTokens: number }) =>
-      (usage.inputTokens * 3 + usage.outputTokens * 15) / 1e6;
-    const before = (page: Page) =>
-      page.routeWebSocket(/\/v1\/ws/, (ws) => {
-        const server = ws.connectToServer();
-        server.onMessage((message) => {
-          const frame = JSON.parse(String(message));
-          if (frame.type === 'turn-end') frame.usage.costUsd = price(frame.usage);
-          if (frame.type === 'history') {
-            for (const m of frame.messages) if (m.usage) m.usage.costUsd = price(m.usage);
-          }
-          ws.send(JSON.stringify(frame));
-        });
-      });
-    const page = await openPage({ before });
+  it('show the input read from the prompt cache, live and after a reload', async () => {
+    const page = await openPage();
     gw.emulator.enqueue({
-      blocks: [{ text: 'Priced.' }],
-      usage: { inputTokens: 1000, outputTokens: 200 },
+      blocks: [{ text: 'Cached.' }],
+      usage: {
+        inputTokens: 100,
+        outputTokens: 200,
+        cacheReadInputTokens: 900,
+        cacheWriteInputTokens: 0,
+      },
     });
     await send(page, 'how much?');
     const turn = await turnEnded(page);
-    expect(spent(await turn.locator('.turn-meta').textContent())).toBe(
-      '1,000 in · 200 out tokens · $0.0060',
-    );
+    const footer = '1,000 in (900 cached) · 200 out tokens · $0.0060';
+    expect(spent(await turn.locator('.turn-meta').textContent())).toBe(footer);
     await page.reload();
-    await expect
-      .poll(() => page.locator('.turn-meta').textContent())
-      .toBe('1,000 in · 200 out tokens · $0.0060');
+    await expect.poll(() => page.locator('.turn-meta').textContent()).toBe(footer);
   });
 });
 

@@ -14,11 +14,10 @@ import type { Frame } from '../helpers/ws-client.ts';
 
 const SONNET_37 = 'us.anthropic.claude-3-7-sonnet-20250219-v1:0';
 const HAIKU = 'anthropic.claude-3-5-haiku-20241022-v1:0';
-/** The demo's agents: the analyst has a long system prompt and the SQL skill, on Sonnet 3.7. */
+/** The demo's analyst has a long system prompt and the SQL skill, on Sonnet 3.7. */
 const ANALYST = {
   BEDROCK_MODEL_ARNS: `${SONNET_37},${HAIKU}`,
-  AGENTS_FILE: 'examples/agents.yaml',
-  TOOL_MODULES: 'examples/tools/support-tickets.ts',
+  AGENTS_FILE: 'examples/analyst.yaml',
 };
 
 const turnEnd = (frames: Frame[]) => frames.find((f) => f.type === 'turn-end') as Frame;

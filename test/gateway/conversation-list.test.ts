@@ -218,6 +218,8 @@ describe.each([
       totalTokens: 92,
       cacheReadInputTokens: 0,
       cacheWriteInputTokens: 0,
+      // The default model (Claude 3.5 Sonnet v2) at $3 in and $15 out per million tokens.
+      costUsd: (80 * 3 + 12 * 15) / 1e6,
     });
     const messages = await history(client);
     expect(messages.map((m) => [m.role, m.usage])).toEqual([
@@ -251,6 +253,8 @@ describe.each([
       totalTokens: 24,
       cacheReadInputTokens: 0,
       cacheWriteInputTokens: 0,
+      // Only the call that completed is counted, and priced.
+      costUsd: (20 * 3 + 4 * 15) / 1e6,
     });
     const last = (await history(client)).at(-1)!;
     expect(last).toMatchObject({ role: 'assistant', stopReason: 'cancelled', usage: end.usage });
