@@ -72,6 +72,8 @@ describe('the conversation list with gateways and a worker on one Redis', () => 
       totalTokens: 15,
       cacheReadInputTokens: 0,
       cacheWriteInputTokens: 0,
+      // Priced by the worker: the default model's $3 in, $15 out per million tokens.
+      costUsd: (11 * 3 + 4 * 15) / 1e6,
     });
     expect((await list(gatewayB, 'bob')).map((c) => c.id)).not.toContain(id);
     expect((await list(gatewayA, 'bob')).map((c) => c.id)).not.toContain(id);
