@@ -280,6 +280,17 @@ describe('extended thinking', () => {
         .map((m) => m.content?.[0]?.reasoningContent as { reasoningText?: { signature?: string } });
       expect(sent).toHaveLength(3);
       for (const block of sent) expect(block.reasoningText?.signature).toMatch(/\S{16,}/);
+      // Redacted reasoning goes back byte for byte.
+      gw.emulator.enqueue({ blocks: [{ reasoning: 'Done.' }, { text: 'Anything else?' }] });
+      await client.chat('thanks', { conversationId: turnEnd(first).conversationId });
+      const redacted = (gw.emulator.requests.at(-1)?.body?.messages ?? [])
+        .flatMap((m) => m.content ?? [])
+        .map(
+          (block) =>
+            (block.reasoningContent as { redactedContent?: string } | undefined)?.redactedContent,
+        )
+        .filter(Boolean);
+      expect(redacted).toEqual([Buffer.from([1, 2, 3, 4]).toString('base64')]);
       // Haiku has no extended thinking: called without it.
       gw.emulator.enqueue({ blocks: [{ text: 'Hi.' }] });
       await client.chat('hi', { model: HAIKU });

@@ -9,9 +9,11 @@ interface OtlpSpan {
   spanId: string;
   parentSpanId?: string;
   attributes: { key: string; value: Record<string, unknown> }[];
+  events?: { name: string; attributes: { key: string; value: Record<string, unknown> }[] }[];
 }
 
-it('exports spans of the turn, its model calls and its tool calls over OTLP', async () => {
+/** An OTLP/HTTP collector on a free port that keeps every span it is sent. */
+async function startCollector() {
   const spans: OtlpSpan[] = [];
   const paths: string[] = [];
   const collector = http.createServer((req, res) => {
@@ -30,8 +32,15 @@ it('exports spans of the turn, its model calls and its tool calls over OTLP', as
   });
   await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
   const { port } = collector.address() as AddressInfo;
+  return { spans, paths, url: `http://127.0.0.1:${port}`, close: () => collector.close() };
+}
 
-  const gw = await startGateway({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
+const attribute = (span: OtlpSpan | undefined, key: string) =>
+  span?.attributes.find((a) => a.key === key)?.value;
+
+it('exports spans of the turn, its model calls and its tool calls over OTLP', async () => {
+  const { spans, paths, url, close } = await startCollector();
+  const gw = await startGateway({ OTEL_EXPORTER_OTLP_ENDPOINT: url });
   try {
     const client = await gw.connect();
     gw.emulator.enqueue(
@@ -41,7 +50,7 @@ it('exports spans of the turn, its model calls and its tool calls over OTLP', as
     await client.chat('2+3?');
   } finally {
     await gw.close();
-    collector.close();
+    close();
   }
 
   expect(paths.every((p) => p.endsWith(' /v1/traces'))).toBe(true);
@@ -57,4 +66,47 @@ it('exports spans of the turn, its model calls and its tool calls over OTLP', as
   }
   const stop = turn!.attributes.find((a) => a.key === 'agentgate.stop_reason');
   expect(stop?.value).toEqual({ stringValue: 'end_turn' });
+});
+
+it('puts cache tokens and cost on each model call, and a wait for a slot on the turn', async () => {
+  const { spans, url, close } = await startCollector();
+  const haiku = 'anthropic.claude-3-5-haiku-20241022-v1:0';
+  const gw = await startGateway({
+    OTEL_EXPORTER_OTLP_ENDPOINT: url,
+    BEDROCK_MODEL_ARNS: haiku,
+    BEDROCK_MAX_CONCURRENCY: '1',
+  });
+  try {
+    const [first, second] = await Promise.all([gw.connect(), gw.connect()]);
+    const slow = { blocks: [{ text: 'Slowly.' }], delayMs: 50, chunkChars: 1 };
+    const usage = {
+      inputTokens: 10,
+      outputTokens: 5,
+      cacheReadInputTokens: 2000,
+      cacheWriteInputTokens: 100,
+    };
+    gw.emulator.enqueue({ ...slow, usage }, slow);
+    await Promise.all([first!.chat('one'), second!.chat('two')]);
+  } finally {
+    await gw.close();
+    close();
+  }
+  const calls = spans.filter((s) => s.name === 'bedrock.converse');
+  expect(calls).toHaveLength(2);
+  const cached = calls.find(
+    (s) => attribute(s, 'gen_ai.usage.cache_read_input_tokens')?.intValue === 2000,
+  );
+  expect(attribute(cached, 'gen_ai.usage.cache_write_input_tokens')).toEqual({ intValue: 100 });
+  // Claude 3.5 Haiku: $0.80 in, $4 out, $0.08 cache read, $1 cache write per million tokens.
+  expect(attribute(cached, 'agentgate.cost_usd')).toEqual({
+    doubleValue: (10 * 0.8 + 5 * 4 + 2000 * 0.08 + 100 * 1) / 1e6,
+  });
+  // One turn waited for the other's slot: its span says how long.
+  const waits = spans
+    .filter((s) => s.name === 'agentgate.turn')
+    .flatMap((s) => s.events ?? [])
+    .filter((e) => e.name === 'bedrock.quota.wait');
+  expect(waits).toHaveLength(1);
+  const waited = waits[0]!.attributes.find((a) => a.key === 'agentgate.quota_wait_ms')?.value;
+  expect(Number(waited?.intValue ?? waited?.doubleValue)).toBeGreaterThan(100);
 });
