@@ -5,9 +5,9 @@ import {
   type ConverseStreamOutput,
   type GuardrailStreamConfiguration,
 } from '@aws-sdk/client-bedrock-runtime';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_BLOCKED_MESSAGE, type Emulator, startEmulator } from './emulator/index.ts';
-import { BedrockClients, readStream, rejection, statusOf, user } from './helpers/bedrock.ts';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_BLOCKED_MESSAGE } from './emulator/index.ts';
+import { readStream, rejection, statusOf, useEmulator, user } from './helpers/bedrock.ts';
 
 const MODEL = 'us.anthropic.claude-sonnet-4-20250514-v1:0';
 const GUARDRAIL = {
@@ -16,18 +16,8 @@ const GUARDRAIL = {
   trace: 'enabled',
 } as const;
 
-let emulator: Emulator;
-const bedrock = new BedrockClients(() => emulator.url);
-
-beforeAll(async () => {
-  emulator = await startEmulator({ paceMs: 0 });
-});
-
-afterAll(() => emulator.close());
-
-beforeEach(() => emulator.reset());
-
-afterEach(() => bedrock.destroyAll());
+const rig = useEmulator();
+const { bedrock } = rig;
 
 function input(text: string, guardrailConfig?: GuardrailStreamConfiguration) {
   return { modelId: MODEL, messages: [user(text)], ...(guardrailConfig && { guardrailConfig }) };
@@ -111,7 +101,7 @@ describe('guardrailConfig validation', () => {
   });
 
   it('accepts an ARN, a numbered version, a full trace and async processing', async () => {
-    emulator.enqueue({ blocks: [{ text: 'Fine.' }] });
+    rig.emulator.enqueue({ blocks: [{ text: 'Fine.' }] });
     const seen = await events({
       guardrailIdentifier: 'arn:aws:bedrock:us-east-1:123456789012:guardrail/gr1abc',
       guardrailVersion: '12',
@@ -124,7 +114,7 @@ describe('guardrailConfig validation', () => {
 
 describe('a guardrail intervention', () => {
   it('streams the events before it, then the blocked message and the output assessment', async () => {
-    emulator.enqueue({
+    rig.emulator.enqueue({
       blocks: [{ text: 'The secret plan is this.' }],
       chunkChars: 4,
       guardrail: { afterEvents: 3, policy: { contentFilter: 'MISCONDUCT' } },
@@ -155,7 +145,7 @@ describe('a guardrail intervention', () => {
   });
 
   it('blocks the prompt before any answer, and sends no trace unless asked', async () => {
-    emulator.enqueue({ blocks: [{ text: 'Never sent.' }], guardrail: {} });
+    rig.emulator.enqueue({ blocks: [{ text: 'Never sent.' }], guardrail: {} });
     const response = await bedrock
       .client()
       .send(new ConverseStreamCommand(input('go', { ...GUARDRAIL, trace: 'disabled' })));
@@ -174,7 +164,7 @@ describe('a guardrail intervention', () => {
   });
 
   it('answers converse with the blocked message and the trace at top level', async () => {
-    emulator.enqueue({
+    rig.emulator.enqueue({
       blocks: [{ text: 'Never sent.' }],
       guardrail: { blockedMessage: 'That topic is off limits.', policy: { topic: 'Finance' } },
     });
@@ -200,7 +190,7 @@ describe('a guardrail intervention', () => {
   });
 
   it('is a test bug on a request without guardrailConfig: the client gets a server error', async () => {
-    emulator.enqueue({ blocks: [{ text: 'x' }], guardrail: {} });
+    rig.emulator.enqueue({ blocks: [{ text: 'x' }], guardrail: {} });
     const error = await rejection(bedrock.client().send(new ConverseCommand(input('go'))));
     expect(error.name).toBe('InternalServerException');
     expect(error.message).toMatch(/guardrail intervention, but the request has no guardrailConfig/);
@@ -209,10 +199,10 @@ describe('a guardrail intervention', () => {
   it('cannot be combined with failAfterEvents or hangAfterEvents', () => {
     const failing = { events: 1, exception: 'throttlingException' } as const;
     expect(() =>
-      emulator.enqueue({ blocks: [{ text: 'x' }], guardrail: {}, failAfterEvents: failing }),
+      rig.emulator.enqueue({ blocks: [{ text: 'x' }], guardrail: {}, failAfterEvents: failing }),
     ).toThrow(/guardrail intervention cannot be combined/);
     expect(() =>
-      emulator.enqueue({ blocks: [{ text: 'x' }], guardrail: {}, hangAfterEvents: 1 }),
+      rig.emulator.enqueue({ blocks: [{ text: 'x' }], guardrail: {}, hangAfterEvents: 1 }),
     ).toThrow(/guardrail intervention cannot be combined/);
   });
 });

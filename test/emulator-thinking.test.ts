@@ -6,9 +6,9 @@ import {
   type Message,
   type ToolConfiguration,
 } from '@aws-sdk/client-bedrock-runtime';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Emulator, type MessageReply, startEmulator } from './emulator/index.ts';
-import { BedrockClients, readStream, rejection, statusOf, user } from './helpers/bedrock.ts';
+import { describe, expect, it } from 'vitest';
+import type { MessageReply } from './emulator/index.ts';
+import { readStream, rejection, statusOf, useEmulator, user } from './helpers/bedrock.ts';
 
 const THINKER = 'us.anthropic.claude-sonnet-4-20250514-v1:0';
 const ERRORS = 'The model returned the following errors: ';
@@ -24,18 +24,8 @@ const TOOLS: ToolConfiguration = {
   ],
 };
 
-let emulator: Emulator;
-const bedrock = new BedrockClients(() => emulator.url);
-
-beforeAll(async () => {
-  emulator = await startEmulator({ paceMs: 0 });
-});
-
-afterAll(() => emulator.close());
-
-beforeEach(() => emulator.reset());
-
-afterEach(() => bedrock.destroyAll());
+const rig = useEmulator();
+const { bedrock } = rig;
 
 function converse(input: Partial<ConverseCommandInput> & { messages: Message[] }) {
   return bedrock.client().send(new ConverseCommand({ modelId: THINKER, ...input }));
@@ -43,7 +33,7 @@ function converse(input: Partial<ConverseCommandInput> & { messages: Message[] }
 
 /** The content of a scripted reply as a client receives it from converse. */
 async function received(reply: MessageReply): Promise<ContentBlock[]> {
-  emulator.enqueue(reply);
+  rig.emulator.enqueue(reply);
   const response = await converse({ messages: [user('think')] });
   return response.output?.message?.content ?? [];
 }
@@ -54,7 +44,7 @@ function followUp(assistant: ContentBlock[]): Message[] {
 }
 
 async function refusal(input: Partial<ConverseCommandInput> & { messages: Message[] }) {
-  emulator.enqueue({ blocks: [{ text: 'never sent' }] });
+  rig.emulator.enqueue({ blocks: [{ text: 'never sent' }] });
   const error = await rejection(converse(input));
   expect(error.name).toBe('ValidationException');
   expect(statusOf(error)).toBe(400);
@@ -104,7 +94,7 @@ describe('thinking settings', () => {
     'anthropic.claude-haiku-4-5-20251001-v1:0',
     'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123',
   ])('accepts thinking with temperature 1 and room above the budget on %s', async (modelId) => {
-    emulator.enqueue({ blocks: [{ text: 'Thought.' }] });
+    rig.emulator.enqueue({ blocks: [{ text: 'Thought.' }] });
     const response = await converse({
       modelId,
       messages: [user('hi')],
@@ -120,13 +110,13 @@ describe('reasoning signatures', () => {
     const content = await received({ blocks: [{ reasoning: 'Think.' }, { text: 'Done.' }] });
     const signature = content[0]?.reasoningContent?.reasoningText?.signature;
     expect(signature).toMatch(/^[A-Za-z0-9+/]{43}=$/);
-    emulator.enqueue({ blocks: [{ text: 'Again.' }] });
+    rig.emulator.enqueue({ blocks: [{ text: 'Again.' }] });
     const next = await converse({ messages: followUp(content) });
     expect(next.output?.message?.content).toEqual([{ text: 'Again.' }]);
   });
 
   it('streams the signature after the reasoning text, and takes it back', async () => {
-    emulator.enqueue({ blocks: [{ reasoning: 'Step one. Step two.' }, { text: 'Done.' }] });
+    rig.emulator.enqueue({ blocks: [{ reasoning: 'Step one. Step two.' }, { text: 'Done.' }] });
     const client = bedrock.client();
     const response = await client.send(
       new ConverseStreamCommand({ modelId: THINKER, messages: [user('think')] }),
@@ -134,7 +124,7 @@ describe('reasoning signatures', () => {
     const out = await readStream(response.stream);
     const [reasoning] = out.reasoning;
     expect(reasoning?.text).toBe('Step one. Step two.');
-    emulator.enqueue({ blocks: [{ text: 'Again.' }] });
+    rig.emulator.enqueue({ blocks: [{ text: 'Again.' }] });
     const back: ContentBlock = { reasoningContent: { reasoningText: { ...reasoning! } } };
     const next = await converse({ messages: followUp([back, { text: out.text }]) });
     expect(next.stopReason).toBe('end_turn');
@@ -174,7 +164,7 @@ describe('reasoning signatures', () => {
     const bytes = new Uint8Array([1, 2, 3, 250, 0, 128]);
     const content = await received({ blocks: [{ redactedReasoning: bytes }, { text: 'Done.' }] });
     expect(content[0]?.reasoningContent?.redactedContent).toEqual(bytes);
-    emulator.enqueue({ blocks: [{ redactedReasoning: bytes }] });
+    rig.emulator.enqueue({ blocks: [{ redactedReasoning: bytes }] });
     const response = await bedrock
       .client()
       .send(new ConverseStreamCommand({ modelId: THINKER, messages: followUp(content) }));
@@ -217,7 +207,7 @@ describe('a tool round with thinking on', () => {
       [[use], undefined],
     ];
     for (const [assistant, fields] of cases) {
-      emulator.enqueue({ blocks: [{ text: 'Noon.' }] });
+      rig.emulator.enqueue({ blocks: [{ text: 'Noon.' }] });
       const response = await converse({
         messages: round(assistant),
         toolConfig: TOOLS,

@@ -11,6 +11,34 @@ import {
   type Message,
   type TokenUsage,
 } from '@aws-sdk/client-bedrock-runtime';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { type Emulator, type StartOptions, startEmulator } from '../emulator/index.ts';
+
+/**
+ * An emulator for the test file (reset before each test) and the SDK clients made on it
+ * (destroyed after each test). `rig.emulator` is set once the file's tests start.
+ */
+export function useEmulator(options: StartOptions = {}): {
+  readonly emulator: Emulator;
+  readonly bedrock: BedrockClients;
+} {
+  let emulator: Emulator | undefined;
+  const bedrock: BedrockClients = new BedrockClients(() => rig.emulator.url);
+  const rig = {
+    get emulator(): Emulator {
+      if (!emulator) throw new Error('The emulator starts with the first test.');
+      return emulator;
+    },
+    bedrock,
+  };
+  beforeAll(async () => {
+    emulator = await startEmulator({ paceMs: 0, ...options });
+  });
+  afterAll(() => emulator?.close());
+  beforeEach(() => emulator?.reset());
+  afterEach(() => bedrock.destroyAll());
+  return rig;
+}
 
 /** Clients made for one test file; `destroyAll()` after each test. */
 export class BedrockClients {

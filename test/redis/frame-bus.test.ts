@@ -4,7 +4,7 @@ import type { PublishedFrame } from '../../src/bus/frame-bus.ts';
 import { RedisFrameBus } from '../../src/bus/redis-frame-bus.ts';
 import { SubscriptionHub } from '../../src/gateway/hub.ts';
 import { UserTurnLimiter } from '../../src/gateway/turn-limiter.ts';
-import type { TurnEvent } from '../../src/protocol/frames.ts';
+import { type TurnEvent, ZERO_USAGE } from '../../src/protocol/frames.ts';
 import type { RedisConnections } from '../../src/redis/connection.ts';
 import { conversationKeys } from '../../src/redis/keys.ts';
 import {
@@ -56,13 +56,7 @@ const end: TurnEvent = {
   type: 'turn-end',
   stopReason: 'end_turn',
   text: '',
-  usage: {
-    inputTokens: 0,
-    outputTokens: 0,
-    totalTokens: 0,
-    cacheReadInputTokens: 0,
-    cacheWriteInputTokens: 0,
-  },
+  usage: { ...ZERO_USAGE },
   durationMs: 1,
   model: 'm1',
 };

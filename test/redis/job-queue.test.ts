@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RedisFrameBus } from '../../src/bus/redis-frame-bus.ts';
+import { ZERO_USAGE } from '../../src/protocol/frames.ts';
 import type { TurnJob } from '../../src/queue/job-queue.ts';
 import { RedisJobQueue, type RedisJobQueueOptions } from '../../src/queue/redis-job-queue.ts';
 import type { RedisConnections } from '../../src/redis/connection.ts';
@@ -219,13 +220,7 @@ describe('redis job queue', () => {
       type: 'turn-end',
       stopReason: 'cancelled',
       text: '',
-      usage: {
-        inputTokens: 0,
-        outputTokens: 0,
-        totalTokens: 0,
-        cacheReadInputTokens: 0,
-        cacheWriteInputTokens: 0,
-      },
+      usage: { ...ZERO_USAGE },
       durationMs: 1,
       model: 'm1',
     });

@@ -1,6 +1,7 @@
 import { HumanMessage } from '@langchain/core/messages';
 import { describe, expect, it } from 'vitest';
 import { MemoryFrameBus } from '../../src/bus/memory-frame-bus.ts';
+import { ZERO_USAGE } from '../../src/protocol/frames.ts';
 import { MemoryHistoryStore } from '../../src/store/memory-history-store.ts';
 
 const meta = (id: string) => ({
@@ -21,13 +22,7 @@ const end = {
   type: 'turn-end' as const,
   stopReason: 'end_turn' as const,
   text: '',
-  usage: {
-    inputTokens: 0,
-    outputTokens: 0,
-    totalTokens: 0,
-    cacheReadInputTokens: 0,
-    cacheWriteInputTokens: 0,
-  },
+  usage: { ...ZERO_USAGE },
   durationMs: 0,
   model: 'm',
 };
