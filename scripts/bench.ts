@@ -12,7 +12,7 @@ import os from 'node:os';
 import type { BenchShape } from '../test/emulator/index.ts';
 import { type Child, freePort, killAll, startScript } from './bench/children.ts';
 import type { LoadResult } from './bench/loadgen.ts';
-import { type Options, parseOptions, type SystemName, UsageError, usage } from './bench/options.ts';
+import { type Options, parseOptions, type SystemName, usage } from './bench/options.ts';
 import {
   hasProc,
   openFilesLimit,
@@ -36,6 +36,7 @@ import {
   startBenchEmulator,
   startSystem,
 } from './bench/systems.ts';
+import { optionsOrExit } from './cli.ts';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 /** Turns a worker process runs at once (RedisJobQueue's concurrency). */
@@ -52,20 +53,6 @@ function say(line: string): void {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The options, or the end of the process: help printed, or a usage error said in one line. */
-function optionsOrExit(): Options {
-  try {
-    const options = parseOptions(process.argv.slice(2));
-    if (options !== 'help') return options;
-    process.stdout.write(usage());
-    process.exit(0);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`bench: ${error.message} See npm run bench -- --help\n`);
-    process.exit(2);
-  }
-}
 
 /** REDIS_URL without its password, for messages. */
 function shownRedisUrl(): string {
@@ -379,7 +366,7 @@ async function scale(options: Options): Promise<{ report: unknown; ok: boolean }
 }
 
 async function main(): Promise<void> {
-  const options = optionsOrExit();
+  const options = optionsOrExit('bench', parseOptions, usage);
   if (!hasProc()) {
     say('needs Linux: it reads CPU time and memory from /proc.');
     process.exit(1);

@@ -8,7 +8,8 @@ import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { AgentgateError, Client, type CloseInfo } from '../src/client/index.ts';
-import { type Options, parseOptions, UsageError, usage } from './loadtest/options.ts';
+import { optionsOrExit } from './cli.ts';
+import { type Options, parseOptions, usage } from './loadtest/options.ts';
 import { Progress } from './loadtest/progress.ts';
 
 const PROMPTS = ['hello there', 'what is (12+30)*2?', 'what time is it in Tokyo?'];
@@ -153,20 +154,6 @@ const ms = (value: number) => (Number.isNaN(value) ? 'n/a' : `${value.toFixed(1)
 const mib = (bytes: number | undefined) =>
   bytes === undefined ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
-/** The options, or the end of the process: help printed, or a usage error said in one line. */
-function optionsOrExit(): Options {
-  try {
-    const options = parseOptions(process.argv.slice(2));
-    if (options !== 'help') return options;
-    process.stdout.write(usage());
-    process.exit(0);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`loadtest: ${error.message} See npm run loadtest -- --help\n`);
-    process.exit(2);
-  }
-}
-
 /** One line on how the run is going, for the progress display. */
 function progressLine(options: Options, tally: Tally, startedAt: number): string {
   const seconds = (performance.now() - startedAt) / 1000;
@@ -176,7 +163,7 @@ function progressLine(options: Options, tally: Tally, startedAt: number): string
 }
 
 async function main(): Promise<void> {
-  const options = optionsOrExit();
+  const options = optionsOrExit('loadtest', parseOptions, usage);
   const tally: Tally = {
     turnsDone: 0,
     running: 0,

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { UsageError } from '../cli.ts';
 
 /** The systems a run can compare, in the order they run. */
 export const SYSTEMS = ['floor', 'embedded', 'redis'] as const;
@@ -196,7 +197,6 @@ Examples:
 }
 
 /** A problem with the command line: said in one line, then exit code 2. */
-export class UsageError extends Error {}
 
 function whole(name: string, raw: string, [min, max]: readonly [number, number]): number {
   const value = Number(raw);

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
+import { UsageError } from '../cli.ts';
 
 /** What a run is asked to do, once the command line is checked. */
 export interface Options {
@@ -87,7 +88,6 @@ Example:
 }
 
 /** A problem with the command line: said in one line, then exit code 2. */
-export class UsageError extends Error {}
 
 function count(name: string, raw: string, max: number): number {
   const value = Number(raw);
