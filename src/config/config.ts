@@ -135,6 +135,10 @@ const VARIABLES = {
         },
       ),
   },
+  BEDROCK_GUARDRAIL_STREAM_MODE: {
+    schema: z.enum(['async', 'sync'], { error: 'async or sync' }),
+    default: 'async',
+  },
   BEDROCK_GUARDRAIL_VERSION: {
     schema: z.string().regex(/^(DRAFT|[1-9]\d{0,7})$/, { error: 'DRAFT or a version number' }),
   },
@@ -188,6 +192,17 @@ type Values = {
     : z.output<Variables[K]['schema']> | undefined;
 };
 
+/** The guardrail applied to every model call (BEDROCK_GUARDRAIL_*). */
+export interface GuardrailSettings {
+  readonly id: string;
+  readonly version: string;
+  /**
+   * How streamed calls are checked: `async` streams text while the guardrail checks it;
+   * `sync` holds each chunk until checked, which masking of personal data needs.
+   */
+  readonly streamMode: 'async' | 'sync';
+}
+
 export interface Config {
   readonly port: number;
   /** The address to listen on; forced to 127.0.0.1 when auth is off. */
@@ -203,7 +218,7 @@ export interface Config {
     /** MODEL_PRICES_FILE: prices that override or add to the built-in list prices. */
     readonly pricesFile: string | undefined;
     /** BEDROCK_GUARDRAIL_ID and _VERSION: the guardrail applied to every call. */
-    readonly guardrail: { readonly id: string; readonly version: string } | undefined;
+    readonly guardrail: GuardrailSettings | undefined;
     /** BEDROCK_REASONING_BUDGET_TOKENS: extended thinking, for models that have it. */
     readonly reasoningBudgetTokens: number | undefined;
     /** BEDROCK_MAX_CONCURRENCY: concurrent calls per model, cluster-wide. */
@@ -371,7 +386,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       pricesFile: v.MODEL_PRICES_FILE,
       guardrail:
         v.BEDROCK_GUARDRAIL_ID && v.BEDROCK_GUARDRAIL_VERSION
-          ? { id: v.BEDROCK_GUARDRAIL_ID, version: v.BEDROCK_GUARDRAIL_VERSION }
+          ? {
+              id: v.BEDROCK_GUARDRAIL_ID,
+              version: v.BEDROCK_GUARDRAIL_VERSION,
+              streamMode: v.BEDROCK_GUARDRAIL_STREAM_MODE,
+            }
           : undefined,
       reasoningBudgetTokens: v.BEDROCK_REASONING_BUDGET_TOKENS,
       maxConcurrency: v.BEDROCK_MAX_CONCURRENCY,

@@ -582,14 +582,18 @@ describe('Bedrock in depth', () => {
     expect(bedrock).toMatchObject({
       promptCache: false,
       pricesFile: 'prices.json',
-      guardrail: { id: 'gr0abc123', version: 'DRAFT' },
+      guardrail: { id: 'gr0abc123', version: 'DRAFT', streamMode: 'async' },
       reasoningBudgetTokens: 2048,
       maxConcurrency: 4,
     });
     const arn = 'arn:aws:bedrock:us-east-1:123456789012:guardrail/gr0abc123';
     expect(
-      loadConfig({ BEDROCK_GUARDRAIL_ID: arn, BEDROCK_GUARDRAIL_VERSION: '3' }).bedrock.guardrail,
-    ).toEqual({ id: arn, version: '3' });
+      loadConfig({
+        BEDROCK_GUARDRAIL_ID: arn,
+        BEDROCK_GUARDRAIL_VERSION: '3',
+        BEDROCK_GUARDRAIL_STREAM_MODE: 'sync',
+      }).bedrock.guardrail,
+    ).toEqual({ id: arn, version: '3', streamMode: 'sync' });
   });
 
   it('names every bad value', () => {
@@ -598,12 +602,14 @@ describe('Bedrock in depth', () => {
         BEDROCK_PROMPT_CACHE: 'on',
         BEDROCK_GUARDRAIL_ID: 'My Guardrail',
         BEDROCK_GUARDRAIL_VERSION: 'v1',
+        BEDROCK_GUARDRAIL_STREAM_MODE: 'later',
         BEDROCK_REASONING_BUDGET_TOKENS: '512',
         BEDROCK_MAX_CONCURRENCY: '0',
       }).problems,
     ).toEqual([
       'BEDROCK_PROMPT_CACHE="on": expected auto or off',
       'BEDROCK_GUARDRAIL_ID="My Guardrail": expected a guardrail ID (lower-case letters and digits) or guardrail ARN',
+      'BEDROCK_GUARDRAIL_STREAM_MODE="later": expected async or sync',
       'BEDROCK_GUARDRAIL_VERSION="v1": expected DRAFT or a version number',
       'BEDROCK_REASONING_BUDGET_TOKENS="512": expected a whole number 1024–1000000',
       'BEDROCK_MAX_CONCURRENCY="0": expected a whole number 1–100000',

@@ -4,11 +4,13 @@
  * and queries the demo shop for questions about its data (sql-demo.ts), calls `save_note`
  * (which needs approval) for "save a note: …", answers the tool results, and otherwise chats.
  * With extended thinking on (for a model that has it) each reply starts with a short, signed
- * reasoning block. A request with a `guardrailConfig` whose last user text has the word
- * "forbidden" is blocked by its guardrail (a word policy on "forbidden").
+ * reasoning block. A request with a `guardrailConfig` is blocked by its guardrail (a word
+ * policy on "forbidden") when the text the guardrail assesses has that word: as Bedrock's,
+ * the `guardContent` blocks when the request has any, otherwise every message's text.
  */
 
 import { createHash } from 'node:crypto';
+import { assessedText } from './guardrails.ts';
 import {
   answerFromResult,
   DATA_QUESTION,
@@ -39,9 +41,13 @@ function offeredTools(body: ConverseRequestBody): Set<string> {
   return new Set((body.toolConfig?.tools ?? []).flatMap((tool) => tool.toolSpec?.name ?? []));
 }
 
+/** What the model reads of a message: its text, guarded text included. */
 function textOf(message: WireMessage | undefined): string {
   return (message?.content ?? [])
-    .flatMap((block) => (typeof block.text === 'string' ? [block.text] : []))
+    .flatMap((block) => {
+      const text = block.text ?? block.guardContent?.text?.text;
+      return typeof text === 'string' ? [text] : [];
+    })
     .join(' ')
     .trim();
 }
@@ -168,7 +174,7 @@ export function defaultReply(
 ): MessageReply {
   const reply = demoReply(body, paceMs ?? DEMO_PACE_MS);
   const last = (body.messages ?? []).findLast((message) => message.role === 'user');
-  if (body.guardrailConfig !== undefined && FORBIDDEN.test(textOf(last))) {
+  if (body.guardrailConfig !== undefined && FORBIDDEN.test(assessedText(body))) {
     return { ...reply, guardrail: { policy: { word: 'forbidden' } } };
   }
   if (!thinking) return reply;

@@ -67,6 +67,21 @@ export function guardrailConfigError(
   );
 }
 
+/**
+ * The conversation text a guardrail assesses, as Bedrock's does: only `guardContent` blocks
+ * when the messages have any, otherwise the text of every message (tool results and tool
+ * inputs are never assessed).
+ */
+export function assessedText(body: ConverseRequestBody): string {
+  const blocks = (Array.isArray(body.messages) ? body.messages : []).flatMap((m) =>
+    Array.isArray(m.content) ? m.content : [],
+  );
+  const guarded = blocks.filter((block) => block.guardContent !== undefined);
+  const assessed =
+    guarded.length > 0 ? guarded.map((b) => b.guardContent?.text?.text) : blocks.map((b) => b.text);
+  return assessed.filter((text): text is string => typeof text === 'string').join('\n');
+}
+
 export function requestGuardrail(body: ConverseRequestBody): RequestGuardrail | undefined {
   const config = body.guardrailConfig;
   if (config === undefined) return undefined;

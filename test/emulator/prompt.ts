@@ -49,6 +49,7 @@ function contentText(block: WireContentBlock): string {
       .map((item) => item.text ?? JSON.stringify(item.json ?? ''))
       .join('\n');
   }
+  if (block.guardContent) return block.guardContent.text?.text ?? '';
   return block.reasoningContent?.reasoningText?.text ?? '';
 }
 

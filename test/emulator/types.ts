@@ -207,6 +207,8 @@ export interface WireContentBlock {
     redactedContent?: string;
   };
   cachePoint?: WireCachePoint;
+  /** Text a guardrail assesses; when a request has any, it assesses nothing else. */
+  guardContent?: { text?: { text?: string } };
   [key: string]: unknown;
 }
 

@@ -196,14 +196,16 @@ describe('usage and cost', () => {
 });
 
 describe('guardrails', () => {
+  const guardrail = { BEDROCK_GUARDRAIL_ID: 'gr0demo1', BEDROCK_GUARDRAIL_VERSION: '2' };
+
   it('applies the guardrail to every call; an intervention ends the turn as content_filtered, its trace only logged', async () => {
     const logs = captureLogs();
     await withGateway(
-      { BEDROCK_GUARDRAIL_ID: 'gr0demo1', BEDROCK_GUARDRAIL_VERSION: '2', LOG_LEVEL: 'info' },
+      { ...guardrail, LOG_LEVEL: 'info' },
       async (gw) => {
         const client = await gw.connect();
         gw.emulator.enqueue({
-          blocks: [{ text: 'Here is how to pick a lock: first' }],
+          blocks: [{ text: 'Here is how to pick a lock: first you take a tension wrench' }],
           guardrail: { afterEvents: 4, policy: { topic: 'Lock picking' } },
         });
         const frames = await client.chat('how do I pick a lock?');
@@ -219,15 +221,60 @@ describe('guardrails', () => {
           trace: 'enabled',
           streamProcessingMode: 'async',
         });
-        // The next turn goes on as usual, with the blocked answer in its history.
-        gw.emulator.enqueue({ blocks: [{ text: 'Sure.' }] });
-        const next = await client.chat('something else', { conversationId: end.conversationId });
-        expect(turnEnd(next).stopReason).toBe('end_turn');
       },
       { logTo: logs.sink },
     );
-    const trace = logs.lines.find((line) => line.includes('guardrail trace'));
-    expect(trace).toContain('Lock picking');
+    // At info: which policy acted, not the text it withheld.
+    const trace = logs.lines.find((line) => line.includes('"guardrail trace"'));
+    expect(JSON.parse(trace ?? '{}').findings).toEqual([
+      { policy: 'topicPolicy', item: 'Lock picking', action: 'BLOCKED' },
+    ]);
+    expect(logs.lines.join('')).not.toContain('tension wrench');
+  });
+
+  it('assesses only the newest question, so a blocked prompt does not block the turns after it', async () => {
+    await withGateway(guardrail, async (gw) => {
+      const client = await gw.connect();
+      // The demo model's guardrail blocks "forbidden" wherever it assesses it.
+      const blocked = turnEnd(await client.chat('tell me something forbidden'));
+      expect(blocked.stopReason).toBe('content_filtered');
+      const next = await client.chat('what is 6*7?', { conversationId: blocked.conversationId });
+      expect(turnEnd(next).stopReason).toBe('end_turn');
+      expect(turnEnd(next).text).toContain('42');
+      const messages = gw.emulator.requests.at(-1)?.body?.messages ?? [];
+      expect(messages[0]?.content).toEqual([{ text: 'tell me something forbidden' }]);
+      const question = messages.findLast((m) => m.content?.some((b) => b.guardContent));
+      expect(question?.content?.[0]).toEqual({ guardContent: { text: { text: 'what is 6*7?' } } });
+    });
+  });
+
+  it('checks Converse calls too (no stream processing mode), with the same stop reason', async () => {
+    const logs = captureLogs();
+    await withGateway(
+      {
+        ...guardrail,
+        BEDROCK_NON_STREAMING_MODELS: 'anthropic.claude-3-5-sonnet-20241022-v2:0',
+        LOG_LEVEL: 'info',
+      },
+      async (gw) => {
+        const client = await gw.connect();
+        const end = turnEnd(await client.chat('tell me something forbidden'));
+        expect(end.stopReason).toBe('content_filtered');
+        expect(end.text).toBe('Sorry, the model cannot answer this question.');
+        const [request] = gw.emulator.requests;
+        expect(request?.operation).toBe('converse');
+        expect(request?.body?.guardrailConfig).toEqual({
+          guardrailIdentifier: 'gr0demo1',
+          guardrailVersion: '2',
+          trace: 'enabled',
+        });
+      },
+      { logTo: logs.sink },
+    );
+    const trace = logs.lines.find((line) => line.includes('"guardrail trace"'));
+    expect(JSON.parse(trace ?? '{}').findings).toEqual([
+      { policy: 'wordPolicy', action: 'BLOCKED' },
+    ]);
   });
 });
 

@@ -2,13 +2,14 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BedrockRuntimeClient, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
-import { HumanMessage } from '@langchain/core/messages';
+import { AIMessage, HumanMessage } from '@langchain/core/messages';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_TOOLS } from '../../src/agent/tools/index.ts';
 import { createModels } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { toProtocolError } from '../../src/providers/bedrock/errors.ts';
+import { MemoryCallQuota } from '../../src/quota/memory-call-quota.ts';
 import { type Emulator, startEmulator } from '../emulator/index.ts';
 import { closedPort, withHome } from '../helpers/env.ts';
 
@@ -29,14 +30,14 @@ afterEach(() => {
 });
 
 /** The real model layer, configured from an environment as the server would be. */
-function modelsFor(env: Record<string, string>) {
+function modelsFor(env: Record<string, string>, deps: Parameters<typeof createModels>[2] = {}) {
   const config = loadConfig({
     AWS_ENDPOINT_URL_BEDROCK_RUNTIME: emulator.url,
     AWS_EC2_METADATA_DISABLED: 'true',
     BEDROCK_MODEL_ARNS: HAIKU,
     ...env,
   });
-  const built = createModels(config, log);
+  const built = createModels(config, log, deps);
   opened.push(built);
   return { ...built, config };
 }
@@ -312,5 +313,50 @@ describe('error mapping', () => {
     expect(toProtocolError(new Error('wrapped', { cause }), where).code).toBe(
       'bedrock_unreachable',
     );
+  });
+});
+
+describe("a user graph's model (chatModel)", () => {
+  it('takes a slot of BEDROCK_MAX_CONCURRENCY and gets cache points also when it streams chat model events', async () => {
+    const { models } = modelsFor(keys, { quota: new MemoryCallQuota({ max: 1 }) });
+    const slow = { blocks: [{ text: 'Slowly, in small pieces.' }], delayMs: 20, chunkChars: 2 };
+    emulator.enqueue(slow, slow);
+    const model = models.chatModel(models.default);
+    // Without a version, streamEvents streams chat model events: ChatBedrockConverse's own
+    // call path, which must go through the gate like every other.
+    const read = async () => {
+      let text = '';
+      for await (const event of model.streamEvents(ask())) {
+        if (event.event === 'content-block-delta' && event.delta.type === 'text-delta') {
+          text += event.delta.text;
+        }
+      }
+      return text;
+    };
+    expect(await Promise.all([read(), read()])).toEqual([
+      'Slowly, in small pieces.',
+      'Slowly, in small pieces.',
+    ]);
+    expect(emulator.peakInFlight(HAIKU)).toBe(1);
+    const last = emulator.requests[0]?.body?.messages?.at(-1)?.content?.at(-1);
+    expect(last).toEqual({ cachePoint: { type: 'default' } });
+  });
+
+  it('is sent no reasoning blocks when it has no extended thinking', async () => {
+    const { models } = modelsFor(keys);
+    emulator.enqueue(plain('Fine.'));
+    const history = [
+      new HumanMessage('hi'),
+      new AIMessage({
+        content: [
+          { type: 'reasoning_content', reasoningText: { text: 'Greet back.', signature: 'c2ln' } },
+          { type: 'text', text: 'Hello!' },
+        ],
+      }),
+      new HumanMessage('how are you?'),
+    ];
+    await models.invoke(models.default, history, [], {});
+    const assistant = emulator.requests[0]?.body?.messages?.[1]?.content;
+    expect(assistant).toEqual([{ text: 'Hello!' }]);
   });
 });

@@ -4,6 +4,12 @@ import type { Logger } from 'pino';
 import type { Counter, Histogram } from 'prom-client';
 import type { CallQuota, QuotaLease } from '../../quota/call-quota.ts';
 
+/** A configured model and the Region its calls go to. */
+export interface ModelPlace {
+  readonly model: string;
+  readonly region: string;
+}
+
 /** What the gate counts: the wait of every call, and each lowering of a bound. */
 export interface CallGateMetrics {
   readonly quotaWaitSeconds: Histogram<'model'>;
@@ -27,8 +33,9 @@ export class CallGate {
     this.#metrics = metrics;
   }
 
-  async enter(model: string, signal: AbortSignal | undefined): Promise<QuotaLease> {
-    const lease = await this.#quota.acquire(model, signal);
+  /** A slot for a call of `model` in `region` (Bedrock's quotas are per model and Region). */
+  async enter({ model, region }: ModelPlace, signal: AbortSignal | undefined): Promise<QuotaLease> {
+    const lease = await this.#quota.acquire(`${region}/${model}`, signal);
     this.#metrics?.quotaWaitSeconds.observe({ model }, lease.waitedMs / 1000);
     if (lease.waitedMs > 0) {
       turnSpan()?.addEvent('bedrock.quota.wait', {
@@ -40,8 +47,8 @@ export class CallGate {
   }
 
   /** Bedrock throttled a call of `model` after the SDK's retries: halve its bound a while. */
-  throttled(model: string): void {
-    this.#quota.throttled(model).then(
+  throttled({ model, region }: ModelPlace): void {
+    this.#quota.throttled(`${region}/${model}`).then(
       (bound) => {
         this.#metrics?.quotaLowered.inc({ model });
         this.#log.warn(

@@ -4,6 +4,7 @@ import https from 'node:https';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import { useGuardContent } from './guard-latest.ts';
 
 export interface ClientSettings {
   readonly credentials: AwsCredentialIdentityProvider;
@@ -84,6 +85,7 @@ export class BedrockClients {
           : {}),
       }),
     });
+    useGuardContent(client);
     const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
     client.send = ((...args: unknown[]) =>
       this.#scope.runInAsyncScope(() => send(...args))) as typeof client.send;

@@ -6,23 +6,33 @@
  */
 
 export interface ModelFeatures {
-  /** Prompt caching: whether a cache point may follow the tools (Nova caches none). */
-  readonly promptCache: { readonly tools: boolean } | undefined;
+  /** Prompt caching (ChatBedrockConverse leaves Nova's tools without a cache point). */
+  readonly promptCache: boolean;
   /** Extended thinking (`thinking` in additionalModelRequestFields). */
   readonly reasoning: boolean;
+  /** The most output tokens a call may ask for, thinking included (models with reasoning). */
+  readonly maxOutputTokens?: number;
 }
 
-const NONE: ModelFeatures = { promptCache: undefined, reasoning: false };
+const NONE: ModelFeatures = { promptCache: false, reasoning: false };
+const thinking = (maxOutputTokens: number): ModelFeatures => ({
+  promptCache: true,
+  reasoning: true,
+  maxOutputTokens,
+});
 
 /**
  * By model family, first match wins. Sources: the Bedrock user guide's "Supported models,
- * Regions, and limits" of prompt caching and of extended thinking (as of 2025-11).
+ * Regions, and limits" of prompt caching and of extended thinking, and the models' output
+ * limits (as of 2025-11).
  */
 const FEATURES: readonly [RegExp, ModelFeatures][] = [
-  [/^anthropic\.claude-3-7-sonnet/, { promptCache: { tools: true }, reasoning: true }],
-  [/^anthropic\.claude-(sonnet|opus|haiku)-4/, { promptCache: { tools: true }, reasoning: true }],
-  [/^anthropic\.claude-3-5-haiku/, { promptCache: { tools: true }, reasoning: false }],
-  [/^amazon\.nova-(micro|lite|pro|premier)/, { promptCache: { tools: false }, reasoning: false }],
+  [/^anthropic\.claude-3-7-sonnet/, thinking(64_000)],
+  [/^anthropic\.claude-opus-4-(1-)?2025/, thinking(32_000)],
+  [/^anthropic\.claude-opus-4-5/, thinking(64_000)],
+  [/^anthropic\.claude-(sonnet|haiku)-4/, thinking(64_000)],
+  [/^anthropic\.claude-3-5-haiku/, { promptCache: true, reasoning: false }],
+  [/^amazon\.nova-(micro|lite|pro|premier)/, { promptCache: true, reasoning: false }],
 ];
 
 /** Geography prefixes of Bedrock's system-defined (cross-region) inference profiles. */

@@ -1,15 +1,17 @@
 import type { GuardrailConfiguration } from '@aws-sdk/client-bedrock-runtime';
 import { ChatBedrockConverse } from '@langchain/aws';
+import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { AIMessage, type BaseMessage } from '@langchain/core/messages';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import type { StructuredToolInterface } from '@langchain/core/tools';
 import type { Logger } from 'pino';
 import type { ChatModels, TokenCounts } from '../../agent/chat-models.ts';
+import type { GuardrailSettings } from '../../config/config.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import type { CallGate } from './call-gate.ts';
 import type { BedrockClients } from './clients.ts';
 import { isAbortError, toProtocolError } from './errors.ts';
-import { featuresOf, type ModelFeatures } from './model-features.ts';
+import { featuresOf } from './model-features.ts';
 import type { ModelEntry } from './model-registry.ts';
 import { ModelPrices } from './prices.ts';
 
@@ -20,7 +22,7 @@ export interface BedrockModelsOptions {
   readonly log: Logger;
   /** BEDROCK_PROMPT_CACHE=auto: cache points for the models that support them. */
   readonly promptCache?: boolean;
-  readonly guardrail?: { readonly id: string; readonly version: string } | undefined;
+  readonly guardrail?: GuardrailSettings | undefined;
   /** Extended thinking's budget, for the models that have it. */
   readonly reasoningBudgetTokens?: number | undefined;
   /** Built-in list prices when not given. */
@@ -121,7 +123,9 @@ export class BedrockModels implements ChatModels {
   /** A chat model for one entry, with the features configured and the model supports. */
   #create(entry: ModelEntry, streaming: boolean): BedrockChatModel {
     const features = featuresOf(entry.id);
-    const reasoning = features.reasoning ? this.#options.reasoningBudgetTokens : undefined;
+    const thinking = features.reasoning
+      ? thinkingFor(this.#options.reasoningBudgetTokens, features.maxOutputTokens)
+      : undefined;
     const { guardrail } = this.#options;
     const chat = new BedrockChatModel(
       {
@@ -138,25 +142,25 @@ export class BedrockModels implements ChatModels {
                 guardrailIdentifier: guardrail.id,
                 guardrailVersion: guardrail.version,
                 trace: 'enabled',
-                // Text streams while the guardrail checks it (Converse has no such mode).
-                ...(streaming ? { streamProcessingMode: 'async' } : {}),
+                // Converse has no stream processing mode.
+                ...(streaming ? { streamProcessingMode: guardrail.streamMode } : {}),
               } as GuardrailConfiguration,
             }
           : {}),
-        ...(reasoning
+        ...(thinking
           ? {
               additionalModelRequestFields: {
-                thinking: { type: 'enabled', budget_tokens: reasoning },
+                thinking: { type: 'enabled', budget_tokens: thinking.budget },
               },
-              // Bedrock wants room for the answer beyond the thinking budget.
-              maxTokens: reasoning + REASONING_ANSWER_TOKENS,
+              maxTokens: thinking.maxTokens,
             }
           : {}),
       },
       {
         where: { model: entry.id, region: entry.region },
         log: this.#log,
-        promptCache: this.#options.promptCache ? features.promptCache : undefined,
+        promptCache: Boolean(this.#options.promptCache) && features.promptCache,
+        reasoning: features.reasoning,
         gate: this.#options.gate,
       },
     );
@@ -170,6 +174,22 @@ export class BedrockModels implements ChatModels {
 /** Output tokens allowed beyond the thinking budget, for the answer itself. */
 export const REASONING_ANSWER_TOKENS = 4_096;
 
+/**
+ * The thinking budget and output limit of a call: the budget plus room for the answer,
+ * within the model's output limit (the budget gives way, never the answer's room).
+ */
+export function thinkingFor(
+  budget: number | undefined,
+  maxOutputTokens: number | undefined,
+): { budget: number; maxTokens: number } | undefined {
+  if (budget === undefined) return undefined;
+  const fits =
+    maxOutputTokens === undefined
+      ? budget
+      : Math.min(budget, maxOutputTokens - REASONING_ANSWER_TOKENS);
+  return { budget: fits, maxTokens: fits + REASONING_ANSWER_TOKENS };
+}
+
 /** Bedrock accepts at most this many cache points in one request. */
 const MAX_CACHE_POINTS = 4;
 /** Cache points ChatBedrockConverse adds for `cache_control`: tools, system, last message. */
@@ -180,7 +200,9 @@ interface CallSettings {
   readonly where: { model: string; region: string };
   readonly log: Logger;
   /** Prompt caching, when on and the model has it. */
-  readonly promptCache: ModelFeatures['promptCache'];
+  readonly promptCache: boolean;
+  /** Whether the model takes reasoning blocks back (others are sent none). */
+  readonly reasoning: boolean;
   readonly gate: CallGate | undefined;
 }
 
@@ -206,9 +228,10 @@ class BedrockChatModel extends ChatBedrockConverse {
   ) {
     const lease = await this.#enter(options);
     try {
+      const sent = this.#prepared(messages);
       const result = await super._generateNonStreaming(
-        messages,
-        this.#cached(messages, options),
+        sent,
+        this.#cached(sent, options),
         runManager,
       );
       this.#traced(result.generations[0]?.message.response_metadata);
@@ -225,9 +248,10 @@ class BedrockChatModel extends ChatBedrockConverse {
   ) {
     const lease = await this.#enter(options);
     try {
+      const sent = this.#prepared(messages);
       for await (const chunk of super._streamResponseChunks(
-        messages,
-        this.#cached(messages, options),
+        sent,
+        this.#cached(sent, options),
         runManager,
       )) {
         this.#traced((chunk.message.response_metadata as { metadata?: object }).metadata);
@@ -240,11 +264,22 @@ class BedrockChatModel extends ChatBedrockConverse {
     }
   }
 
+  /**
+   * ChatBedrockConverse streams chat model events (what `streamEvents` and LangGraph's
+   * message streaming ask for) with a Bedrock call of its own; LangChain's bridge over
+   * `_streamResponseChunks` makes that call go through the gate, caching and mapping too.
+   */
+  override _streamChatModelEvents(
+    ...args: Parameters<ChatBedrockConverse['_streamChatModelEvents']>
+  ): ReturnType<ChatBedrockConverse['_streamChatModelEvents']> {
+    return BaseChatModel.prototype._streamChatModelEvents.apply(this, args);
+  }
+
   /** A slot of the call gate, if there is one (a cancelled turn stops waiting for it). */
   async #enter(options: { signal?: AbortSignal } | undefined) {
     const { gate, where } = this.#settings;
     try {
-      return await gate?.enter(where.model, options?.signal);
+      return await gate?.enter(where, options?.signal);
     } catch (error) {
       throw this.#mapped(error, options);
     }
@@ -258,30 +293,87 @@ class BedrockChatModel extends ChatBedrockConverse {
    * already in the messages would take the request past Bedrock's four.
    */
   #cached<T extends { cache_control?: unknown }>(messages: BaseMessage[], options: T): T {
-    if (!this.#settings.promptCache) return options;
+    if (!this.#settings.promptCache || options.cache_control !== undefined) return options;
     if (AIMessage.isInstance(messages.at(-1))) return options;
     if (cachePointsIn(messages) + ADDED_CACHE_POINTS > MAX_CACHE_POINTS) return options;
     return { ...options, cache_control: CACHE_CONTROL };
   }
 
-  /** Logs a guardrail's trace: what it assessed stays with the operators. */
+  /**
+   * The messages as this model takes them: a model without extended thinking is sent no
+   * reasoning blocks (a conversation may have had a model with it before).
+   */
+  #prepared(messages: BaseMessage[]): BaseMessage[] {
+    if (this.#settings.reasoning) return messages;
+    return messages.map((message) => {
+      if (!AIMessage.isInstance(message) || !Array.isArray(message.content)) return message;
+      const content = message.content.filter((block) => !isReasoning(block));
+      if (content.length === message.content.length) return message;
+      return new AIMessage({
+        content,
+        tool_calls: message.tool_calls ?? [],
+        ...(message.id ? { id: message.id } : {}),
+      });
+    });
+  }
+
+  /**
+   * Logs what a guardrail found: at info which policies acted, at debug its whole trace
+   * (which quotes what it assessed, personal data included). Never sent to clients.
+   */
   #traced(metadata: unknown): void {
     const trace = (metadata as { trace?: { guardrail?: unknown } } | undefined)?.trace?.guardrail;
-    if (trace !== undefined) {
-      this.#settings.log.info(
-        { model: this.#settings.where.model, guardrail: trace },
-        'guardrail trace',
-      );
-    }
+    if (trace === undefined) return;
+    const { log, where } = this.#settings;
+    log.info({ model: where.model, findings: guardrailFindings(trace) }, 'guardrail trace');
+    log.debug({ model: where.model, guardrail: trace }, 'guardrail trace in full');
   }
 
   #mapped(error: unknown, options: { signal?: AbortSignal } | undefined): unknown {
     if (isAbortError(error) || options?.signal?.aborted) return error;
     const mapped = toProtocolError(error, this.#settings.where);
-    if (mapped.code === 'bedrock_throttled')
-      this.#settings.gate?.throttled(this.#settings.where.model);
+    if (mapped.code === 'bedrock_throttled') this.#settings.gate?.throttled(this.#settings.where);
     return mapped;
   }
+}
+
+function isReasoning(block: unknown): boolean {
+  const type = (block as { type?: unknown }).type;
+  return type === 'reasoning' || type === 'reasoning_content';
+}
+
+/** A guardrail assessment's policies and the items that acted, without what they matched. */
+type Finding = { policy: string; item?: string; action?: string };
+
+/**
+ * Which policies of a guardrail trace acted, and how: a topic's or filter's name or type and
+ * the action, never `match` (the text or personal data it found).
+ */
+export function guardrailFindings(trace: unknown): Finding[] {
+  const { inputAssessment, outputAssessments } = trace as {
+    inputAssessment?: Record<string, unknown>;
+    outputAssessments?: Record<string, unknown[]>;
+  };
+  const assessments = [
+    ...Object.values(inputAssessment ?? {}),
+    ...Object.values(outputAssessments ?? {}).flat(),
+  ];
+  const findings: Finding[] = [];
+  for (const assessment of assessments) {
+    for (const [policy, detail] of Object.entries((assessment ?? {}) as Record<string, unknown>)) {
+      if (detail === null || typeof detail !== 'object') continue;
+      const lists = Object.values(detail).filter(Array.isArray).flat() as Record<string, unknown>[];
+      for (const item of lists) {
+        const name = item.name ?? item.type;
+        findings.push({
+          policy,
+          ...(typeof name === 'string' ? { item: name } : {}),
+          ...(typeof item.action === 'string' ? { action: item.action } : {}),
+        });
+      }
+    }
+  }
+  return findings;
 }
 
 /** Cache point blocks the messages carry already (a user's graph may place its own). */
