@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/config.ts';
 import { baseModelId, featuresOf } from '../../src/providers/bedrock/model-features.ts';
+import { thinkingFor } from '../../src/providers/bedrock/models.ts';
 import { ModelPrices } from '../../src/providers/bedrock/prices.ts';
 
 const HAIKU = 'anthropic.claude-3-5-haiku-20241022-v1:0';
@@ -45,20 +46,28 @@ describe('base model of an entry', () => {
 
   it('has the features of its family', () => {
     expect(featuresOf('us.anthropic.claude-3-7-sonnet-20250219-v1:0')).toEqual({
-      promptCache: { tools: true },
+      promptCache: true,
       reasoning: true,
+      maxOutputTokens: 64_000,
     });
+    expect(featuresOf('anthropic.claude-opus-4-1-20250805-v1:0').maxOutputTokens).toBe(32_000);
     expect(featuresOf('anthropic.claude-sonnet-4-20250514-v1:0').reasoning).toBe(true);
-    expect(featuresOf(HAIKU)).toEqual({ promptCache: { tools: true }, reasoning: false });
-    // Nova caches system and messages, not tools.
-    expect(featuresOf('amazon.nova-pro-v1:0').promptCache).toEqual({ tools: false });
+    expect(featuresOf(HAIKU)).toEqual({ promptCache: true, reasoning: false });
+    expect(featuresOf('amazon.nova-pro-v1:0')).toEqual({ promptCache: true, reasoning: false });
     expect(featuresOf('anthropic.claude-3-5-sonnet-20241022-v2:0')).toEqual({
-      promptCache: undefined,
+      promptCache: false,
       reasoning: false,
     });
     expect(
       featuresOf('arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc'),
-    ).toEqual({ promptCache: undefined, reasoning: false });
+    ).toEqual({ promptCache: false, reasoning: false });
+  });
+
+  it('keeps the thinking budget within the output limit, with room for the answer', () => {
+    expect(thinkingFor(undefined, 64_000)).toBeUndefined();
+    expect(thinkingFor(2048, 64_000)).toEqual({ budget: 2048, maxTokens: 2048 + 4096 });
+    // Opus 4 writes at most 32,000 tokens: a larger budget gives way.
+    expect(thinkingFor(40_000, 32_000)).toEqual({ budget: 32_000 - 4096, maxTokens: 32_000 });
   });
 });
 
