@@ -65,9 +65,9 @@ export function createMetrics() {
       buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
       registers,
     }),
-    quotaLowered: new Counter({
-      name: 'agentgate_bedrock_quota_lowered_total',
-      help: 'Times a call Bedrock throttled after all retries halved the concurrency bound of its model.',
+    quotaThrottled: new Counter({
+      name: 'agentgate_bedrock_quota_throttled_total',
+      help: 'Calls Bedrock throttled after all retries under BEDROCK_MAX_CONCURRENCY, by model; each burst of them halves the bound of the model for a while.',
       labelNames: ['model'],
       registers,
     }),

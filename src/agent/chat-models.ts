@@ -20,6 +20,47 @@ export interface TokenCounts {
   readonly cacheWriteInputTokens: number;
 }
 
+/**
+ * A model call's tokens as Bedrock counts them. LangChain's `input_tokens` include the cache
+ * reads and writes (also given apart in `input_token_details`); Bedrock's do not.
+ */
+export function tokenCountsOf(message: AIMessage): TokenCounts | undefined {
+  const usage = message.usage_metadata;
+  if (!usage) return undefined;
+  const cacheRead = usage.input_token_details?.cache_read ?? 0;
+  const cacheWrite = usage.input_token_details?.cache_creation ?? 0;
+  return {
+    inputTokens: Math.max(0, (usage.input_tokens ?? 0) - cacheRead - cacheWrite),
+    outputTokens: usage.output_tokens ?? 0,
+    cacheReadInputTokens: cacheRead,
+    cacheWriteInputTokens: cacheWrite,
+  };
+}
+
+/** Every input token: those read from and written to the cache too. */
+export function totalInput(tokens: TokenCounts): number {
+  return tokens.inputTokens + tokens.cacheReadInputTokens + tokens.cacheWriteInputTokens;
+}
+
+export function totalOf(tokens: TokenCounts): number {
+  return (
+    tokens.inputTokens +
+    tokens.outputTokens +
+    tokens.cacheReadInputTokens +
+    tokens.cacheWriteInputTokens
+  );
+}
+
+type Tally = { -readonly [K in keyof TokenCounts]: number };
+
+export function addTokens<T extends Tally>(sum: T, more: TokenCounts): T {
+  sum.inputTokens += more.inputTokens;
+  sum.outputTokens += more.outputTokens;
+  sum.cacheReadInputTokens += more.cacheReadInputTokens;
+  sum.cacheWriteInputTokens += more.cacheWriteInputTokens;
+  return sum;
+}
+
 /** USD rounded to 1e-10: sums of float products would otherwise read 0.30000000000000004. */
 export function roundUsd(usd: number): number {
   return Math.round(usd * 1e10) / 1e10;

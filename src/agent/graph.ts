@@ -17,14 +17,13 @@ import {
 } from '../approvals/ask.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import { runTool, type ToolRun, toolTimeout } from '../tools/run-tool.ts';
-import type { ChatModelInfo, ChatModels } from './chat-models.ts';
+import { type ChatModelInfo, type ChatModels, tokenCountsOf, totalInput } from './chat-models.ts';
 import { joinedText } from './content.ts';
 import { repairConversation, trimToBudget } from './context.ts';
 import {
   TOOL_END_EVENT,
   TOOL_START_EVENT,
   type ToolEndData,
-  tokenCountsOf,
   toolResultMessage,
 } from './normalizer.ts';
 
@@ -90,16 +89,18 @@ export function createAgentGraph(options: AgentOptions) {
     try {
       const tools = options.toolsFor(state.messages);
       const reply = await options.models.invoke(model, [system, ...context], tools, config);
-      // As the history will hold it, so the next call's prompt (and its cache) is the same.
+      // As the history will hold it (the normaliser joins the turn's messages the same way),
+      // so the next call of this turn sends the same prompt as later turns: a cache hit.
       reply.content = joinedText(reply.content);
       const tokens = tokenCountsOf(reply);
       if (tokens) {
         const cost = options.models.costUsd(model.modelId, tokens);
         span.setAttributes({
-          'gen_ai.usage.input_tokens': tokens.inputTokens,
+          // OpenTelemetry's GenAI names: input counts the cached tokens too.
+          'gen_ai.usage.input_tokens': totalInput(tokens),
           'gen_ai.usage.output_tokens': tokens.outputTokens,
-          'gen_ai.usage.cache_read_input_tokens': tokens.cacheReadInputTokens,
-          'gen_ai.usage.cache_write_input_tokens': tokens.cacheWriteInputTokens,
+          'gen_ai.usage.cache_read.input_tokens': tokens.cacheReadInputTokens,
+          'gen_ai.usage.cache_creation.input_tokens': tokens.cacheWriteInputTokens,
           ...(cost === undefined ? {} : { 'agentgate.cost_usd': cost }),
         });
       }

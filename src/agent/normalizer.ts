@@ -14,7 +14,7 @@ import {
 } from '../protocol/frames.ts';
 import { OpenCalls } from '../protocol/open-calls.ts';
 import { GATEWAY_TOOL_RUN_TAG } from '../tools/run-tool.ts';
-import type { TokenCounts } from './chat-models.ts';
+import { addTokens, type TokenCounts, tokenCountsOf, totalOf } from './chat-models.ts';
 import { type ContentPieces, contentPieces, joinedText, textOf } from './content.ts';
 
 /** Custom events the agent's own tool node dispatches around each tool call. */
@@ -279,42 +279,6 @@ export class TurnNormalizer {
     }
     return events;
   }
-}
-
-/**
- * A model call's tokens as Bedrock counts them. LangChain's `input_tokens` include the cache
- * reads and writes (also given apart in `input_token_details`); Bedrock's do not.
- */
-export function tokenCountsOf(message: AIMessage): TokenCounts | undefined {
-  const usage = message.usage_metadata;
-  if (!usage) return undefined;
-  const cacheRead = usage.input_token_details?.cache_read ?? 0;
-  const cacheWrite = usage.input_token_details?.cache_creation ?? 0;
-  return {
-    inputTokens: Math.max(0, (usage.input_tokens ?? 0) - cacheRead - cacheWrite),
-    outputTokens: usage.output_tokens ?? 0,
-    cacheReadInputTokens: cacheRead,
-    cacheWriteInputTokens: cacheWrite,
-  };
-}
-
-export function totalOf(tokens: TokenCounts): number {
-  return (
-    tokens.inputTokens +
-    tokens.outputTokens +
-    tokens.cacheReadInputTokens +
-    tokens.cacheWriteInputTokens
-  );
-}
-
-type Tally = { -readonly [K in keyof TokenCounts]: number };
-
-function addTokens<T extends Tally>(sum: T, more: TokenCounts): T {
-  sum.inputTokens += more.inputTokens;
-  sum.outputTokens += more.outputTokens;
-  sum.cacheReadInputTokens += more.cacheReadInputTokens;
-  sum.cacheWriteInputTokens += more.cacheWriteInputTokens;
-  return sum;
 }
 
 function toStartData(call: ToolCall): ToolStartData {

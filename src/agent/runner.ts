@@ -6,7 +6,7 @@ import { context, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api'
 import type { Logger } from 'pino';
 import { errorBody, ProtocolError } from '../protocol/errors.ts';
 import type { StopReason, TurnEvent, Usage } from '../protocol/frames.ts';
-import type { ChatModelInfo, TokenCounts } from './chat-models.ts';
+import { type ChatModelInfo, type TokenCounts, totalInput } from './chat-models.ts';
 import { repairConversation } from './context.ts';
 import { EventQueue } from './event-queue.ts';
 import type { TurnConfigurable } from './graph.ts';
@@ -118,10 +118,10 @@ export async function* runTurn(
   }
   span.setAttributes({
     'agentgate.stop_reason': stopReason,
-    'gen_ai.usage.input_tokens': normalizer.usage.inputTokens,
+    'gen_ai.usage.input_tokens': totalInput(normalizer.usage),
     'gen_ai.usage.output_tokens': normalizer.usage.outputTokens,
-    'gen_ai.usage.cache_read_input_tokens': normalizer.usage.cacheReadInputTokens,
-    'gen_ai.usage.cache_write_input_tokens': normalizer.usage.cacheWriteInputTokens,
+    'gen_ai.usage.cache_read.input_tokens': normalizer.usage.cacheReadInputTokens,
+    'gen_ai.usage.cache_creation.input_tokens': normalizer.usage.cacheWriteInputTokens,
   });
   span.end();
   return {

@@ -1,3 +1,5 @@
+import { ProtocolError } from '../protocol/errors.ts';
+
 /** A slot held for one model call; released once the call is over, however it ended. */
 export interface QuotaLease {
   /** How long the call waited for its slot (ms); 0 when a slot was free at once. */
@@ -30,9 +32,16 @@ export interface CallQuotaOptions {
   readonly max: number;
   /** How long a lowered bound holds after the last throttle (ms). */
   readonly lowerForMs?: number;
+  /**
+   * A throttle this soon after the last halving extends the window without halving again
+   * (ms): the calls of one burst were admitted under the same bound, and their throttles
+   * say the same thing once.
+   */
+  readonly halveEveryMs?: number;
 }
 
 export const DEFAULT_LOWER_FOR_MS = 60_000;
+export const DEFAULT_HALVE_EVERY_MS = 5_000;
 
 /** Checks `max` once: a bound below 1 would make every call wait forever. */
 export function checkMax(max: number): number {
@@ -47,7 +56,7 @@ export function halved(bound: number): number {
   return Math.max(1, Math.floor(bound / 2));
 }
 
-/** Why waiting calls reject when their quota closes. */
+/** Why waiting calls reject when their quota closes (the process is shutting down). */
 export function closedError(): Error {
-  return new Error('The call quota is closed.');
+  return new ProtocolError('unavailable', 'This worker is shutting down; send it again.');
 }

@@ -3,6 +3,7 @@ import {
   type CallQuotaOptions,
   checkMax,
   closedError,
+  DEFAULT_HALVE_EVERY_MS,
   DEFAULT_LOWER_FOR_MS,
   halved,
   type QuotaLease,
@@ -20,12 +21,15 @@ interface Slots {
 interface Lowered {
   readonly bound: number;
   readonly timer: NodeJS.Timeout;
+  /** performance.now() of the halving that set `bound`. */
+  readonly halvedAt: number;
 }
 
 /** The bound of one process (the embedded default): slots and queues in memory. */
 export class MemoryCallQuota implements CallQuota {
   readonly #max: number;
   readonly #lowerForMs: number;
+  readonly #halveEveryMs: number;
   readonly #slots = new Map<string, Slots>();
   readonly #lowered = new Map<string, Lowered>();
   #closed = false;
@@ -33,6 +37,7 @@ export class MemoryCallQuota implements CallQuota {
   constructor(options: CallQuotaOptions) {
     this.#max = checkMax(options.max);
     this.#lowerForMs = options.lowerForMs ?? DEFAULT_LOWER_FOR_MS;
+    this.#halveEveryMs = options.halveEveryMs ?? DEFAULT_HALVE_EVERY_MS;
   }
 
   acquire(key: string, signal?: AbortSignal): Promise<QuotaLease> {
@@ -52,14 +57,18 @@ export class MemoryCallQuota implements CallQuota {
   }
 
   async throttled(key: string): Promise<number> {
-    const bound = halved(this.#bound(key));
-    clearTimeout(this.#lowered.get(key)?.timer);
+    const now = performance.now();
+    const last = this.#lowered.get(key);
+    const settling = last !== undefined && now - last.halvedAt < this.#halveEveryMs;
+    const bound = settling ? last.bound : halved(this.#bound(key));
+    const halvedAt = settling ? last.halvedAt : now;
+    clearTimeout(last?.timer);
     const timer = setTimeout(() => {
       this.#lowered.delete(key);
       this.#admit(key);
     }, this.#lowerForMs);
     timer.unref();
-    this.#lowered.set(key, { bound, timer });
+    this.#lowered.set(key, { bound, timer, halvedAt });
     return bound;
   }
 

@@ -16,6 +16,7 @@ import {
   type CallQuotaOptions,
   checkMax,
   closedError,
+  DEFAULT_HALVE_EVERY_MS,
   DEFAULT_LOWER_FOR_MS,
   type QuotaLease,
 } from './call-quota.ts';
@@ -67,6 +68,7 @@ export class RedisCallQuota implements CallQuota {
   readonly #channel: string;
   readonly #max: number;
   readonly #lowerForMs: number;
+  readonly #halveEveryMs: number;
   readonly #leaseMs: number;
   readonly #waiterMs: number;
   /** Ids of this process's calls: unique across processes. */
@@ -87,6 +89,7 @@ export class RedisCallQuota implements CallQuota {
     this.#channel = quotaChannel(this.#prefix);
     this.#max = checkMax(options.max);
     this.#lowerForMs = options.lowerForMs ?? DEFAULT_LOWER_FOR_MS;
+    this.#halveEveryMs = options.halveEveryMs ?? DEFAULT_HALVE_EVERY_MS;
     this.#leaseMs = options.leaseMs ?? DEFAULT_QUOTA_LEASE_MS;
     const pollMs = options.pollMs ?? DEFAULT_QUOTA_POLL_MS;
     this.#waiterMs = WAITER_POLLS * pollMs;
@@ -127,8 +130,8 @@ export class RedisCallQuota implements CallQuota {
     const bound = await redisCall('lower a model call bound', () =>
       THROTTLE_CALLS.run(
         this.#redis,
-        [quotaKeys(this.#prefix, key).lowered],
-        [this.#max, this.#lowerForMs],
+        [quotaKeys(this.#prefix, key).lowered, quotaKeys(this.#prefix, key).halved],
+        [this.#max, this.#lowerForMs, this.#halveEveryMs],
       ),
     );
     return Number(bound);

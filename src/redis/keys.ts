@@ -83,6 +83,8 @@ export interface QuotaKeys {
   readonly ticket: string;
   /** String: the bound lowered by throttling, with PX; absent while `max` holds. */
   readonly lowered: string;
+  /** String with PX: set by a halving; a throttle while it lives does not halve again. */
+  readonly halved: string;
 }
 
 /** Checks a prefix once: braces in it would move every key's hash tag. */
@@ -136,6 +138,7 @@ export function quotaKeys(prefix: string, key: string): QuotaKeys {
     alive: `${base}alive`,
     ticket: `${base}ticket`,
     lowered: `${base}lowered`,
+    halved: `${base}halved`,
   };
 }
 

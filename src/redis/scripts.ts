@@ -332,13 +332,16 @@ return 1
 `);
 
 /**
- * A call was throttled: halves the bound in force (at least 1) and holds it lowered for
- * lowerForMs from now. KEYS: lowered. ARGV: max, lowerForMs. Returns the new bound.
+ * A call was throttled: halves the bound in force (at least 1), unless it was halved less
+ * than halveEveryMs ago (the same burst), and holds it lowered for lowerForMs from now.
+ * KEYS: lowered, halved. ARGV: max, lowerForMs, halveEveryMs. Returns the bound in force.
  */
 export const THROTTLE_CALLS = new LuaScript(`
 local max = tonumber(ARGV[1])
 local bound = math.min(tonumber(redis.call('GET', KEYS[1]) or '') or max, max)
-bound = math.max(1, math.floor(bound / 2))
+if tonumber(ARGV[3]) <= 0 or redis.call('SET', KEYS[2], '1', 'PX', ARGV[3], 'NX') then
+  bound = math.max(1, math.floor(bound / 2))
+end
 redis.call('SET', KEYS[1], bound, 'PX', ARGV[2])
 return bound
 `);

@@ -94,9 +94,10 @@ it('puts cache tokens and cost on each model call, and a wait for a slot on the 
   const calls = spans.filter((s) => s.name === 'bedrock.converse');
   expect(calls).toHaveLength(2);
   const cached = calls.find(
-    (s) => attribute(s, 'gen_ai.usage.cache_read_input_tokens')?.intValue === 2000,
+    (s) => attribute(s, 'gen_ai.usage.cache_read.input_tokens')?.intValue === 2000,
   );
-  expect(attribute(cached, 'gen_ai.usage.cache_write_input_tokens')).toEqual({ intValue: 100 });
+  expect(attribute(cached, 'gen_ai.usage.cache_creation.input_tokens')).toEqual({ intValue: 100 });
+  expect(attribute(cached, 'gen_ai.usage.input_tokens')).toEqual({ intValue: 2110 });
   // Claude 3.5 Haiku: $0.80 in, $4 out, $0.08 cache read, $1 cache write per million tokens.
   expect(attribute(cached, 'agentgate.cost_usd')).toEqual({
     doubleValue: (10 * 0.8 + 5 * 4 + 2000 * 0.08 + 100 * 1) / 1e6,

@@ -117,10 +117,10 @@ export function callQuotaContract(name: string, make: MakeQuotas, timing: Contra
     it('rejects waiting calls and new ones once closed', async () => {
       const [quota] = await make(1, { max: 1 });
       const held = await quota!.acquire('m');
-      const waiting = expect(quota!.acquire('m')).rejects.toThrow('closed');
+      const waiting = expect(quota!.acquire('m')).rejects.toThrow('shutting down');
       await quota!.close();
       await waiting;
-      await expect(quota!.acquire('m')).rejects.toThrow('closed');
+      await expect(quota!.acquire('m')).rejects.toMatchObject({ code: 'unavailable' });
       await held.release();
       await quota!.close();
     });
@@ -128,7 +128,7 @@ export function callQuotaContract(name: string, make: MakeQuotas, timing: Contra
 
   describe(`${name}: throttling`, () => {
     it('halves the bound for every quota, down to 1, and restores max after lowerForMs', async () => {
-      const [first, second] = await make(2, { max: 8, lowerForMs: 800 });
+      const [first, second] = await make(2, { max: 8, lowerForMs: 800, halveEveryMs: 0 });
       expect(await second!.limit('m')).toBe(8);
       expect(await first!.throttled('m')).toBe(4);
       expect(await second!.limit('m')).toBe(4);
@@ -144,13 +144,28 @@ export function callQuotaContract(name: string, make: MakeQuotas, timing: Contra
     });
 
     it('extends the lowered bound with each throttle inside its window', async () => {
-      const [quota] = await make(1, { max: 4, lowerForMs: 1_000 });
+      const [quota] = await make(1, { max: 4, lowerForMs: 1_000, halveEveryMs: 0 });
       await quota!.throttled('m');
       await sleep(600);
       expect(await quota!.throttled('m')).toBe(1);
       // Past the first window, inside the second.
       await sleep(600);
       expect(await quota!.limit('m')).toBe(1);
+    });
+
+    it('halves once for the throttles of one burst, and again after halveEveryMs', async () => {
+      const [first, second] = await make(2, { max: 8, lowerForMs: 5_000, halveEveryMs: 400 });
+      // Four calls admitted together, all throttled: one halving, the window extended.
+      const bounds = await Promise.all([
+        first!.throttled('m'),
+        second!.throttled('m'),
+        first!.throttled('m'),
+        second!.throttled('m'),
+      ]);
+      expect(bounds).toEqual([4, 4, 4, 4]);
+      expect(await second!.limit('m')).toBe(4);
+      await sleep(500);
+      expect(await first!.throttled('m')).toBe(2);
     });
 
     it('admits calls by the lowered bound, and more once it returns to max', async () => {

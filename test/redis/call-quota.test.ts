@@ -104,13 +104,16 @@ describe('RedisCallQuota across processes', () => {
     await a.throttled('model:x');
     const keys = await admin.keys(`${prefix}*`);
     expect(keys.sort()).toEqual(
-      ['alive', 'holders', 'lowered', 'ticket', 'waiters'].map(
+      ['alive', 'halved', 'holders', 'lowered', 'ticket', 'waiters'].map(
         (k) => `${prefix}quota:{model:x}:${k}`,
       ),
     );
     await held.release();
     await (await next).release();
-    expect(await admin.keys(`${prefix}*`)).toEqual([`${prefix}quota:{model:x}:lowered`]);
+    // Only the lowered bound stays, for its window (and the marker of its halving).
+    expect((await admin.keys(`${prefix}*`)).sort()).toEqual(
+      ['halved', 'lowered'].map((k) => `${prefix}quota:{model:x}:${k}`),
+    );
   });
 
   it('renews a slot held longer than its lease', async () => {

@@ -13,7 +13,7 @@ export interface ModelPlace {
 /** What the gate counts: the wait of every call, and each lowering of a bound. */
 export interface CallGateMetrics {
   readonly quotaWaitSeconds: Histogram<'model'>;
-  readonly quotaLowered: Counter<'model'>;
+  readonly quotaThrottled: Counter<'model'>;
 }
 
 /**
@@ -50,7 +50,7 @@ export class CallGate {
   throttled({ model, region }: ModelPlace): void {
     this.#quota.throttled(`${region}/${model}`).then(
       (bound) => {
-        this.#metrics?.quotaLowered.inc({ model });
+        this.#metrics?.quotaThrottled.inc({ model });
         this.#log.warn(
           { model, bound },
           'Bedrock throttled a call; lowering the concurrency bound',
