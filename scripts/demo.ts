@@ -93,6 +93,8 @@ agentgate demo is running (Bedrock emulator at ${emulator.url}; no AWS account n
                          what is (12+30)*2?
                          hello there
   Load test: npm run loadtest  (per-user limits: ${config.limits.maxSocketsPerUser} sockets, ${config.limits.maxTurnsPerUser} running turns)
+  Bedrock in depth: AGENTS_FILE=examples/analyst.yaml npm run demo shows prompt caching in
+             turn-end.usage; add BEDROCK_REASONING_BUDGET_TOKENS=2048 for thinking (docs/bedrock.md)
 
 Ctrl-C stops it.
 `);

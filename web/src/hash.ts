@@ -11,8 +11,14 @@ export function conversationFromHash(): string | null {
   } catch {
     return null;
   }
-  return /^[\w-]{1,200}$/.test(id) ? id : null;
+  return CONVERSATION_ID.test(id) ? id : null;
 }
+
+/**
+ * The ids a conversation may have: the gateway's own (`c_…`) and those clients make (AI SDK
+ * chat ids, AG-UI thread ids), as the gateway accepts them (a test holds the two together).
+ */
+export const CONVERSATION_ID = /^[\w-][\w.:-]{0,199}$/;
 
 /** Puts an id in the hash, or clears the hash for null. */
 export function setHash(id: string | null): void {
