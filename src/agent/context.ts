@@ -64,6 +64,26 @@ export function estimateTokens(message: BaseMessage): number {
   return Math.ceil((text.length + calls.length) / 4) + 4;
 }
 
+/** How far the start of a trimmed conversation moves at a time: a quarter of the budget. */
+const TRIM_STEPS = 4;
+
+/**
+ * Trims as {@link trimToBudget} does, but moves the start of the conversation in steps of a
+ * quarter of the budget, so that it stays where it is while the conversation grows by up to
+ * that much: the prompt's start, and so its cache, stays the same across turns. A window
+ * that slid every turn would write the whole prompt to the cache again each time. The
+ * price: between three quarters of the budget and all of it is kept, not all of it.
+ */
+export function trimInSteps(messages: readonly BaseMessage[], budget: number): BaseMessage[] {
+  const total = messages.reduce((sum, m) => sum + estimateTokens(m), 0);
+  if (total <= budget) return trimToBudget(messages, budget);
+  const step = Math.max(1, Math.ceil(budget / TRIM_STEPS));
+  // Dropping a multiple of `step` from the start: the same cut until the total grows past
+  // the next multiple (the start of the conversation never changes, only its end grows).
+  const dropped = Math.ceil((total - budget) / step) * step;
+  return trimToBudget(messages, total - dropped);
+}
+
 /**
  * Keeps the newest messages that fit in `budget` tokens, cutting only in front of a user
  * message so that a tool call is never separated from its result. The newest user message

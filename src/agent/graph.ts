@@ -19,7 +19,7 @@ import { ProtocolError } from '../protocol/errors.ts';
 import { runTool, type ToolRun, toolTimeout } from '../tools/run-tool.ts';
 import { type ChatModelInfo, type ChatModels, tokenCountsOf, totalInput } from './chat-models.ts';
 import { joinedText } from './content.ts';
-import { repairConversation, trimToBudget } from './context.ts';
+import { repairConversation, trimInSteps } from './context.ts';
 import {
   TOOL_END_EVENT,
   TOOL_START_EVENT,
@@ -72,7 +72,7 @@ export function createAgentGraph(options: AgentOptions) {
 
   const callModel = async (state: State, config: RunnableConfig) => {
     const { model, traceContext } = config.configurable as TurnConfigurable;
-    const context = trimToBudget(repairConversation(state.messages), options.maxContextTokens);
+    const context = trimInSteps(repairConversation(state.messages), options.maxContextTokens);
     const span = tracer.startSpan(
       'bedrock.converse',
       {

@@ -1,7 +1,12 @@
 import { AIMessage, type BaseMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { describe, expect, it } from 'vitest';
 import { textOf } from '../../src/agent/content.ts';
-import { estimateTokens, repairConversation, trimToBudget } from '../../src/agent/context.ts';
+import {
+  estimateTokens,
+  repairConversation,
+  trimInSteps,
+  trimToBudget,
+} from '../../src/agent/context.ts';
 
 // ---- builders ---------------------------------------------------------------------------
 
@@ -456,5 +461,42 @@ describe('trimToBudget', () => {
       if (start < lastHuman) expect(tokensOf(trimmed), label).toBeLessThanOrEqual(budget);
     }
     expect(cut).toBeGreaterThan(50);
+  });
+});
+
+describe('trimInSteps', () => {
+  const exchange = (n: number) => [
+    human(`question ${n} ${'x'.repeat(40)}`),
+    ai(`answer ${n} ${'z'.repeat(40)}`),
+  ];
+  const conversation = (turns: number) =>
+    Array.from({ length: turns }, (_, i) => exchange(i + 1)).flat();
+
+  it('keeps everything that fits, as trimToBudget', () => {
+    const all = conversation(5);
+    expect(trimInSteps(all, tokensOf(all))).toEqual(all);
+  });
+
+  it('keeps the start of the conversation in place while it grows, within the budget', () => {
+    const budget = tokensOf(conversation(10));
+    const starts: string[] = [];
+    for (let turns = 11; turns <= 40; turns++) {
+      const all = conversation(turns);
+      const trimmed = trimInSteps(all, budget);
+      expect(tokensOf(trimmed)).toBeLessThanOrEqual(budget);
+      expect(tokensOf(trimmed)).toBeGreaterThan(budget * 0.7);
+      expectSameMessages(trimmed, all.slice(all.length - trimmed.length));
+      starts.push(show(trimmed)[0]!);
+    }
+    // A window that slides every turn would start 30 times somewhere new; steps of a
+    // quarter of the budget (2.5 turns here) move it about 12 times.
+    const moves = starts.filter((start, i) => i > 0 && start !== starts[i - 1]).length;
+    expect(moves).toBeLessThanOrEqual(13);
+    expect(moves).toBeGreaterThan(0);
+    const sliding = Array.from(
+      { length: 30 },
+      (_, i) => show(trimToBudget(conversation(i + 11), budget))[0],
+    );
+    expect(sliding.filter((start, i) => i > 0 && start !== sliding[i - 1]).length).toBe(29);
   });
 });
