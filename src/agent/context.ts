@@ -72,16 +72,20 @@ const TRIM_STEPS = 4;
  * quarter of the budget, so that it stays where it is while the conversation grows by up to
  * that much: the prompt's start, and so its cache, stays the same across turns. A window
  * that slid every turn would write the whole prompt to the cache again each time. The
- * price: between three quarters of the budget and all of it is kept, not all of it.
+ * price: between three quarters of the budget and all of it is kept, not all of it. Turns
+ * larger than a step cannot be cut that finely: then it trims as trimToBudget does.
  */
 export function trimInSteps(messages: readonly BaseMessage[], budget: number): BaseMessage[] {
-  const total = messages.reduce((sum, m) => sum + estimateTokens(m), 0);
+  const cost = (list: readonly BaseMessage[]) =>
+    list.reduce((sum, m) => sum + estimateTokens(m), 0);
+  const total = cost(messages);
   if (total <= budget) return trimToBudget(messages, budget);
   const step = Math.max(1, Math.ceil(budget / TRIM_STEPS));
   // Dropping a multiple of `step` from the start: the same cut until the total grows past
   // the next multiple (the start of the conversation never changes, only its end grows).
   const dropped = Math.ceil((total - budget) / step) * step;
-  return trimToBudget(messages, total - dropped);
+  const stepped = trimToBudget(messages, total - dropped);
+  return cost(stepped) >= budget - step ? stepped : trimToBudget(messages, budget);
 }
 
 /**

@@ -499,4 +499,18 @@ describe('trimInSteps', () => {
     );
     expect(sliding.filter((start, i) => i > 0 && start !== sliding[i - 1]).length).toBe(29);
   });
+
+  it('keeps as much as trimToBudget when turns are larger than a step', () => {
+    const big = (n: number) => [
+      human(`question ${n} ${'x'.repeat(400)}`),
+      ai(`answer ${n} ${'z'.repeat(1200)}`),
+    ];
+    const budget = tokensOf(big(1)) * 2 + 10;
+    for (let turns = 3; turns <= 12; turns++) {
+      const all = Array.from({ length: turns }, (_, i) => big(i + 1)).flat();
+      const kept = tokensOf(trimInSteps(all, budget));
+      expect(kept).toBeLessThanOrEqual(budget);
+      expect(kept).toBe(tokensOf(trimToBudget(all, budget)));
+    }
+  });
 });

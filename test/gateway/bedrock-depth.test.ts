@@ -249,6 +249,22 @@ describe('guardrails', () => {
     });
   });
 
+  it('keeps reading the prompt cache turn after turn, one question behind', async () => {
+    await withGateway({ ...ANALYST, ...guardrail }, async (gw) => {
+      const client = await gw.connect();
+      const reads: number[] = [];
+      for (const question of ['hello', 'how are you?', 'tell me more', 'thanks']) {
+        reads.push(usageOf(await client.chat(question)).cacheReadInputTokens!);
+      }
+      // Each turn reads what the turn before it wrote, up to that turn's question.
+      for (let i = 2; i < reads.length; i++) expect(reads[i]).toBeGreaterThan(reads[i - 1]!);
+      const last = gw.emulator.requests.at(-1)?.body;
+      expect(cachePoints(last).total).toBe(4);
+      const messages = last?.messages ?? [];
+      expect(messages.at(-2)?.content?.at(-1)).toEqual({ cachePoint: { type: 'default' } });
+    });
+  });
+
   it('checks Converse calls too (no stream processing mode), with the same stop reason', async () => {
     const logs = captureLogs();
     await withGateway(

@@ -342,6 +342,35 @@ describe("a user graph's model (chatModel)", () => {
     expect(last).toEqual({ cachePoint: { type: 'default' } });
   });
 
+  it('keeps reasoning and text apart when a thinking model streams chat model events', async () => {
+    const sonnet = 'us.anthropic.claude-3-7-sonnet-20250219-v1:0';
+    const { models } = modelsFor({
+      ...keys,
+      BEDROCK_MODEL_ARNS: sonnet,
+      BEDROCK_REASONING_BUDGET_TOKENS: '1024',
+    });
+    emulator.enqueue({
+      blocks: [{ reasoning: 'Think first.' }, { text: 'Then answer.' }],
+      stopReason: 'max_tokens',
+    });
+    const deltas: Record<string, string> = {};
+    let finished: unknown;
+    for await (const event of models.chatModel(models.default).streamEvents(ask())) {
+      if (event.event === 'content-block-delta') {
+        const delta = event.delta as { type: string; text?: string; reasoning?: string };
+        deltas[delta.type] = (deltas[delta.type] ?? '') + (delta.text ?? delta.reasoning ?? '');
+      }
+      if (event.event === 'message-finish') finished = event;
+    }
+    expect(deltas['text-delta']).toBe('Then answer.');
+    expect(deltas['reasoning-delta']).toBe('Think first.');
+    // Bedrock's max_tokens, as LangChain's chat model events name it.
+    expect(finished).toMatchObject({ reason: 'length' });
+    expect(emulator.requests[0]?.body?.additionalModelRequestFields).toEqual({
+      thinking: { type: 'enabled', budget_tokens: 1024 },
+    });
+  });
+
   it('is sent no reasoning blocks when it has no extended thinking', async () => {
     const { models } = modelsFor(keys);
     emulator.enqueue(plain('Fine.'));

@@ -10,7 +10,7 @@ export interface ModelPlace {
   readonly region: string;
 }
 
-/** What the gate counts: the wait of every call, and each lowering of a bound. */
+/** What the gate counts: the wait of every call, and the calls Bedrock throttled anyway. */
 export interface CallGateMetrics {
   readonly quotaWaitSeconds: Histogram<'model'>;
   readonly quotaThrottled: Counter<'model'>;
@@ -53,7 +53,8 @@ export class CallGate {
         this.#metrics?.quotaThrottled.inc({ model });
         this.#log.warn(
           { model, bound },
-          'Bedrock throttled a call; lowering the concurrency bound',
+          'Bedrock throttled a call after its retries; the concurrency bound is now %d',
+          bound,
         );
       },
       (error: unknown) => this.#log.warn({ err: error, model }, 'could not lower the bound'),

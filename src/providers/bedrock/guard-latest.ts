@@ -1,30 +1,73 @@
 import type { BedrockRuntimeClient, ContentBlock, Message } from '@aws-sdk/client-bedrock-runtime';
 
+/** Bedrock accepts at most this many cache points in one request. */
+const MAX_CACHE_POINTS = 4;
+
+const CACHE_POINT: ContentBlock = { cachePoint: { type: 'default' } };
+
 /**
  * A guardrail assesses every message of a Converse request unless some of its text is in
  * `guardContent` blocks; then it assesses only those. Without this, one prompt the guardrail
  * blocked would block every later turn of its conversation (it is in their history), and
  * each call would pay to assess the whole history again. So in a request with a guardrail,
- * the text of the newest user message that has text (the turn's question) is sent as
- * `guardContent`: the model reads it as text; the guardrail assesses it, and the answer.
+ * the text of the turn's question (the newest user message that is not only tool results)
+ * is sent as `guardContent`: the model reads it as text; the guardrail assesses it, and the
+ * answer. A request that has `guardContent` of its own (a user's graph) is left as it is.
+ *
+ * The question is `guardContent` in its own turn and text in later ones, so a prompt cached
+ * up to it no longer matches after it. With prompt caching on (the conversation ends with a
+ * cache point), one more cache point goes just before the question, where later turns'
+ * prompts still match, if the request has room for it.
  */
-export function guardLatestUserText(messages: readonly Message[]): Message[] {
+export function guardLatestQuestion(messages: readonly Message[], cachePoints: number): Message[] {
+  const blocks = (m: Message): ContentBlock[] => m.content ?? [];
+  if (messages.some((m) => blocks(m).some((b) => b.guardContent !== undefined))) {
+    return [...messages];
+  }
   const at = messages.findLastIndex(
-    (m) => m.role === 'user' && (m.content ?? []).some((block) => block.text !== undefined),
+    (m) => m.role === 'user' && blocks(m).some((b) => b.toolResult === undefined),
   );
-  if (at < 0) return [...messages];
-  const latest = messages[at]!;
-  const guarded: Message = {
-    ...latest,
-    content: (latest.content ?? []).map(
+  if (at < 0 || !blocks(messages[at]!).some((b) => b.text !== undefined)) return [...messages];
+  const out = [...messages];
+  const question = messages[at]!;
+  out[at] = {
+    ...question,
+    content: blocks(question).map(
       (block): ContentBlock =>
         block.text === undefined ? block : { guardContent: { text: { text: block.text } } },
     ),
   };
-  return messages.map((message, i) => (i === at ? guarded : message));
+  const before = messages[at - 1];
+  const cached = messages.at(-1)?.content?.at(-1)?.cachePoint !== undefined;
+  const last = before ? blocks(before).at(-1) : undefined;
+  if (
+    before &&
+    cached &&
+    cachePoints < MAX_CACHE_POINTS &&
+    last?.cachePoint === undefined &&
+    last?.reasoningContent === undefined
+  ) {
+    out[at - 1] = { ...before, content: [...blocks(before), CACHE_POINT] };
+  }
+  return out;
 }
 
-/** Runs {@link guardLatestUserText} on every Converse and ConverseStream call with a guardrail. */
+/** Cache points of a request: after the tools, in the system prompt, in messages. */
+function cachePointsOf(input: {
+  messages?: Message[];
+  system?: { cachePoint?: unknown }[];
+  toolConfig?: { tools?: { cachePoint?: unknown }[] };
+}): number {
+  const count = (list: { cachePoint?: unknown }[] | undefined) =>
+    (list ?? []).filter((b) => b.cachePoint !== undefined).length;
+  return (
+    count(input.toolConfig?.tools) +
+    count(input.system) +
+    (input.messages ?? []).reduce((sum, m) => sum + count(m.content), 0)
+  );
+}
+
+/** Runs {@link guardLatestQuestion} on every Converse and ConverseStream call with a guardrail. */
 export function useGuardContent(client: BedrockRuntimeClient): void {
   client.middlewareStack.add(
     (next) => async (args) => {
@@ -32,8 +75,9 @@ export function useGuardContent(client: BedrockRuntimeClient): void {
       if (!('guardrailConfig' in input) || !input.guardrailConfig || !input.messages) {
         return next(args);
       }
-      return next({ ...args, input: { ...input, messages: guardLatestUserText(input.messages) } });
+      const messages = guardLatestQuestion(input.messages, cachePointsOf(input));
+      return next({ ...args, input: { ...input, messages } });
     },
-    { step: 'initialize', name: 'agentgateGuardLatestUserText' },
+    { step: 'initialize', name: 'agentgateGuardLatestQuestion' },
   );
 }

@@ -31,6 +31,8 @@ const FEATURES: readonly [RegExp, ModelFeatures][] = [
   [/^anthropic\.claude-opus-4-(1-)?2025/, thinking(32_000)],
   [/^anthropic\.claude-opus-4-5/, thinking(64_000)],
   [/^anthropic\.claude-(sonnet|haiku)-4/, thinking(64_000)],
+  // Later Claude 4 Opus models: at least Opus 4's limit.
+  [/^anthropic\.claude-opus-4/, thinking(32_000)],
   [/^anthropic\.claude-3-5-haiku/, { promptCache: true, reasoning: false }],
   [/^amazon\.nova-(micro|lite|pro|premier)/, { promptCache: true, reasoning: false }],
 ];

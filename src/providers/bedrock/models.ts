@@ -1,6 +1,5 @@
 import type { GuardrailConfiguration } from '@aws-sdk/client-bedrock-runtime';
 import { ChatBedrockConverse } from '@langchain/aws';
-import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { AIMessage, type BaseMessage } from '@langchain/core/messages';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import type { StructuredToolInterface } from '@langchain/core/tools';
@@ -160,7 +159,7 @@ export class BedrockModels implements ChatModels {
         where: { model: entry.id, region: entry.region },
         log: this.#log,
         promptCache: Boolean(this.#options.promptCache) && features.promptCache,
-        reasoning: features.reasoning,
+        reasoning: thinking !== undefined,
         gate: this.#options.gate,
       },
     );
@@ -201,7 +200,7 @@ interface CallSettings {
   readonly log: Logger;
   /** Prompt caching, when on and the model has it. */
   readonly promptCache: boolean;
-  /** Whether the model takes reasoning blocks back (others are sent none). */
+  /** Whether the call has extended thinking, and so takes reasoning blocks back. */
   readonly reasoning: boolean;
   readonly gate: CallGate | undefined;
 }
@@ -266,13 +265,21 @@ class BedrockChatModel extends ChatBedrockConverse {
 
   /**
    * ChatBedrockConverse streams chat model events (what `streamEvents` and LangGraph's
-   * message streaming ask for) with a Bedrock call of its own; LangChain's bridge over
-   * `_streamResponseChunks` makes that call go through the gate, caching and mapping too.
+   * message streaming ask for) with a Bedrock call of its own: it goes through the gate,
+   * the message preparation, caching and error mapping as the other two do.
    */
-  override _streamChatModelEvents(
-    ...args: Parameters<ChatBedrockConverse['_streamChatModelEvents']>
-  ): ReturnType<ChatBedrockConverse['_streamChatModelEvents']> {
-    return BaseChatModel.prototype._streamChatModelEvents.apply(this, args);
+  override async *_streamChatModelEvents(
+    ...[messages, options, runManager]: Parameters<ChatBedrockConverse['_streamChatModelEvents']>
+  ) {
+    const lease = await this.#enter(options);
+    try {
+      const sent = this.#prepared(messages);
+      yield* super._streamChatModelEvents(sent, this.#cached(sent, options), runManager);
+    } catch (error) {
+      throw this.#mapped(error, options);
+    } finally {
+      await lease?.release();
+    }
   }
 
   /** A slot of the call gate, if there is one (a cancelled turn stops waiting for it). */
@@ -300,8 +307,9 @@ class BedrockChatModel extends ChatBedrockConverse {
   }
 
   /**
-   * The messages as this model takes them: a model without extended thinking is sent no
-   * reasoning blocks (a conversation may have had a model with it before).
+   * The messages as this call takes them: a call without extended thinking is sent no
+   * reasoning blocks (the conversation may have had thinking before, on this model or
+   * another). A message that held nothing else keeps them: Bedrock refuses empty content.
    */
   #prepared(messages: BaseMessage[]): BaseMessage[] {
     if (this.#settings.reasoning) return messages;
@@ -309,10 +317,15 @@ class BedrockChatModel extends ChatBedrockConverse {
       if (!AIMessage.isInstance(message) || !Array.isArray(message.content)) return message;
       const content = message.content.filter((block) => !isReasoning(block));
       if (content.length === message.content.length) return message;
+      if (content.length === 0 && (message.tool_calls ?? []).length === 0) return message;
       return new AIMessage({
         content,
         tool_calls: message.tool_calls ?? [],
+        additional_kwargs: message.additional_kwargs,
+        response_metadata: message.response_metadata,
         ...(message.id ? { id: message.id } : {}),
+        ...(message.name ? { name: message.name } : {}),
+        ...(message.usage_metadata ? { usage_metadata: message.usage_metadata } : {}),
       });
     });
   }
@@ -325,7 +338,12 @@ class BedrockChatModel extends ChatBedrockConverse {
     const trace = (metadata as { trace?: { guardrail?: unknown } } | undefined)?.trace?.guardrail;
     if (trace === undefined) return;
     const { log, where } = this.#settings;
-    log.info({ model: where.model, findings: guardrailFindings(trace) }, 'guardrail trace');
+    try {
+      log.info({ model: where.model, findings: guardrailFindings(trace) }, 'guardrail trace');
+    } catch (error) {
+      // A trace of an unexpected shape must not fail the answer it came with.
+      log.warn({ err: error, model: where.model }, 'could not read a guardrail trace');
+    }
     log.debug({ model: where.model, guardrail: trace }, 'guardrail trace in full');
   }
 
@@ -360,10 +378,15 @@ export function guardrailFindings(trace: unknown): Finding[] {
   ];
   const findings: Finding[] = [];
   for (const assessment of assessments) {
-    for (const [policy, detail] of Object.entries((assessment ?? {}) as Record<string, unknown>)) {
-      if (detail === null || typeof detail !== 'object') continue;
-      const lists = Object.values(detail).filter(Array.isArray).flat() as Record<string, unknown>[];
-      for (const item of lists) {
+    if (assessment === null || typeof assessment !== 'object') continue;
+    for (const [policy, detail] of Object.entries(assessment as Record<string, unknown>)) {
+      // The policies (topicPolicy, contentPolicy, …), not the metrics or details beside them.
+      if (!policy.endsWith('Policy') || detail === null || typeof detail !== 'object') continue;
+      const items = Object.values(detail).filter(Array.isArray).flat();
+      for (const item of items as Record<string, unknown>[]) {
+        if (item === null || typeof item !== 'object') continue;
+        // An item the guardrail looked at but that did not act.
+        if (item.detected === false || item.action === 'NONE') continue;
         const name = item.name ?? item.type;
         findings.push({
           policy,
