@@ -25,7 +25,9 @@ export function guardLatestQuestion(messages: readonly Message[], cachePoints: n
     return [...messages];
   }
   const at = messages.findLastIndex(
-    (m) => m.role === 'user' && blocks(m).some((b) => b.toolResult === undefined),
+    (m) =>
+      m.role === 'user' &&
+      blocks(m).some((b) => b.toolResult === undefined && b.cachePoint === undefined),
   );
   if (at < 0 || !blocks(messages[at]!).some((b) => b.text !== undefined)) return [...messages];
   const out = [...messages];
