@@ -4,7 +4,7 @@ import https from 'node:https';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import { useGuardContent } from './guard-latest.ts';
+import { useGuardContent } from './guardrails.ts';
 
 export interface ClientSettings {
   readonly credentials: AwsCredentialIdentityProvider;

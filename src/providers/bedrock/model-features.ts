@@ -14,6 +14,9 @@ export interface ModelFeatures {
   readonly maxOutputTokens?: number;
 }
 
+/** Bedrock accepts at most this many cache points in one request. */
+export const MAX_CACHE_POINTS = 4;
+
 const NONE: ModelFeatures = { promptCache: false, reasoning: false };
 const thinking = (maxOutputTokens: number): ModelFeatures => ({
   promptCache: true,

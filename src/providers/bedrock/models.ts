@@ -10,7 +10,8 @@ import { ProtocolError } from '../../protocol/errors.ts';
 import type { CallGate } from './call-gate.ts';
 import type { BedrockClients } from './clients.ts';
 import { isAbortError, toProtocolError } from './errors.ts';
-import { featuresOf } from './model-features.ts';
+import { guardrailFindings } from './guardrails.ts';
+import { featuresOf, MAX_CACHE_POINTS } from './model-features.ts';
 import type { ModelEntry } from './model-registry.ts';
 import { ModelPrices } from './prices.ts';
 
@@ -189,8 +190,6 @@ export function thinkingFor(
   return { budget: fits, maxTokens: fits + REASONING_ANSWER_TOKENS };
 }
 
-/** Bedrock accepts at most this many cache points in one request. */
-const MAX_CACHE_POINTS = 4;
 /** Cache points ChatBedrockConverse adds for `cache_control`: tools, system, last message. */
 const ADDED_CACHE_POINTS = 3;
 const CACHE_CONTROL = { type: 'ephemeral' } as const;
@@ -358,45 +357,6 @@ class BedrockChatModel extends ChatBedrockConverse {
 function isReasoning(block: unknown): boolean {
   const type = (block as { type?: unknown }).type;
   return type === 'reasoning' || type === 'reasoning_content';
-}
-
-/** A guardrail assessment's policies and the items that acted, without what they matched. */
-type Finding = { policy: string; item?: string; action?: string };
-
-/**
- * Which policies of a guardrail trace acted, and how: a topic's or filter's name or type and
- * the action, never `match` (the text or personal data it found).
- */
-export function guardrailFindings(trace: unknown): Finding[] {
-  const { inputAssessment, outputAssessments } = trace as {
-    inputAssessment?: Record<string, unknown>;
-    outputAssessments?: Record<string, unknown[]>;
-  };
-  const assessments = [
-    ...Object.values(inputAssessment ?? {}),
-    ...Object.values(outputAssessments ?? {}).flat(),
-  ];
-  const findings: Finding[] = [];
-  for (const assessment of assessments) {
-    if (assessment === null || typeof assessment !== 'object') continue;
-    for (const [policy, detail] of Object.entries(assessment as Record<string, unknown>)) {
-      // The policies (topicPolicy, contentPolicy, …), not the metrics or details beside them.
-      if (!policy.endsWith('Policy') || detail === null || typeof detail !== 'object') continue;
-      const items = Object.values(detail).filter(Array.isArray).flat();
-      for (const item of items as Record<string, unknown>[]) {
-        if (item === null || typeof item !== 'object') continue;
-        // An item the guardrail looked at but that did not act.
-        if (item.detected === false || item.action === 'NONE') continue;
-        const name = item.name ?? item.type;
-        findings.push({
-          policy,
-          ...(typeof name === 'string' ? { item: name } : {}),
-          ...(typeof item.action === 'string' ? { action: item.action } : {}),
-        });
-      }
-    }
-  }
-  return findings;
 }
 
 /** Cache point blocks the messages carry already (a user's graph may place its own). */

@@ -1,7 +1,7 @@
-import type { BedrockRuntimeClient, ContentBlock, Message } from '@aws-sdk/client-bedrock-runtime';
+/** What the gateway does about Bedrock guardrails: what they assess, and what is logged. */
 
-/** Bedrock accepts at most this many cache points in one request. */
-const MAX_CACHE_POINTS = 4;
+import type { BedrockRuntimeClient, ContentBlock, Message } from '@aws-sdk/client-bedrock-runtime';
+import { MAX_CACHE_POINTS } from './model-features.ts';
 
 const CACHE_POINT: ContentBlock = { cachePoint: { type: 'default' } };
 
@@ -82,4 +82,43 @@ export function useGuardContent(client: BedrockRuntimeClient): void {
     },
     { step: 'initialize', name: 'agentgateGuardLatestQuestion' },
   );
+}
+
+/** A guardrail assessment's policies and the items that acted, without what they matched. */
+type Finding = { policy: string; item?: string; action?: string };
+
+/**
+ * Which policies of a guardrail trace acted, and how: a topic's or filter's name or type and
+ * the action, never `match` (the text or personal data it found).
+ */
+export function guardrailFindings(trace: unknown): Finding[] {
+  const { inputAssessment, outputAssessments } = trace as {
+    inputAssessment?: Record<string, unknown>;
+    outputAssessments?: Record<string, unknown[]>;
+  };
+  const assessments = [
+    ...Object.values(inputAssessment ?? {}),
+    ...Object.values(outputAssessments ?? {}).flat(),
+  ];
+  const findings: Finding[] = [];
+  for (const assessment of assessments) {
+    if (assessment === null || typeof assessment !== 'object') continue;
+    for (const [policy, detail] of Object.entries(assessment as Record<string, unknown>)) {
+      // The policies (topicPolicy, contentPolicy, …), not the metrics or details beside them.
+      if (!policy.endsWith('Policy') || detail === null || typeof detail !== 'object') continue;
+      const items = Object.values(detail).filter(Array.isArray).flat();
+      for (const item of items as Record<string, unknown>[]) {
+        if (item === null || typeof item !== 'object') continue;
+        // An item the guardrail looked at but that did not act.
+        if (item.detected === false || item.action === 'NONE') continue;
+        const name = item.name ?? item.type;
+        findings.push({
+          policy,
+          ...(typeof name === 'string' ? { item: name } : {}),
+          ...(typeof item.action === 'string' ? { action: item.action } : {}),
+        });
+      }
+    }
+  }
+  return findings;
 }

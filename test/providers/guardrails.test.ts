@@ -1,6 +1,6 @@
 import type { ContentBlock, Message } from '@aws-sdk/client-bedrock-runtime';
 import { describe, expect, it } from 'vitest';
-import { guardLatestQuestion } from '../../src/providers/bedrock/guard-latest.ts';
+import { guardLatestQuestion } from '../../src/providers/bedrock/guardrails.ts';
 
 const POINT: ContentBlock = { cachePoint: { type: 'default' } };
 const user = (...content: ContentBlock[]): Message => ({ role: 'user', content });
