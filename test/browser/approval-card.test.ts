@@ -1,7 +1,6 @@
 import type { Page, WebSocketRoute } from 'playwright-core';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useBrowserRig } from '../helpers/browser.ts';
-import type { TestGateway } from '../helpers/gateway.ts';
 
 /**
  * Tool approval on the web page (public/approval.js), in Debian's Chromium against the real
@@ -15,16 +14,6 @@ const rig = useBrowserRig({
   AGENTS_FILE: 'test/fixtures/agents/approve-calculator.yaml',
   AUTH_API_KEYS: `${KEY}:alice`,
 });
-let gw: TestGateway;
-const pageErrors: Error[] = [];
-
-beforeAll(() => {
-  gw = rig.gw;
-});
-
-afterEach(() => {
-  expect(pageErrors.splice(0), 'uncaught errors in the page').toEqual([]);
-});
 
 interface Tab {
   page: Page;
@@ -37,12 +26,12 @@ async function openTab(hash = '', route?: (ws: WebSocketRoute) => void): Promise
   const context = await rig.newContext({ viewport: { width: 1000, height: 800 } });
   const page = await context.newPage();
   const sent: Record<string, unknown>[] = [];
-  page.on('pageerror', (error) => pageErrors.push(error));
+  page.on('pageerror', (error) => rig.pageErrors.push(error));
   page.on('websocket', (ws) =>
     ws.on('framesent', ({ payload }) => sent.push(JSON.parse(String(payload)))),
   );
   if (route) await page.routeWebSocket(/\/v1\/ws/, route);
-  await page.goto(`${gw.url}/?token=${KEY}${hash}`);
+  await page.goto(`${rig.gw.url}/?token=${KEY}${hash}`);
   await connected(page);
   return { page, sent };
 }
@@ -57,7 +46,7 @@ const button = (page: Page, name: 'Approve' | 'Reject') => card(page).getByRole(
 
 /** The model asks for the calculator, then answers with `answer` once it has the result. */
 function enqueueCalculation(answer: string): void {
-  gw.emulator.enqueue(
+  rig.gw.emulator.enqueue(
     {
       blocks: [
         { text: 'Let me calculate. ' },
@@ -90,7 +79,7 @@ async function twoTabsWaiting(tabB?: (ws: WebSocketRoute) => void): Promise<[Tab
     expect(await page.locator('.turn.user').allTextContents()).toEqual(['what is 6*7?']);
     await expectWaiting(page);
   }
-  expect(gw.emulator.requests).toHaveLength(1);
+  expect(rig.gw.emulator.requests).toHaveLength(1);
   return [a, b];
 }
 

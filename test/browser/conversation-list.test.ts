@@ -1,7 +1,6 @@
 import type { Page } from 'playwright-core';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useBrowserRig } from '../helpers/browser.ts';
-import type { TestGateway } from '../helpers/gateway.ts';
 import {
   openWebPage,
   type PageOptions,
@@ -24,19 +23,9 @@ const rig = useBrowserRig({
   AGENTS_FILE: 'test/fixtures/agents/two-agents.yaml',
   AUTH_API_KEYS: USERS.map((user) => `key-${user}:${user}`).join(','),
 });
-let gw: TestGateway;
-const pageErrors: Error[] = [];
-
-beforeAll(() => {
-  gw = rig.gw;
-});
-
-afterEach(() => {
-  expect(pageErrors.splice(0), 'uncaught errors in the page').toEqual([]);
-});
 
 const openPage = (user: string, options: PageOptions = {}) =>
-  openWebPage((o) => rig.newContext(o), gw.url, pageErrors, {
+  openWebPage((o) => rig.newContext(o), rig.gw.url, rig.pageErrors, {
     ...options,
     hash: `?token=key-${user}${options.hash ?? ''}`,
   });
@@ -48,18 +37,21 @@ const item = (page: Page, title: string) => page.locator('.conversation', { hasT
 
 /** The system prompt the model was sent in its newest request: it names the agent. */
 function lastSystemPrompt(): string {
-  const system = gw.emulator.requests.at(-1)?.body?.system ?? [];
+  const system = rig.gw.emulator.requests.at(-1)?.body?.system ?? [];
   return system.map((block) => block.text ?? '').join('');
 }
 
 async function ask(page: Page, text: string, answer = `Answer to ${text}.`): Promise<void> {
-  gw.emulator.enqueue({ blocks: [{ text: answer }] });
+  rig.gw.emulator.enqueue({ blocks: [{ text: answer }] });
   await send(page, text);
   await turnEnded(page);
 }
 
 async function rest(user: string, path: string, method = 'GET'): Promise<Response> {
-  return fetch(`${gw.url}${path}`, { method, headers: { authorization: `Bearer key-${user}` } });
+  return fetch(`${rig.gw.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer key-${user}` },
+  });
 }
 
 describe('the conversation list', () => {
@@ -110,7 +102,7 @@ describe('the conversation list', () => {
     const page = await openPage('cat');
     await ask(page, 'older');
     await page.locator('#new-conversation').click();
-    gw.emulator.enqueue({ blocks: [{ text: 'Still going' }], hangAfterEvents: 3 });
+    rig.gw.emulator.enqueue({ blocks: [{ text: 'Still going' }], hangAfterEvents: 3 });
     await send(page, 'long one');
     await expect.poll(() => titles(page), WAIT).toEqual(['long one', 'older']);
     await expect.poll(() => item(page, 'long one').getAttribute('data-running'), WAIT).toBe('');
@@ -221,7 +213,7 @@ describe('the agent picker', () => {
     expect(await agent.inputValue()).toBe('helper');
 
     // After a reload (history names no agent) the list tells the conversation's agent.
-    await page.goto(`${gw.url}/?token=key-eve#${analystChat}`);
+    await page.goto(`${rig.gw.url}/?token=key-eve#${analystChat}`);
     await expect.poll(() => page.locator('.turn.user').count(), WAIT).toBe(2);
     await expect.poll(() => agent.inputValue(), WAIT).toBe('analyst');
     expect(await agent.isDisabled()).toBe(true);

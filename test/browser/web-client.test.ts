@@ -1,8 +1,8 @@
 import type { Page } from 'playwright-core';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/protocol/errors.ts';
 import { useBrowserRig } from '../helpers/browser.ts';
-import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startGateway } from '../helpers/gateway.ts';
 import { openWebPage, saveScreenshot, send, turnEnded, turnText } from '../helpers/web-page.ts';
 
 /**
@@ -12,28 +12,18 @@ import { openWebPage, saveScreenshot, send, turnEnded, turnText } from '../helpe
  */
 
 const rig = useBrowserRig();
-let gw: TestGateway;
-const pageErrors: Error[] = [];
-
-beforeAll(() => {
-  gw = rig.gw;
-});
-
-afterEach(() => {
-  expect(pageErrors.splice(0), 'uncaught errors in the page').toEqual([]);
-});
 
 async function newPage(viewport = { width: 1100, height: 800 }): Promise<Page> {
   const context = await rig.newContext({ viewport });
   const page = await context.newPage();
-  page.on('pageerror', (error) => pageErrors.push(error));
+  page.on('pageerror', (error) => rig.pageErrors.push(error));
   return page;
 }
 
 function openPage(
   options: { hash?: string; viewport?: { width: number; height: number }; base?: string } = {},
 ): Promise<Page> {
-  return openWebPage((o) => rig.newContext(o), options.base ?? gw.url, pageErrors, options);
+  return openWebPage((o) => rig.newContext(o), options.base ?? rig.gw.url, rig.pageErrors, options);
 }
 
 function slowReply(text: string) {
@@ -43,7 +33,7 @@ function slowReply(text: string) {
 describe('the web client', () => {
   it('connects and lists the models with the default selected', async () => {
     const page = await openPage();
-    const { models } = (await (await fetch(`${gw.url}/v1/models`)).json()) as {
+    const { models } = (await (await fetch(`${rig.gw.url}/v1/models`)).json()) as {
       models: { id: string; label: string; default: boolean }[];
     };
     const options = page.locator('#model option');
@@ -61,7 +51,7 @@ describe('the web client', () => {
   it('streams the answer into the transcript token by token, then ends the turn', async () => {
     const page = await openPage();
     const text = 'Streaming works: one chunk after another, growing in place.';
-    gw.emulator.enqueue({ blocks: [{ text }], chunkChars: 4, delayMs: 40 });
+    rig.gw.emulator.enqueue({ blocks: [{ text }], chunkChars: 4, delayMs: 40 });
     // Page code as text: the tests are typed for Node, without the DOM library.
     await page.evaluate(`{
       const seen = (window.lengths = []);
@@ -91,7 +81,7 @@ describe('the web client', () => {
 
   it('shows a tool call as a card with its input, output and duration', async () => {
     const page = await openPage();
-    gw.emulator.enqueue(
+    rig.gw.emulator.enqueue(
       {
         blocks: [
           { text: 'Let me calculate that. ' },
@@ -126,7 +116,7 @@ describe('the web client', () => {
 
   it('stops a running turn with Stop, shows it cancelled and frees the box', async () => {
     const page = await openPage();
-    gw.emulator.enqueue({
+    rig.gw.emulator.enqueue({
       blocks: [{ text: 'Thinking about it for a long while' }],
       hangAfterEvents: 4,
     });
@@ -137,7 +127,7 @@ describe('the web client', () => {
     const turn = await turnEnded(page);
     expect(await turn.getAttribute('data-state')).toBe('cancelled');
     expect(await turn.locator('.turn-meta').textContent()).toContain('Cancelled');
-    expect((await gw.emulator.waitForAbort()).aborted).toBe(true);
+    expect((await rig.gw.emulator.waitForAbort()).aborted).toBe(true);
     await expect.poll(() => page.locator('#message').isEnabled()).toBe(true);
     expect(await page.locator('#stop').isDisabled()).toBe(true);
     const stopped = (await turnText(page)).join('');
@@ -150,7 +140,7 @@ describe('the web client', () => {
     expect(await reloaded.getAttribute('data-state')).toBe('cancelled');
     expect(await reloaded.locator('.turn-meta').textContent()).toContain('Cancelled');
 
-    gw.emulator.enqueue({ blocks: [{ text: 'Back again.' }] });
+    rig.gw.emulator.enqueue({ blocks: [{ text: 'Back again.' }] });
     await send(page, 'still there?');
     await turnEnded(page);
     expect(await turnText(page)).toEqual(['Back again.']);
@@ -160,7 +150,7 @@ describe('the web client', () => {
     const page = await openPage();
     const evil =
       'Look: <img src=x onerror="window.pwned=1"><script>window.pwned=2</script><b>b</b>';
-    gw.emulator.enqueue({ blocks: [{ text: evil }], chunkChars: 5 });
+    rig.gw.emulator.enqueue({ blocks: [{ text: evil }], chunkChars: 5 });
     await send(page, '<img src=y onerror="window.pwned=3"> hi');
     await turnEnded(page);
     expect(await turnText(page)).toEqual([evil]);
@@ -175,7 +165,7 @@ describe('the web client', () => {
 
   it('keeps the conversation in the URL hash and shows its history after a reload', async () => {
     const page = await openPage();
-    gw.emulator.enqueue(
+    rig.gw.emulator.enqueue(
       { blocks: [{ toolUse: { name: 'calculator', input: { expression: '2+3' } } }] },
       { blocks: [{ text: 'It is 5.' }] },
     );
@@ -194,10 +184,10 @@ describe('the web client', () => {
     expect(new URL(page.url()).hash).toBe(`#${conversationId}`);
 
     // The next chat goes on in the same conversation, with its history sent to the model.
-    gw.emulator.enqueue({ blocks: [{ text: 'Still here.' }] });
+    rig.gw.emulator.enqueue({ blocks: [{ text: 'Still here.' }] });
     await send(page, 'and now?');
     await turnEnded(page);
-    const last = gw.emulator.requests.at(-1)!;
+    const last = rig.gw.emulator.requests.at(-1)!;
     expect(last.body?.messages?.length).toBeGreaterThanOrEqual(5);
     expect(await page.locator('.turn.user').allTextContents()).toEqual(['add 2 and 3', 'and now?']);
   });
@@ -205,7 +195,7 @@ describe('the web client', () => {
   it('shows a turn that is still running after a reload, from its start, once', async () => {
     const page = await openPage();
     const text = 'This answer keeps streaming while the page reloads in the middle of it.';
-    gw.emulator.enqueue(slowReply(text));
+    rig.gw.emulator.enqueue(slowReply(text));
     await send(page, 'long answer');
     await expect.poll(async () => (await turnText(page)).join('').length).toBeGreaterThan(6);
     await page.reload();
@@ -222,10 +212,10 @@ describe('the web client', () => {
   it('reconnects after the socket drops and resumes the turn without gaps or repeats', async () => {
     const page = await openPage();
     const text = 'Resumed frames continue exactly where the dropped socket left off.';
-    gw.emulator.enqueue(slowReply(text));
+    rig.gw.emulator.enqueue(slowReply(text));
     await send(page, 'keep going');
     await expect.poll(async () => (await turnText(page)).join('').length).toBeGreaterThan(6);
-    for (const socket of gw.app.websocketServer.clients) socket.terminate();
+    for (const socket of rig.gw.app.websocketServer.clients) socket.terminate();
     await expect.poll(() => page.locator('#status').getAttribute('data-state')).not.toBe('online');
     await expect.poll(() => page.locator('#status').textContent()).toMatch(/^Connected/);
     await turnEnded(page);
@@ -235,7 +225,7 @@ describe('the web client', () => {
 
   it('shows an error turn with the code, its message and its hints', async () => {
     const page = await openPage();
-    gw.emulator.enqueue({ error: 'AccessDeniedException' });
+    rig.gw.emulator.enqueue({ error: 'AccessDeniedException' });
     await send(page, 'hello?');
     const turn = await turnEnded(page);
     const box = turn.locator('.error-box');
@@ -254,7 +244,7 @@ describe('the web client', () => {
       .poll(() => page.locator('#transcript .notice').textContent())
       .toContain('c_doesnotexist could not be opened');
     expect(new URL(page.url()).hash).toBe('');
-    gw.emulator.enqueue({ blocks: [{ text: 'Fresh.' }] });
+    rig.gw.emulator.enqueue({ blocks: [{ text: 'Fresh.' }] });
     await send(page, 'hi');
     await turnEnded(page);
     expect(new URL(page.url()).hash).toMatch(/^#c_/);
@@ -262,15 +252,15 @@ describe('the web client', () => {
 
   it('starts afresh when the conversation it resumes was deleted meanwhile', async () => {
     const page = await openPage();
-    gw.emulator.enqueue({ blocks: [{ text: 'Soon gone.' }] });
+    rig.gw.emulator.enqueue({ blocks: [{ text: 'Soon gone.' }] });
     await send(page, 'remember me');
     await turnEnded(page);
     const conversationId = decodeURIComponent(new URL(page.url()).hash.slice(1));
-    const deleted = await fetch(`${gw.url}/v1/conversations/${conversationId}`, {
+    const deleted = await fetch(`${rig.gw.url}/v1/conversations/${conversationId}`, {
       method: 'DELETE',
     });
     expect(deleted.status).toBe(204);
-    for (const socket of gw.app.websocketServer.clients) socket.terminate();
+    for (const socket of rig.gw.app.websocketServer.clients) socket.terminate();
     await expect
       .poll(() => page.locator('#transcript .notice').textContent())
       .toContain(`${conversationId} could not be opened`);
@@ -280,14 +270,14 @@ describe('the web client', () => {
 
   it('starts a new conversation with its own id', async () => {
     const page = await openPage();
-    gw.emulator.enqueue({ blocks: [{ text: 'First.' }] });
+    rig.gw.emulator.enqueue({ blocks: [{ text: 'First.' }] });
     await send(page, 'one');
     await turnEnded(page);
     const first = new URL(page.url()).hash;
     await page.locator('#new-conversation').click();
     await expect.poll(() => page.locator('#transcript .turn').count()).toBe(0);
     expect(new URL(page.url()).hash).toBe('');
-    gw.emulator.enqueue({ blocks: [{ text: 'Second.' }] });
+    rig.gw.emulator.enqueue({ blocks: [{ text: 'Second.' }] });
     await send(page, 'two');
     await turnEnded(page);
     const second = new URL(page.url()).hash;
@@ -297,7 +287,10 @@ describe('the web client', () => {
   });
 
   it('passes ?token= on, keeps it out of the URL, and asks for one when it is missing', async () => {
-    const secured = await startGateway({ AUTH_API_KEYS: 'browser-test-key-1:alice' }, gw.emulator);
+    const secured = await startGateway(
+      { AUTH_API_KEYS: 'browser-test-key-1:alice' },
+      rig.gw.emulator,
+    );
     try {
       const page = await openPage({ base: secured.url, hash: '?token=browser-test-key-1' });
       expect(await page.locator('#status').textContent()).toBe('Connected as alice');

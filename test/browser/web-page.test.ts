@@ -1,7 +1,6 @@
 import type { Page } from 'playwright-core';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useBrowserRig } from '../helpers/browser.ts';
-import type { TestGateway } from '../helpers/gateway.ts';
 import {
   openWebPage,
   type PageOptions,
@@ -21,19 +20,9 @@ import {
  */
 
 const rig = useBrowserRig();
-let gw: TestGateway;
-const pageErrors: Error[] = [];
-
-beforeAll(() => {
-  gw = rig.gw;
-});
-
-afterEach(() => {
-  expect(pageErrors.splice(0), 'uncaught errors in the page').toEqual([]);
-});
 
 const openPage = (options: PageOptions = {}) =>
-  openWebPage((o) => rig.newContext(o), gw.url, pageErrors, options);
+  openWebPage((o) => rig.newContext(o), rig.gw.url, rig.pageErrors, options);
 
 /** Records every CSP violation of the page (read with `violations(page)`). */
 async function watchCsp(page: Page): Promise<void> {
@@ -73,7 +62,7 @@ const MARKDOWN = [
 describe('markdown answers', () => {
   it('renders markdown, sanitized, with no inline style and no CSP violation', async () => {
     const page = await openPage({ before: watchCsp });
-    gw.emulator.enqueue({ blocks: [{ text: MARKDOWN }], chunkChars: 7 });
+    rig.gw.emulator.enqueue({ blocks: [{ text: MARKDOWN }], chunkChars: 7 });
     await send(page, 'format something');
     const turn = await turnEnded(page);
     const text = turn.locator('.text.markdown');
@@ -109,7 +98,7 @@ describe('markdown answers', () => {
       context: { permissions: ['clipboard-read', 'clipboard-write'] },
     });
     const code = 'def double(x: int) -> int:\n    return x * 2  # twice';
-    gw.emulator.enqueue({
+    rig.gw.emulator.enqueue({
       blocks: [
         {
           text: `A function:\n\n\`\`\`python\n${code}\n\`\`\`\n\nAnd JSON:\n\n\`\`\`\n{"a": 1}\n\`\`\``,
@@ -166,7 +155,7 @@ describe('markdown answers', () => {
       },
     });
     const text = 'One **bold** claim, then some more words to stream in small pieces.';
-    gw.emulator.enqueue({ blocks: [{ text }], chunkChars: 3, hangAfterEvents: 12 });
+    rig.gw.emulator.enqueue({ blocks: [{ text }], chunkChars: 3, hangAfterEvents: 12 });
     await send(page, 'stream slowly');
     await expect.poll(() => tokens.length, WAIT).toBeGreaterThanOrEqual(5);
     const markdown = page.locator('#transcript .turn.assistant .markdown');
@@ -189,7 +178,7 @@ describe('markdown answers', () => {
 describe('tool cards', () => {
   it('fold once the call is done, open on a click, and stay folded after a reload', async () => {
     const page = await openPage();
-    gw.emulator.enqueue(
+    rig.gw.emulator.enqueue(
       {
         blocks: [
           { text: 'Checking. ' },
@@ -252,13 +241,13 @@ function spent(footer: string | null): string {
 describe('turn footers', () => {
   it("show each turn's tokens, and the same after a reload", async () => {
     const page = await openPage();
-    gw.emulator.enqueue({
+    rig.gw.emulator.enqueue({
       blocks: [{ text: 'First.' }],
       usage: { inputTokens: 1204, outputTokens: 87 },
     });
     await send(page, 'one');
     await turnEnded(page);
-    gw.emulator.enqueue({
+    rig.gw.emulator.enqueue({
       blocks: [{ text: 'Second.' }],
       usage: { inputTokens: 30, outputTokens: 4 },
     });
@@ -277,7 +266,7 @@ describe('turn footers', () => {
 
   it('show the input read from the prompt cache, live and after a reload', async () => {
     const page = await openPage();
-    gw.emulator.enqueue({
+    rig.gw.emulator.enqueue({
       blocks: [{ text: 'Cached.' }],
       usage: {
         inputTokens: 100,
@@ -298,7 +287,7 @@ describe('turn footers', () => {
 describe('layout', () => {
   /** One turn with long unbroken words, a wide code line and a tool call. */
   async function wideTurn(page: Page): Promise<void> {
-    gw.emulator.enqueue(
+    rig.gw.emulator.enqueue(
       {
         blocks: [{ toolUse: { name: 'calculator', input: { expression: `${'1+'.repeat(60)}1` } } }],
       },
@@ -377,7 +366,7 @@ describe('layout', () => {
 describe('two tabs on one conversation', () => {
   it('both show the same answer as it streams, whichever tab asked', async () => {
     const a = await openPage();
-    gw.emulator.enqueue({ blocks: [{ text: 'Hello.' }] });
+    rig.gw.emulator.enqueue({ blocks: [{ text: 'Hello.' }] });
     await send(a, 'start');
     await turnEnded(a);
     const id = shownConversation(a);
@@ -396,7 +385,7 @@ describe('two tabs on one conversation', () => {
       }).observe(root, { subtree: true, childList: true, characterData: true });
     });
     const text = 'Both tabs watch this answer grow, piece by piece, in the same order.';
-    gw.emulator.enqueue({ blocks: [{ text }], chunkChars: 3, delayMs: 80 });
+    rig.gw.emulator.enqueue({ blocks: [{ text }], chunkChars: 3, delayMs: 80 });
     await send(a, 'stream to both');
     // B sees A's question and the running turn: it may not chat, and may stop it.
     await expect
@@ -415,7 +404,7 @@ describe('two tabs on one conversation', () => {
     expect(lengths.at(-1)).toBe(text.length);
 
     // The other way round: B asks, A shows it.
-    gw.emulator.enqueue({ blocks: [{ text: 'From tab B.' }] });
+    rig.gw.emulator.enqueue({ blocks: [{ text: 'From tab B.' }] });
     await send(b, 'from b');
     for (const page of [a, b]) {
       await expect

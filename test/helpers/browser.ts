@@ -5,7 +5,7 @@ import {
   type BrowserContextOptions,
   chromium,
 } from 'playwright-core';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { startGateway, type TestGateway } from './gateway.ts';
 
 /** Debian's Chromium, or CHROMIUM_PATH. */
@@ -89,12 +89,15 @@ export class BrowserRig {
 
 /**
  * A BrowserRig for the calling test file: started before its tests, its contexts closed
- * after each, closed after all. Read `gw` and call `newContext` inside tests only.
+ * after each, closed after all. Read `gw` and call `newContext` inside tests only. Pages
+ * push their uncaught errors to `pageErrors`; each test fails if any were pushed.
  */
 export function useBrowserRig(env: Record<string, string> = {}): {
   readonly gw: TestGateway;
+  readonly pageErrors: Error[];
   newContext(options?: BrowserContextOptions): Promise<BrowserContext>;
 } {
+  const pageErrors: Error[] = [];
   let rig: BrowserRig | undefined;
   const started = () => {
     if (!rig) throw new Error('the browser rig starts in beforeAll');
@@ -103,12 +106,16 @@ export function useBrowserRig(env: Record<string, string> = {}): {
   beforeAll(async () => {
     rig = await BrowserRig.start(env);
   }, 30_000);
-  afterEach(() => rig?.closeContexts());
+  afterEach(async () => {
+    await rig?.closeContexts();
+    expect(pageErrors.splice(0), 'uncaught errors in the page').toEqual([]);
+  });
   afterAll(() => rig?.close());
   return {
     get gw() {
       return started().gw;
     },
+    pageErrors,
     newContext: (options) => started().newContext(options),
   };
 }
