@@ -332,26 +332,37 @@ describe('the same turn over WebSocket and SSE', () => {
 });
 
 describe('tool approval with the Chat class useChat wraps', () => {
-  it('asks with tool-approval-request, ends the response, and goes on once approved', async () => {
+  /** A chat that sends approval answers on its own, as useChat's option does. */
+  async function asking(question: string) {
     const chat = new NodeChat({
       id: newId(),
       api,
       token: 'key-alice',
       sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses,
     });
-    await chat.sendMessage({ text: 'what time is it in Tokyo?' });
+    await chat.sendMessage({ text: question });
     await chat.settled();
+    return chat;
+  }
+
+  /** Answers the request for approval, then waits for the turn that follows it. */
+  async function answer(
+    chat: NodeChat,
+    response: { id: string; approved: boolean; reason?: string },
+  ) {
+    await chat.addToolApprovalResponse(response);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await chat.settled();
+  }
+
+  it('asks with tool-approval-request, ends the response, and goes on once approved', async () => {
+    const chat = await asking('what time is it in Tokyo?');
     const asked = chat.lastAssistant!;
     const part = asked.parts.find((p) => p.type === 'dynamic-tool');
     expect(part).toMatchObject({ toolName: 'current_time', state: 'approval-requested' });
     expect(asked.metadata?.awaitingApproval).toEqual([(part as { toolCallId: string }).toolCallId]);
 
-    await chat.addToolApprovalResponse({
-      id: (part as { approval: { id: string } }).approval.id,
-      approved: true,
-    });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    await chat.settled();
+    await answer(chat, { id: (part as { approval: { id: string } }).approval.id, approved: true });
     expect(chat.errors).toEqual([]);
     const answered = chat.lastAssistant!;
     expect(answered.id).toBe(asked.id);
@@ -364,20 +375,11 @@ describe('tool approval with the Chat class useChat wraps', () => {
   });
 
   it('shows a rejection as a denied tool call', async () => {
-    const chat = new NodeChat({
-      id: newId(),
-      api,
-      token: 'key-alice',
-      sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses,
-    });
-    await chat.sendMessage({ text: 'what time is it in Paris?' });
-    await chat.settled();
+    const chat = await asking('what time is it in Paris?');
     const part = chat.lastAssistant!.parts.find((p) => p.type === 'dynamic-tool') as {
       approval: { id: string };
     };
-    await chat.addToolApprovalResponse({ id: part.approval.id, approved: false, reason: 'no' });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    await chat.settled();
+    await answer(chat, { id: part.approval.id, approved: false, reason: 'no' });
     const answered = chat.lastAssistant!;
     expect(answered.parts.find((p) => p.type === 'dynamic-tool')).toMatchObject({
       state: 'output-denied',

@@ -56,6 +56,17 @@ afterEach(async () => {
   emulator.reset();
 });
 
+/**
+ * Cuts a client's socket off, and keeps it off, while an observer's watch sees the rest of
+ * the turn pass (through its turn-end); then lets it reconnect.
+ */
+async function cutOffWhileTurnPasses(own: TrackedWebSocket, seen: AsyncIterable<WatchItem>) {
+  gate.open = false;
+  own.terminate();
+  for await (const item of seen) if (item.type === 'turn-end') break;
+  gate.open = true;
+}
+
 async function open(options: Partial<ConnectOptions> = {}): Promise<Client> {
   const client = await connect({
     url: gw.wsUrl,
@@ -463,11 +474,7 @@ describe('reconnecting', () => {
     await seen.subscribed;
     const turn = client.chat('say a lot');
     await turn.turnId;
-    // The client is cut off (and kept off) while the whole turn passes.
-    gate.open = false;
-    own.terminate();
-    for await (const item of seen) if (item.type === 'turn-end') break;
-    gate.open = true;
+    await cutOffWhileTurnPasses(own, seen);
 
     const lost = await turn.end.catch((e: unknown) => e);
     expect(lost).toMatchObject({ code: 'replay_gap', conversationId });
@@ -513,11 +520,7 @@ describe('reconnecting', () => {
     own.deaf = true;
     const turn = client.chat('say a lot');
     for await (const item of seen) if (item.type === 'turn-start') break;
-    // Cut off (and kept off) while the whole turn passes.
-    gate.open = false;
-    own.terminate();
-    for await (const item of seen) if (item.type === 'turn-end') break;
-    gate.open = true;
+    await cutOffWhileTurnPasses(own, seen);
 
     const lost = await turn.end.catch((e: unknown) => e);
     expect(lost).toMatchObject({ code: 'replay_gap', conversationId });

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ConversationSummary } from '../../src/gateway/conversations.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { checkTurn } from '../helpers/invariants.ts';
 import type { Frame, TestClient } from '../helpers/ws-client.ts';
@@ -8,17 +9,8 @@ import { adminRedis, deletePrefix, REDIS_URL, testPrefix } from '../redis/fixtur
 // that had a turn, newest activity first, paged with an opaque cursor; History: the last
 // assistant message of a turn carries the turn's `turn-end.usage`. On both stores.
 
-interface Summary {
-  id: string;
-  title: string;
-  model: string;
-  agent: string | null;
-  createdAt: string;
-  updatedAt: string;
-  runningTurnId: string | null;
-}
 interface ListBody {
-  conversations: Summary[];
+  conversations: ConversationSummary[];
   next: string | null;
 }
 
