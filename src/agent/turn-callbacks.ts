@@ -80,7 +80,7 @@ export class TurnCallbacks extends BaseCallbackHandler {
       run_id: runId,
       name: run.name,
       tags: run.tags,
-      metadata: {},
+      metadata: NO_METADATA,
       data: { chunk },
     });
   }
@@ -171,6 +171,9 @@ export class TurnCallbacks extends BaseCallbackHandler {
     });
   }
 }
+
+/** The metadata of every token event: none is read, and one object serves them all. */
+const NO_METADATA: Record<string, unknown> = Object.freeze({});
 
 function nameOf(serialized: Serialized): string {
   return (serialized as { name?: string }).name ?? serialized.id.at(-1) ?? 'Unnamed';
