@@ -143,6 +143,26 @@ function slowReply(text = 'one two three four five six seven eight nine ten elev
   return text;
 }
 
+/** Starts a slow turn over the AI SDK in a new conversation a socket watches. */
+async function slowTurn(token = 'key-alice') {
+  const ws = await gw.connect(`?token=${token}`);
+  const id = ws.ready.conversationId;
+  ws.send({ type: 'subscribe', conversationId: id });
+  await ws.next((f) => f.type === 'subscribed');
+  slowReply();
+  const reading = chatTransport(api, token)
+    .sendMessages({
+      chatId: id,
+      messages: [userMessage('tell me slowly')],
+      trigger: 'submit-message',
+      messageId: undefined,
+      abortSignal: undefined,
+    })
+    .then(read);
+  const token1 = await ws.next((f) => f.type === 'token');
+  return { ws, id, turnId: token1.turnId as string, reading };
+}
+
 describe('errors and the turn life', () => {
   it('sends a Bedrock error as an error chunk, its code in the message metadata', async () => {
     gw.emulator.enqueue({ error: 'AccessDeniedException' });
@@ -192,22 +212,7 @@ describe('errors and the turn life', () => {
   });
 
   it('ends a turn cancelled from a WebSocket with an abort chunk', async () => {
-    const ws = await gw.connect('?token=key-alice');
-    const id = ws.ready.conversationId;
-    ws.send({ type: 'subscribe', conversationId: id });
-    await ws.next((f) => f.type === 'subscribed');
-    slowReply();
-    const transport = chatTransport(api, 'key-alice');
-    const reading = transport
-      .sendMessages({
-        chatId: id,
-        messages: [userMessage('tell me slowly')],
-        trigger: 'submit-message',
-        messageId: undefined,
-        abortSignal: undefined,
-      })
-      .then(read);
-    await ws.next((f) => f.type === 'token');
+    const { ws, id, reading } = await slowTurn();
     ws.send({ type: 'cancel', conversationId: id });
     const { chunks, message } = await reading;
     expect(chunks.at(-1)).toMatchObject({ type: 'abort', reason: 'cancelled' });
@@ -230,26 +235,6 @@ async function cancel(id: string, options: { token?: string; body?: unknown } = 
 }
 
 describe('cancelling over HTTP', () => {
-  /** Starts a slow turn over the AI SDK in a new conversation a socket watches. */
-  async function slowTurn(token = 'key-alice') {
-    const ws = await gw.connect(`?token=${token}`);
-    const id = ws.ready.conversationId;
-    ws.send({ type: 'subscribe', conversationId: id });
-    await ws.next((f) => f.type === 'subscribed');
-    slowReply();
-    const reading = chatTransport(api, token)
-      .sendMessages({
-        chatId: id,
-        messages: [userMessage('tell me slowly')],
-        trigger: 'submit-message',
-        messageId: undefined,
-        abortSignal: undefined,
-      })
-      .then(read);
-    const token1 = await ws.next((f) => f.type === 'token');
-    return { ws, id, turnId: token1.turnId as string, reading };
-  }
-
   it('stops a turn started over the AI SDK: the stream ends with abort, sockets see it', async () => {
     const { ws, id, turnId, reading } = await slowTurn();
     const answer = await cancel(id);
